@@ -1,0 +1,3 @@
+//! Deciding who gets which message: condition evaluation, rendering, and the plan of a run.
+
+pub mod render;

@@ -1,0 +1,150 @@
+//! Message rendering with minijinja.
+//!
+//! Architecture invariant: rendering never does I/O. Every template (inline texts and the files
+//! of `templates/`) is added to one environment by the loader, from strings, at compile time.
+//!
+//! The environment is strict: a variable that is not defined is an error (templates fall back
+//! with `default(...)`), nothing is auto-escaped (messages are plain text), and a fuel limit
+//! stops runaway loops.
+
+use std::collections::{BTreeMap, HashSet};
+
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+
+/// How much work one rendering may do (minijinja instructions).
+pub const FUEL: u64 = 50_000;
+/// How deeply templates may nest (includes, macros, loops).
+pub const RECURSION_LIMIT: usize = 64;
+
+/// Every template of a campaign set, parsed once.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a message could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The template uses a value this customer does not have.
+    #[error("{0}")]
+    Undefined(String),
+    /// The template did too much work (a runaway loop).
+    #[error("the template ran out of fuel (it did more than {FUEL} steps): {0}")]
+    OutOfFuel(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(RECURSION_LIMIT);
+        Templates { env }
+    }
+
+    /// Adds and parses a template. Fails with minijinja's syntax error (which carries the line).
+    pub fn add(&mut self, name: &str, source: &str) -> Result<(), minijinja::Error> {
+        self.env.add_template_owned(name.to_owned(), source.to_owned())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
+    /// The variables a template reads from its context, as dotted paths
+    /// (`customer.contact.first_name`). Loop variables and `set` names are not included.
+    pub fn variables(&self, name: &str) -> HashSet<String> {
+        self.env.get_template(name).map(|t| t.undeclared_variables(true)).unwrap_or_default()
+    }
+
+    /// Renders a template. Trims surrounding white space (YAML block scalars end in a newline).
+    pub fn render(&self, name: &str, context: &BTreeMap<String, serde_json::Value>) -> Result<String, RenderError> {
+        let template = self.env.get_template(name).map_err(|e| RenderError::Other(describe(&e)))?;
+        let text = template.render(minijinja::value::Serde(context)).map_err(|e| match e.kind() {
+            ErrorKind::UndefinedError => RenderError::Undefined(describe(&e)),
+            ErrorKind::OutOfFuel => RenderError::OutOfFuel(describe(&e)),
+            _ => RenderError::Other(describe(&e)),
+        })?;
+        Ok(text.trim().to_owned())
+    }
+}
+
+/// One line: what went wrong and where in the template.
+fn describe(e: &minijinja::Error) -> String {
+    let what = match e.kind() {
+        ErrorKind::UndefinedError => {
+            "a value the template uses is not defined for this customer (use `default(...)` to fall back)".to_owned()
+        }
+        _ => e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
+    };
+    match (e.name(), e.line()) {
+        (Some(name), Some(line)) => format!("{what} (template `{name}`, line {line})"),
+        _ => what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(json: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn renders_plain_text_without_escaping() {
+        let mut t = Templates::new();
+        t.add("m", "Hi {{ name }} & <welcome>!\n").unwrap();
+        assert_eq!(t.render("m", &ctx(serde_json::json!({"name": "Zoë"}))).unwrap(), "Hi Zoë & <welcome>!");
+    }
+
+    #[test]
+    fn undefined_is_an_error_and_default_falls_back() {
+        let mut t = Templates::new();
+        t.add("strict", "Hi {{ customer.first_name }}").unwrap();
+        t.add("fallback", "Hi {{ customer.first_name | default('there') }}").unwrap();
+        let c = ctx(serde_json::json!({"customer": {}}));
+        assert!(matches!(t.render("strict", &c), Err(RenderError::Undefined(_))));
+        assert_eq!(t.render("fallback", &c).unwrap(), "Hi there");
+    }
+
+    #[test]
+    fn runaway_loops_run_out_of_fuel() {
+        let mut t = Templates::new();
+        t.add("loop", "{% for i in range(100000) %}{{ i }}{% endfor %}").unwrap();
+        assert!(matches!(t.render("loop", &BTreeMap::new()), Err(RenderError::OutOfFuel(_))));
+    }
+
+    #[test]
+    fn data_is_rendered_literally_never_evaluated() {
+        let mut t = Templates::new();
+        t.add("m", "{{ x }}").unwrap();
+        let out = t.render("m", &ctx(serde_json::json!({"x": "{{ 7 * 7 }} {% if true %}"}))).unwrap();
+        assert_eq!(out, "{{ 7 * 7 }} {% if true %}");
+    }
+
+    #[test]
+    fn lists_variables_as_dotted_paths() {
+        let mut t = Templates::new();
+        t.add("m", "{{ customer.contact.first_name }}{% for c in history.conversations %}{{ c.wrap_up }}{% endfor %}")
+            .unwrap();
+        let vars = t.variables("m");
+        assert!(vars.contains("customer.contact.first_name"), "{vars:?}");
+        assert!(vars.contains("history.conversations"), "{vars:?}");
+        assert!(!vars.iter().any(|v| v.starts_with("c.")), "{vars:?}");
+    }
+}

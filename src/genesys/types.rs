@@ -1,0 +1,252 @@
+//! The Genesys Cloud Platform API's JSON shapes, as the official SDK models name them
+//! (`attribute_map` of PureCloudPlatformClientV2). Only the fields the runner uses are typed;
+//! unknown fields are ignored, so new API fields never break a run. Raw JSON is kept where a
+//! `jsonpath:` condition may look (conversation details).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Answer of `POST /api/v2/analytics/conversations/details/query` (`AnalyticsConversationQueryResponse`).
+/// `conversations` is absent on a page past the end.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsQueryResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<Vec<AnalyticsConversation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_hits: Option<u64>,
+}
+
+/// `AnalyticsConversation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsConversation {
+    pub conversation_id: String,
+    pub conversation_start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originating_direction: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub division_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_tag: Option<String>,
+    #[serde(default)]
+    pub participants: Vec<AnalyticsParticipant>,
+}
+
+/// `AnalyticsParticipant`. `purpose` is `customer`, `agent`, `acd`, `api`, `botflow`, ...
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsParticipant {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_contact_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<AnalyticsSession>,
+}
+
+/// `AnalyticsSession`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsSession {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey_customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey_customer_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<AnalyticsSegment>,
+}
+
+/// `AnalyticsConversationSegment`. `wrap_up_code` is an id: map it with the wrap-up code list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsSegment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_up_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_up_note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_type: Option<String>,
+}
+
+/// `Conversation` (`GET /api/v2/conversations/{conversationId}`), the typed part.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+}
+
+/// `Participant` of a `Conversation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Participant {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_contact_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapup: Option<Wrapup>,
+}
+
+/// `Wrapup` of a participant.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wrapup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// `ExternalContact` (`GET /api/v2/externalcontacts/contacts/{contactId}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalContact {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_phone: Option<PhoneNumber>,
+    /// `ephemeral`, `identified` or `curated`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub contact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_set: Vec<EntityRef>,
+}
+
+/// `PhoneNumber`: `display` as entered, `e164` normalized.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumber {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e164: Option<String>,
+}
+
+/// An `{id}` reference (`mergeSet` entries and the like).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntityRef {
+    pub id: String,
+}
+
+/// `WrapupCode` (entries of `GET /api/v2/routing/wrapupcodes`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WrapupCode {
+    pub id: String,
+    pub name: String,
+}
+
+/// A page of `GET /api/v2/routing/wrapupcodes` (`WrapupCodeEntityListing`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrapupCodeListing {
+    #[serde(default)]
+    pub entities: Vec<WrapupCode>,
+    #[serde(default)]
+    pub page_number: Option<u64>,
+    #[serde(default)]
+    pub page_count: Option<u64>,
+}
+
+/// `SendAgentlessOutboundMessageRequest` for `POST /api/v2/conversations/messages/agentless`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentlessMessageRequest {
+    /// The web messaging deployment id.
+    pub from_address: String,
+    /// `webmessaging`; `toAddress` must not be set for it.
+    pub to_address_messenger_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_address: Option<String>,
+    pub external_contact_id: String,
+    pub text_body: String,
+    pub use_existing_active_conversation: bool,
+}
+
+/// `SendAgentlessOutboundMessageResponse`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentlessMessageResponse {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub messenger_type: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// `ErrorBody`: what Genesys answers with an error status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub context_id: Option<String>,
+}

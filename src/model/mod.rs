@@ -1,0 +1,192 @@
+//! The normalized model: what filters, history conditions and templates see.
+//!
+//! Built from Genesys API shapes by [`normalize`] only, whether the data came from a snapshot
+//! file or from the live API, so a preview decides exactly what a live run decides.
+//!
+//! A [`Candidate`] is one active web-messaging session. Its parts are loaded in stages (the live
+//! client fetches details, contacts and history only when a campaign still needs them); a part
+//! that is `None` has not been loaded, and conditions over it evaluate to "unknown".
+
+pub mod fields;
+pub mod normalize;
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+/// A typed value seen by a condition. Text is never compared as a number (or the other way
+/// round) unless a condition says `as: number`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// The field is absent (or JSON `null`).
+    Missing,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+    Time(Timestamp),
+    Duration(SignedDuration),
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// The name of the value's type, as shown to users ("text", "a number", ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Missing => "missing",
+            Value::Bool(_) => "true/false",
+            Value::Number(_) => "number",
+            Value::Text(_) => "text",
+            Value::Time(_) => "date-time",
+            Value::Duration(_) => "duration",
+            Value::List(_) => "list",
+        }
+    }
+
+    pub fn from_opt_text(v: Option<&str>) -> Value {
+        v.map_or(Value::Missing, |s| Value::Text(s.to_owned()))
+    }
+
+    /// Converts JSON (contact custom fields, JSONPath results) into a value. Objects become
+    /// their compact JSON text so that they can still be tested with `contains` or `exists`.
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Missing,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => n.as_f64().map_or(Value::Missing, Value::Number),
+            serde_json::Value::String(s) => Value::Text(s.clone()),
+            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(_) => Value::Text(v.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Missing => f.write_str("(missing)"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::Text(s) => write!(f, "{s:?}"),
+            Value::Time(t) => write!(f, "{}", t.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            Value::Duration(d) => f.write_str(&crate::campaign::duration::format(*d)),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// Formats a number without a trailing `.0` for whole numbers.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// One active web-messaging session and everything known about its customer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub session: Session,
+    /// Conversation details (participant attributes); `None` until loaded.
+    pub details: Option<Details>,
+    /// The external contact: `None` until loaded, `Some(None)` when the session has no contact
+    /// or the contact does not exist.
+    pub contact: Option<Option<Contact>>,
+    /// Every ended conversation of the customer within the longest look-back of the run, newest
+    /// first; `None` until loaded. Each campaign narrows it to its own look-back window.
+    pub history: Option<Vec<PastConversation>>,
+}
+
+/// What the analytics query tells about an active session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// The conversation id.
+    pub id: String,
+    pub started: Timestamp,
+    /// `inbound` or `outbound` (the conversation's originating direction).
+    pub direction: Option<String>,
+    /// The customer session's message type, e.g. `webmessaging`.
+    pub message_type: Option<String>,
+    /// The queue the conversation was last routed to (id).
+    pub queue_id: Option<String>,
+    pub division_ids: Vec<String>,
+    pub external_tag: Option<String>,
+    /// The customer's external contact id: who a web message can be sent to.
+    pub external_contact_id: Option<String>,
+    /// The customer participant's display name.
+    pub customer_name: Option<String>,
+}
+
+/// What the conversation details add (`GET /api/v2/conversations/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Details {
+    /// The customer participant's attributes, as set by the Messenger or the flow.
+    pub attributes: BTreeMap<String, String>,
+    /// The queue name of the conversation's ACD participant.
+    pub queue_name: Option<String>,
+    /// The customer participant's locale, e.g. `en-us`.
+    pub locale: Option<String>,
+    /// The raw conversation JSON, for `jsonpath:` conditions.
+    #[serde(skip)]
+    pub raw: serde_json::Value,
+}
+
+/// An external contact (`GET /api/v2/externalcontacts/contacts/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Contact {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub work_email: Option<String>,
+    pub personal_email: Option<String>,
+    pub cell_phone: Option<String>,
+    /// `ephemeral`, `identified` or `curated`.
+    pub contact_type: Option<String>,
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+    /// The ids of contacts merged into this one: their history counts as the customer's too.
+    pub merge_set: Vec<String>,
+}
+
+impl Contact {
+    /// "First Last", or whichever of the two is known.
+    pub fn full_name(&self) -> Option<String> {
+        match (&self.first_name, &self.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(f), None) => Some(f.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The work email, else the personal one.
+    pub fn email(&self) -> Option<&str> {
+        self.work_email.as_deref().or(self.personal_email.as_deref())
+    }
+}
+
+/// One previous, ended conversation of the customer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PastConversation {
+    pub id: String,
+    pub started: Timestamp,
+    pub ended: Timestamp,
+    /// The wrap-up code's name (its id when the name is unknown).
+    pub wrap_up: Option<String>,
+    pub wrap_up_id: Option<String>,
+    pub queue_id: Option<String>,
+    /// e.g. `message`, `voice`, `email`.
+    pub media_type: Option<String>,
+    /// e.g. `webmessaging`, `sms`, `whatsapp` (message conversations only).
+    pub message_type: Option<String>,
+    pub direction: Option<String>,
+}
