@@ -7,3 +7,4 @@ pub mod engine;
 pub mod exit;
 pub mod genesys;
 pub mod model;
+pub mod source;

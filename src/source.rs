@@ -1,0 +1,47 @@
+//! Where a run's data comes from: a snapshot file or the live Genesys API. Both hand back the
+//! API's own shapes, which [`crate::model::normalize`] turns into the model, so a preview from a
+//! snapshot decides exactly what a live run decides.
+
+use std::future::Future;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+
+/// Why a piece of data could not be had. One failing session never aborts a run.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{what} is not in the snapshot")]
+    NotInSnapshot { what: String },
+    #[error(transparent)]
+    Api(#[from] crate::genesys::error::ApiError),
+}
+
+/// Reads Genesys data. Implemented by the snapshot and by the live client.
+pub trait Source: Sync {
+    /// Active web-messaging conversations (no `conversationEnd`) that started within
+    /// `look_back` before `now`, de-duplicated by conversation id.
+    fn active_sessions(
+        &self,
+        now: Timestamp,
+        look_back: SignedDuration,
+    ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
+
+    /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim.
+    fn conversation(&self, id: &str) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// An external contact; `None` when it does not exist.
+    fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
+
+    /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
+    /// as the customer.
+    fn history(
+        &self,
+        contact_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
+
+    /// Every wrap-up code of the org, to name the ids the analytics data carries.
+    fn wrapup_codes(&self) -> impl Future<Output = Result<Vec<WrapupCode>, SourceError>> + Send;
+}
