@@ -43,8 +43,13 @@ impl Value {
         }
     }
 
+    /// Text, or `Missing` when absent or blank: a blank attribute is treated as not set, so a
+    /// template never sends "Hi !".
     pub fn from_opt_text(v: Option<&str>) -> Value {
-        v.map_or(Value::Missing, |s| Value::Text(s.to_owned()))
+        match v {
+            Some(s) if !s.trim().is_empty() => Value::Text(s.to_owned()),
+            _ => Value::Missing,
+        }
     }
 
     /// Converts JSON (contact custom fields, JSONPath results) into a value. Objects become
@@ -54,7 +59,7 @@ impl Value {
             serde_json::Value::Null => Value::Missing,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => n.as_f64().map_or(Value::Missing, Value::Number),
-            serde_json::Value::String(s) => Value::Text(s.clone()),
+            serde_json::Value::String(s) => Value::from_opt_text(Some(s)),
             serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(_) => Value::Text(v.to_string()),
         }

@@ -1,0 +1,787 @@
+//! Evaluating conditions: three-valued logic with an explanation trail.
+//!
+//! A test is `True`, `False`, `Unknown` (the data it needs is not loaded yet: the live run loads
+//! it only if the answer still matters) or `Invalid` (the data does not fit the test, e.g. a
+//! text that `as: number` cannot read: never silently compared). `all` / `any` / `not` combine
+//! them like Kleene logic, so a `False` found on partial data stays `False` once everything is
+//! loaded: that is what lets a run skip fetches.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::campaign::{
+    Comparison, Condition, Conversion, History, HistoryAttribute, HistoryCondition, Literal, Operator, Subject,
+    Test,
+};
+use crate::model::fields::{Needs, Resolved, View, resolve_past};
+use crate::model::{PastConversation, Value};
+
+/// The outcome of a condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result", content = "why")]
+pub enum Truth {
+    True,
+    False,
+    /// The data it needs is not loaded.
+    Unknown(NeedsName),
+    /// The data does not fit the test; the text says how.
+    Invalid(String),
+}
+
+/// `Needs`, serializable for the JSON plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct NeedsName(#[serde(serialize_with = "needs_str")] pub Needs);
+
+fn needs_str<S: serde::Serializer>(n: &Needs, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(n.describe())
+}
+
+impl Truth {
+    fn from_bool(b: bool) -> Truth {
+        if b { Truth::True } else { Truth::False }
+    }
+
+    pub fn is_true(&self) -> bool {
+        matches!(self, Truth::True)
+    }
+
+    pub fn is_false(&self) -> bool {
+        matches!(self, Truth::False)
+    }
+
+    /// Kleene conjunction: `False` wins, then `Invalid`, then `Unknown`.
+    fn and(results: impl IntoIterator<Item = Truth>) -> Truth {
+        Self::combine(results, Truth::False, Truth::True)
+    }
+
+    /// Kleene disjunction: `True` wins, then `Invalid`, then `Unknown`.
+    fn or(results: impl IntoIterator<Item = Truth>) -> Truth {
+        Self::combine(results, Truth::True, Truth::False)
+    }
+
+    fn combine(results: impl IntoIterator<Item = Truth>, decisive: Truth, neutral: Truth) -> Truth {
+        let mut out = neutral;
+        for r in results {
+            out = match (&out, r) {
+                (_, r) if r == decisive => return decisive,
+                (Truth::Invalid(_), _) => out,
+                (_, r @ Truth::Invalid(_)) => r,
+                (Truth::Unknown(_), _) => out,
+                (_, r @ Truth::Unknown(_)) => r,
+                _ => out,
+            };
+        }
+        out
+    }
+
+    fn not(self) -> Truth {
+        match self {
+            Truth::True => Truth::False,
+            Truth::False => Truth::True,
+            other => other,
+        }
+    }
+}
+
+/// One line of an explanation: a condition, what it saw, and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trace {
+    pub condition: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saw: Option<String>,
+    pub result: Truth,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Trace>,
+}
+
+/// What a condition can look at: a live session (through a [`View`]) or one past conversation.
+trait Scope {
+    fn field(&self, test: &Test) -> Resolved;
+    fn now(&self) -> Timestamp;
+}
+
+impl Scope for View<'_> {
+    fn field(&self, test: &Test) -> Resolved {
+        match &test.subject {
+            Subject::Field(f) => self.resolve(f),
+            Subject::JsonPath(q) => match &self.candidate.details {
+                None => Resolved::Unknown(Needs::Details),
+                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &d.raw) {
+                    Ok(found) => match found.as_slice() {
+                        [] => Value::Missing,
+                        [one] => Value::from_json(one.val),
+                        many => Value::List(many.iter().map(|r| Value::from_json(r.val)).collect()),
+                    },
+                    Err(_) => Value::Missing,
+                }),
+            },
+        }
+    }
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
+struct Past<'a> {
+    conversation: &'a PastConversation,
+    now: Timestamp,
+}
+
+impl Scope for Past<'_> {
+    fn field(&self, test: &Test) -> Resolved {
+        match &test.subject {
+            Subject::Field(f) => Resolved::Value(resolve_past(self.conversation, f.spec.path)),
+            // The loader accepts `jsonpath:` only in the audience.
+            Subject::JsonPath(_) => Resolved::Value(Value::Missing),
+        }
+    }
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
+/// Evaluates a condition against a session. With `explain`, also returns the trail.
+pub fn condition(cond: &Condition, view: &View<'_>, explain: bool) -> (Truth, Option<Trace>) {
+    eval(cond, view, explain)
+}
+
+fn eval(cond: &Condition, scope: &dyn Scope, explain: bool) -> (Truth, Option<Trace>) {
+    let group = |label: &str, items: &[Condition], all: bool| {
+        let mut children = Vec::new();
+        let results: Vec<Truth> = items
+            .iter()
+            .map(|c| {
+                let (t, trace) = eval(c, scope, explain);
+                children.extend(trace);
+                t
+            })
+            .collect();
+        let truth = if all { Truth::and(results) } else { Truth::or(results) };
+        let trace = explain.then(|| Trace { condition: label.to_owned(), saw: None, result: truth.clone(), children });
+        (truth, trace)
+    };
+    match cond {
+        Condition::All(items) => group("all of", items, true),
+        Condition::Any(items) => group("any of", items, false),
+        Condition::Not(inner) => {
+            let (t, trace) = eval(inner, scope, explain);
+            let truth = t.not();
+            let trace = explain.then(|| Trace {
+                condition: "not".to_owned(),
+                saw: None,
+                result: truth.clone(),
+                children: trace.into_iter().collect(),
+            });
+            (truth, trace)
+        }
+        Condition::Test(test) => {
+            let (truth, saw) = match scope.field(test) {
+                Resolved::Unknown(needs) => (Truth::Unknown(NeedsName(needs)), None),
+                Resolved::Value(v) => {
+                    let truth = apply(test, &v, scope.now());
+                    (truth, Some(v))
+                }
+            };
+            let trace = explain.then(|| Trace {
+                condition: test.display.clone(),
+                saw: saw.map(|v| v.to_string()),
+                result: truth.clone(),
+                children: Vec::new(),
+            });
+            (truth, trace)
+        }
+    }
+}
+
+/// Applies a test's conversion and operator to a value.
+fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
+    let value = match convert(value, test.convert) {
+        Ok(v) => v,
+        Err(why) => return Truth::Invalid(format!("{}: {why}", subject_name(test))),
+    };
+    let ic = test.ignore_case;
+    let mismatch = |expected: &str| {
+        Truth::Invalid(format!(
+            "{} is {} ({value}), but the test needs {expected}{}",
+            subject_name(test),
+            article(value.type_name()),
+            if matches!(value, Value::Text(_)) && test.convert.is_none() {
+                "; add `as: number` or `as: date` to convert text"
+            } else {
+                ""
+            }
+        ))
+    };
+    match &test.op {
+        Operator::Exists(want) => Truth::from_bool(present(&value) == *want),
+        _ if !present(&value) => {
+            // A missing value equals nothing, so the negative tests hold.
+            Truth::from_bool(matches!(test.op, Operator::NotEquals(_) | Operator::NotIn(_)))
+        }
+        Operator::Equals(lit) => equals(&value, lit, ic).map_or_else(|e| mismatch(e), Truth::from_bool),
+        Operator::NotEquals(lit) => equals(&value, lit, ic).map_or_else(|e| mismatch(e), |b| Truth::from_bool(!b)),
+        Operator::In(lits) | Operator::NotIn(lits) => {
+            let mut found = false;
+            for lit in lits {
+                match equals(&value, lit, ic) {
+                    Ok(true) => found = true,
+                    Ok(false) => {}
+                    Err(e) => return mismatch(e),
+                }
+            }
+            Truth::from_bool(found == matches!(test.op, Operator::In(_)))
+        }
+        Operator::Contains(lit) => match (&value, lit) {
+            (Value::Text(s), Literal::Text(t)) => Truth::from_bool(fold(s, ic).contains(fold(t, ic).as_ref())),
+            (Value::List(items), _) => {
+                let mut found = false;
+                for item in items {
+                    if let Ok(true) = equals(item, lit, ic) {
+                        found = true;
+                    }
+                }
+                Truth::from_bool(found)
+            }
+            _ => mismatch("text or a list"),
+        },
+        Operator::StartsWith(t) | Operator::EndsWith(t) => match &value {
+            Value::Text(s) => {
+                let (s, t) = (fold(s, ic), fold(t, ic));
+                Truth::from_bool(if matches!(test.op, Operator::StartsWith(_)) { s.starts_with(t.as_ref()) } else { s.ends_with(t.as_ref()) })
+            }
+            _ => mismatch("text"),
+        },
+        Operator::Matches(re) => match &value {
+            Value::Text(s) => Truth::from_bool(re.is_match(s)),
+            _ => mismatch("text"),
+        },
+        Operator::Compare(cmp, lit) => match order(&value, lit) {
+            Some(ord) => Truth::from_bool(match cmp {
+                Comparison::GreaterThan => ord.is_gt(),
+                Comparison::LessThan => ord.is_lt(),
+                Comparison::AtLeast => ord.is_ge(),
+                Comparison::AtMost => ord.is_le(),
+            }),
+            None => mismatch(expected_for(lit)),
+        },
+        Operator::OlderThan(d) | Operator::NewerThan(d) => {
+            let age = match &value {
+                Value::Time(t) => now.duration_since(*t),
+                Value::Duration(v) => *v,
+                _ => return mismatch("a date-time or a duration"),
+            };
+            Truth::from_bool(if matches!(test.op, Operator::OlderThan(_)) { age > *d } else { age < *d })
+        }
+    }
+}
+
+fn subject_name(test: &Test) -> String {
+    match &test.subject {
+        Subject::Field(f) => f.text.clone(),
+        Subject::JsonPath(q) => format!("jsonpath `{}`", q.text),
+    }
+}
+
+fn article(type_name: &str) -> String {
+    match type_name {
+        "text" | "missing" => type_name.to_owned(),
+        "true/false" => "true/false".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+fn expected_for(lit: &Literal) -> &'static str {
+    match lit {
+        Literal::Number(_) => "a number",
+        Literal::Time(_) => "a date-time",
+        Literal::Duration(_) => "a duration",
+        Literal::Text(_) => "text",
+        Literal::Bool(_) => "true/false",
+    }
+}
+
+/// Whether a value counts as present: not missing, not an empty list.
+fn present(v: &Value) -> bool {
+    match v {
+        Value::Missing => false,
+        Value::List(items) => !items.is_empty(),
+        _ => true,
+    }
+}
+
+fn fold(s: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
+    if ignore_case { std::borrow::Cow::Owned(s.to_lowercase()) } else { std::borrow::Cow::Borrowed(s) }
+}
+
+/// Typed equality; `Err` names the type the literal needs when the value's type differs.
+fn equals(v: &Value, lit: &Literal, ignore_case: bool) -> Result<bool, &'static str> {
+    match (v, lit) {
+        (Value::Text(a), Literal::Text(b)) => Ok(fold(a, ignore_case) == fold(b, ignore_case)),
+        (Value::Number(a), Literal::Number(b)) => Ok(a == b),
+        (Value::Bool(a), Literal::Bool(b)) => Ok(a == b),
+        (Value::Time(a), Literal::Time(b)) => Ok(a == b),
+        (Value::Duration(a), Literal::Duration(b)) => Ok(a == b),
+        (Value::List(_), _) => Err("a single value (use `contains` to look inside a list)"),
+        _ => Err(expected_for(lit)),
+    }
+}
+
+fn order(v: &Value, lit: &Literal) -> Option<std::cmp::Ordering> {
+    match (v, lit) {
+        (Value::Number(a), Literal::Number(b)) => a.partial_cmp(b),
+        (Value::Time(a), Literal::Time(b)) => Some(a.cmp(b)),
+        (Value::Duration(a), Literal::Duration(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+/// `as:` conversions. Lists convert element-wise.
+fn convert(v: &Value, to: Option<Conversion>) -> Result<Value, String> {
+    let Some(to) = to else { return Ok(v.clone()) };
+    Ok(match (v, to) {
+        (Value::Missing, _) => Value::Missing,
+        (Value::List(items), _) => {
+            Value::List(items.iter().map(|i| convert(i, Some(to))).collect::<Result<_, _>>()?)
+        }
+        (Value::Text(s), Conversion::Number) => {
+            Value::Number(s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| {
+                format!("{v} is not a number")
+            })?)
+        }
+        (Value::Number(_), Conversion::Number) => v.clone(),
+        (Value::Text(s), Conversion::Date) => Value::Time(parse_time(s).ok_or_else(|| {
+            format!("{v} is not a date (expected e.g. 2026-11-24 or 2026-11-24T10:00:00Z)")
+        })?),
+        (Value::Time(_), Conversion::Date) => v.clone(),
+        (Value::Text(_), Conversion::Text) => v.clone(),
+        (Value::Number(n), Conversion::Text) => Value::Text(crate::model::format_number(*n)),
+        (Value::Bool(b), Conversion::Text) => Value::Text(b.to_string()),
+        (other, Conversion::Text) => Value::Text(other.to_string()),
+        (other, Conversion::Number) => return Err(format!("{other} cannot be read as a number")),
+        (other, Conversion::Date) => return Err(format!("{other} cannot be read as a date")),
+    })
+}
+
+/// Reads `2026-11-24` (midnight UTC) or an RFC 3339 date-time.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Some(t);
+    }
+    s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp())
+}
+
+/// Evaluates a campaign's history conditions (all must hold).
+pub fn history(h: &History, view: &View<'_>, explain: bool) -> (Truth, Vec<Trace>) {
+    let mut traces = Vec::new();
+    let results: Vec<Truth> = h
+        .conditions
+        .iter()
+        .map(|c| {
+            let (truth, saw) = match view.history {
+                None => (Truth::Unknown(NeedsName(Needs::History)), None),
+                Some(past) => history_condition(c, past, view.now),
+            };
+            if explain {
+                traces.push(Trace { condition: display(c).to_owned(), saw, result: truth.clone(), children: Vec::new() });
+            }
+            truth
+        })
+        .collect();
+    (Truth::and(results), traces)
+}
+
+fn display(c: &HistoryCondition) -> &str {
+    match c {
+        HistoryCondition::Count { display, .. }
+        | HistoryCondition::LastContact { display, .. }
+        | HistoryCondition::Had { display, .. } => display,
+    }
+}
+
+fn history_condition(c: &HistoryCondition, past: &[PastConversation], now: Timestamp) -> (Truth, Option<String>) {
+    match c {
+        HistoryCondition::Count { at_least, at_most, filter, .. } => {
+            let mut count = 0u64;
+            for p in past {
+                match filter {
+                    None => count += 1,
+                    Some(f) => match eval(f, &Past { conversation: p, now }, false).0 {
+                        Truth::True => count += 1,
+                        Truth::False => {}
+                        Truth::Invalid(why) => return (Truth::Invalid(why), None),
+                        Truth::Unknown(n) => return (Truth::Unknown(n), None),
+                    },
+                }
+            }
+            let ok = at_least.is_none_or(|n| count >= n) && at_most.is_none_or(|n| count <= n);
+            (Truth::from_bool(ok), Some(format!("{count} conversation{}", if count == 1 { "" } else { "s" })))
+        }
+        HistoryCondition::LastContact { older_than, newer_than, .. } => match past.first() {
+            None => (Truth::from_bool(newer_than.is_none()), Some("no previous conversation".to_owned())),
+            Some(last) => {
+                let since: SignedDuration = now.duration_since(last.ended);
+                let ok = older_than.is_none_or(|d| since > d) && newer_than.is_none_or(|d| since < d);
+                (Truth::from_bool(ok), Some(format!("last ended {} ago", crate::campaign::duration::format(since))))
+            }
+        },
+        HistoryCondition::Had { attribute, values, wanted, .. } => {
+            let get = |p: &PastConversation| -> Option<String> {
+                match attribute {
+                    HistoryAttribute::WrapUpCode => p.wrap_up.clone(),
+                    HistoryAttribute::Queue => p.queue_id.clone(),
+                    HistoryAttribute::MessageType => p.message_type.clone(),
+                }
+            };
+            let seen: Vec<String> = past.iter().filter_map(get).collect();
+            let found = seen.iter().any(|s| values.iter().any(|v| v.eq_ignore_ascii_case(s) || v == s));
+            let mut distinct = seen.clone();
+            distinct.sort();
+            distinct.dedup();
+            let saw = if distinct.is_empty() { "none".to_owned() } else { distinct.join(", ") };
+            (Truth::from_bool(found == *wanted), Some(saw))
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::campaign::JsonPathQuery;
+    use crate::model::fields::{Scope as FieldScope, lookup};
+    use crate::model::{Candidate, Contact, Details, Session};
+
+    pub(crate) fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    pub(crate) const NOW: &str = "2026-11-24T12:00:00Z";
+
+    pub(crate) fn past(id: &str, ended: &str, wrap_up: Option<&str>) -> PastConversation {
+        let ended = ts(ended);
+        PastConversation {
+            id: id.into(),
+            started: ended - SignedDuration::from_mins(20),
+            ended,
+            wrap_up: wrap_up.map(Into::into),
+            wrap_up_id: None,
+            queue_id: Some("q-sales".into()),
+            media_type: Some("message".into()),
+            message_type: Some("webmessaging".into()),
+            direction: Some("inbound".into()),
+        }
+    }
+
+    /// A fully loaded candidate with varied data.
+    pub(crate) fn candidate() -> Candidate {
+        let attributes: BTreeMap<String, String> = [
+            ("plan", "premium"),
+            ("page", "/Pricing/premium"),
+            ("cart_value", "149.90"),
+            ("bad_number", "n/a"),
+            ("last_order", "2026-10-01"),
+            ("empty", "  "),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Candidate {
+            session: Session {
+                id: "conv-1".into(),
+                started: ts("2026-11-24T11:30:00Z"),
+                direction: Some("inbound".into()),
+                message_type: Some("webmessaging".into()),
+                queue_id: Some("q-sales".into()),
+                division_ids: vec!["div-1".into()],
+                external_tag: None,
+                external_contact_id: Some("contact-1".into()),
+                customer_name: Some("Zoë".into()),
+            },
+            details: Some(Details {
+                raw: serde_json::json!({"participants": [
+                    {"purpose": "customer", "attributes": {"segment": "b2b", "score": 7}},
+                    {"purpose": "acd", "queueName": "Sales"}]}),
+                attributes,
+                queue_name: Some("Sales".into()),
+                locale: Some("de-de".into()),
+            }),
+            contact: Some(Some(Contact {
+                id: "contact-1".into(),
+                first_name: Some("Zoë".into()),
+                last_name: Some("Öberg".into()),
+                work_email: None,
+                personal_email: Some("zoe@example.com".into()),
+                cell_phone: None,
+                contact_type: Some("curated".into()),
+                custom_fields: [
+                    ("loyalty_level".to_owned(), serde_json::json!("VIP")),
+                    ("points".to_owned(), serde_json::json!(1200)),
+                ]
+                .into_iter()
+                .collect(),
+                merge_set: vec![],
+            })),
+            history: Some(vec![
+                past("p1", "2026-11-20T10:00:00Z", Some("Billing - Unresolved")),
+                past("p2", "2026-10-01T10:00:00Z", Some("Sale")),
+                past("p3", "2026-06-01T10:00:00Z", Some("Complaint")),
+            ]),
+        }
+    }
+
+    pub(crate) fn field(path: &str, op: Operator) -> Test {
+        Test {
+            subject: Subject::Field(lookup(FieldScope::Session, path).unwrap()),
+            convert: None,
+            op,
+            ignore_case: false,
+            display: path.to_owned(),
+        }
+    }
+
+    fn check(test: Test) -> Truth {
+        let c = candidate();
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        condition(&Condition::Test(Box::new(test)), &view, false).0
+    }
+
+    fn text(s: &str) -> Literal {
+        Literal::Text(s.into())
+    }
+
+    #[test]
+    fn equals_and_not_equals_are_typed() {
+        assert_eq!(check(field("customer.attributes.plan", Operator::Equals(text("premium")))), Truth::True);
+        assert_eq!(check(field("customer.attributes.plan", Operator::Equals(text("Premium")))), Truth::False);
+        let mut t = field("customer.attributes.plan", Operator::Equals(text("PREMIUM")));
+        t.ignore_case = true;
+        assert_eq!(check(t), Truth::True);
+        assert_eq!(check(field("customer.attributes.plan", Operator::NotEquals(text("basic")))), Truth::True);
+        // "149.90" is text: comparing it with a number is never silent.
+        let t = check(field("customer.attributes.cart_value", Operator::Equals(Literal::Number(149.9))));
+        assert!(matches!(&t, Truth::Invalid(why) if why.contains("as: number")), "{t:?}");
+        let mut t = field("customer.attributes.cart_value", Operator::Equals(Literal::Number(149.9)));
+        t.convert = Some(Conversion::Number);
+        assert_eq!(check(t), Truth::True);
+    }
+
+    #[test]
+    fn missing_values_equal_nothing() {
+        assert_eq!(check(field("customer.attributes.nope", Operator::Equals(text("x")))), Truth::False);
+        assert_eq!(check(field("customer.attributes.nope", Operator::NotEquals(text("x")))), Truth::True);
+        assert_eq!(check(field("customer.attributes.nope", Operator::NotIn(vec![text("x")]))), Truth::True);
+        assert_eq!(check(field("customer.attributes.nope", Operator::Exists(false))), Truth::True);
+        assert_eq!(check(field("customer.attributes.plan", Operator::Exists(true))), Truth::True);
+        // Blank text counts as missing, so templates never send "Hi !".
+        assert_eq!(check(field("customer.attributes.empty", Operator::Exists(true))), Truth::False);
+        assert_eq!(
+            check(field("customer.attributes.nope", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)))),
+            Truth::False
+        );
+    }
+
+    #[test]
+    fn in_and_not_in() {
+        let plans = vec![text("premium"), text("enterprise")];
+        assert_eq!(check(field("customer.attributes.plan", Operator::In(plans.clone()))), Truth::True);
+        assert_eq!(check(field("customer.attributes.plan", Operator::NotIn(plans))), Truth::False);
+        assert_eq!(check(field("session.queue", Operator::NotIn(vec![text("Collections")]))), Truth::True);
+    }
+
+    #[test]
+    fn text_operators() {
+        assert_eq!(check(field("customer.attributes.page", Operator::Contains(text("pricing")))), Truth::False);
+        let mut t = field("customer.attributes.page", Operator::Contains(text("pricing")));
+        t.ignore_case = true;
+        assert_eq!(check(t), Truth::True);
+        assert_eq!(check(field("customer.attributes.page", Operator::StartsWith("/Pricing".into()))), Truth::True);
+        assert_eq!(check(field("customer.attributes.page", Operator::EndsWith("premium".into()))), Truth::True);
+        let re = regex::Regex::new(r"^/pricing/(premium|enterprise)$").unwrap();
+        assert_eq!(check(field("customer.attributes.page", Operator::Matches(re))), Truth::False);
+        let re = regex::RegexBuilder::new(r"^/pricing/(premium|enterprise)$").case_insensitive(true).build().unwrap();
+        assert_eq!(check(field("customer.attributes.page", Operator::Matches(re))), Truth::True);
+        // Lists: `contains` looks for an element.
+        assert_eq!(check(field("history.wrap_ups", Operator::Contains(text("Sale")))), Truth::True);
+        assert_eq!(check(field("session.division_ids", Operator::Contains(text("div-2")))), Truth::False);
+        // Text operators on numbers are a mismatch, not a guess.
+        assert!(matches!(check(field("history.count", Operator::StartsWith("3".into()))), Truth::Invalid(_)));
+    }
+
+    #[test]
+    fn numeric_date_and_duration_comparisons() {
+        let gt = |n| Operator::Compare(Comparison::GreaterThan, Literal::Number(n));
+        // Two conversations ended in the 90-day window.
+        assert_eq!(check(field("history.count", gt(1.0))), Truth::True);
+        assert_eq!(check(field("history.count", gt(2.0))), Truth::False);
+        assert_eq!(check(field("history.count", Operator::Compare(Comparison::AtMost, Literal::Number(2.0)))), Truth::True);
+        assert_eq!(check(field("history.count", Operator::Compare(Comparison::LessThan, Literal::Number(2.0)))), Truth::False);
+        assert_eq!(check(field("history.count", Operator::Compare(Comparison::AtLeast, Literal::Number(3.0)))), Truth::False);
+        let mut t = field("customer.attributes.cart_value", gt(100.0));
+        t.convert = Some(Conversion::Number);
+        assert_eq!(check(t), Truth::True);
+        let mut t = field("customer.attributes.bad_number", gt(100.0));
+        t.convert = Some(Conversion::Number);
+        assert!(matches!(check(t), Truth::Invalid(why) if why.contains("\"n/a\" is not a number")));
+        // Text compared with a number without `as:` is a mismatch with a hint.
+        assert!(matches!(check(field("customer.attributes.cart_value", gt(100.0))), Truth::Invalid(w) if w.contains("as: number")));
+        // Custom fields carry JSON numbers.
+        assert_eq!(check(field("customer.contact.custom_fields.points", gt(1000.0))), Truth::True);
+        // Dates.
+        let after = Operator::Compare(Comparison::GreaterThan, Literal::Time(ts("2026-11-24T00:00:00Z")));
+        assert_eq!(check(field("session.started", after)), Truth::True);
+        let mut t = field("customer.attributes.last_order", Operator::OlderThan(SignedDuration::from_hours(24 * 30)));
+        t.convert = Some(Conversion::Date);
+        assert_eq!(check(t), Truth::True);
+        // Durations.
+        assert_eq!(check(field("session.age", Operator::OlderThan(SignedDuration::from_mins(20)))), Truth::True);
+        assert_eq!(check(field("session.age", Operator::NewerThan(SignedDuration::from_mins(20)))), Truth::False);
+        let longer = Operator::Compare(Comparison::AtLeast, Literal::Duration(SignedDuration::from_mins(30)));
+        assert_eq!(check(field("session.age", longer)), Truth::True);
+        assert_eq!(check(field("history.last.ended", Operator::NewerThan(SignedDuration::from_hours(24 * 7)))), Truth::True);
+    }
+
+    #[test]
+    fn jsonpath_reads_the_raw_conversation() {
+        let q = |s: &str| JsonPathQuery { text: s.into(), query: jsonpath_rust::parser::parse_json_path(s).unwrap() };
+        let t = |path: &str, op| Test {
+            subject: Subject::JsonPath(q(path)),
+            convert: None,
+            op,
+            ignore_case: false,
+            display: path.into(),
+        };
+        let segment = "$.participants[?@.purpose == 'customer'].attributes.segment";
+        assert_eq!(check(t(segment, Operator::Equals(text("b2b")))), Truth::True);
+        let score = "$.participants[?@.purpose == 'customer'].attributes.score";
+        assert_eq!(check(t(score, Operator::Compare(Comparison::GreaterThan, Literal::Number(5.0)))), Truth::True);
+        assert!(matches!(check(t(score, Operator::Equals(text("7")))), Truth::Invalid(_)));
+        assert_eq!(check(t("$.nothing.here", Operator::Exists(false))), Truth::True);
+    }
+
+    #[test]
+    fn unloaded_data_is_unknown_and_kleene_logic_keeps_false_false() {
+        let mut c = candidate();
+        c.details = None;
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let plan = Condition::Test(Box::new(field("customer.attributes.plan", Operator::Equals(text("premium")))));
+        let inbound = |d: &str| Condition::Test(Box::new(field("session.direction", Operator::Equals(text(d)))));
+        let (t, _) = condition(&plan, &view, false);
+        assert_eq!(t, Truth::Unknown(NeedsName(Needs::Details)));
+        // all(false, unknown) is false: no need to load details.
+        let (t, _) = condition(&Condition::All(vec![inbound("outbound"), plan.clone()]), &view, false);
+        assert_eq!(t, Truth::False);
+        // any(true, unknown) is true.
+        let (t, _) = condition(&Condition::Any(vec![inbound("inbound"), plan.clone()]), &view, false);
+        assert_eq!(t, Truth::True);
+        let (t, _) = condition(&Condition::All(vec![inbound("inbound"), plan.clone()]), &view, false);
+        assert!(matches!(t, Truth::Unknown(_)));
+        let (t, _) = condition(&Condition::Not(Box::new(plan)), &view, false);
+        assert!(matches!(t, Truth::Unknown(_)));
+    }
+
+    #[test]
+    fn nesting_with_explanation() {
+        let c = candidate();
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let eq = |p: &str, v: &str| Condition::Test(Box::new(field(p, Operator::Equals(text(v)))));
+        let cond = Condition::All(vec![
+            eq("customer.attributes.plan", "premium"),
+            Condition::Any(vec![eq("session.queue", "Billing"), Condition::Not(Box::new(eq("session.queue", "Collections")))]),
+        ]);
+        let (t, trace) = condition(&cond, &view, true);
+        assert_eq!(t, Truth::True);
+        let trace = trace.unwrap();
+        assert_eq!(trace.condition, "all of");
+        assert_eq!(trace.children.len(), 2);
+        assert_eq!(trace.children[0].saw.as_deref(), Some("\"premium\""));
+        let any = &trace.children[1];
+        assert_eq!(any.children[0].result, Truth::False);
+        assert_eq!(any.children[1].condition, "not");
+        assert_eq!(any.children[1].result, Truth::True);
+        // Invalid beats unknown but not a decisive value.
+        let mut bad = field("customer.attributes.bad_number", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)));
+        bad.convert = Some(Conversion::Number);
+        let bad = Condition::Test(Box::new(bad));
+        assert!(matches!(condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Nope")]), &view, false).0, Truth::Invalid(_)));
+        assert_eq!(condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Sales")]), &view, false).0, Truth::True);
+        assert_eq!(condition(&Condition::All(vec![bad, eq("session.queue", "Nope")]), &view, false).0, Truth::False);
+    }
+
+    fn hist(conditions: Vec<HistoryCondition>, look_back_days: i64) -> (Truth, Vec<Trace>) {
+        let c = candidate();
+        let h = History { look_back: SignedDuration::from_hours(24 * look_back_days), conditions };
+        let view = View::new(&c, ts(NOW) - h.look_back, ts(NOW));
+        history(&h, &view, true)
+    }
+
+    fn count(at_least: Option<u64>, at_most: Option<u64>, filter: Option<Condition>) -> HistoryCondition {
+        HistoryCondition::Count { at_least, at_most, filter, display: "count".into() }
+    }
+
+    #[test]
+    fn history_count_window_and_where() {
+        // 90 days: p1 and p2; p3 (June) is outside.
+        assert_eq!(hist(vec![count(Some(2), Some(2), None)], 90).0, Truth::True);
+        assert_eq!(hist(vec![count(Some(3), None, None)], 90).0, Truth::False);
+        assert_eq!(hist(vec![count(Some(3), None, None)], 365).0, Truth::True);
+        let sale = Condition::Test(Box::new(Test {
+            subject: Subject::Field(lookup(FieldScope::PastConversation, "wrap_up").unwrap()),
+            convert: None,
+            op: Operator::Equals(text("Sale")),
+            ignore_case: false,
+            display: "wrap_up equals \"Sale\"".into(),
+        }));
+        let (t, traces) = hist(vec![count(Some(1), Some(1), Some(sale))], 90);
+        assert_eq!(t, Truth::True);
+        assert_eq!(traces[0].saw.as_deref(), Some("1 conversation"));
+    }
+
+    #[test]
+    fn history_last_contact_and_had() {
+        let last = |older: Option<i64>, newer: Option<i64>| HistoryCondition::LastContact {
+            older_than: older.map(|d| SignedDuration::from_hours(24 * d)),
+            newer_than: newer.map(|d| SignedDuration::from_hours(24 * d)),
+            display: "last contact".into(),
+        };
+        // The last conversation ended 4 days before now.
+        assert_eq!(hist(vec![last(Some(1), Some(14))], 90).0, Truth::True);
+        assert_eq!(hist(vec![last(Some(7), None)], 90).0, Truth::False);
+        let (t, traces) = hist(vec![last(None, Some(7))], 90);
+        assert_eq!(t, Truth::True);
+        assert_eq!(traces[0].saw.as_deref(), Some("last ended 4d 2h ago"));
+        let had = |values: &[&str], wanted| HistoryCondition::Had {
+            attribute: HistoryAttribute::WrapUpCode,
+            values: values.iter().map(|s| s.to_string()).collect(),
+            wanted,
+            display: "wrap-up codes".into(),
+        };
+        assert_eq!(hist(vec![had(&["Sale"], true)], 90).0, Truth::True);
+        assert_eq!(hist(vec![had(&["Complaint"], true)], 90).0, Truth::False);
+        assert_eq!(hist(vec![had(&["Complaint"], true)], 365).0, Truth::True);
+        assert_eq!(hist(vec![had(&["Complaint"], false)], 90).0, Truth::True);
+        // All conditions must hold.
+        assert_eq!(hist(vec![had(&["Sale"], true), last(Some(7), None)], 90).0, Truth::False);
+    }
+
+    #[test]
+    fn no_history_in_window() {
+        let mut c = candidate();
+        c.history = Some(vec![]);
+        let h = History {
+            look_back: SignedDuration::from_hours(24),
+            conditions: vec![HistoryCondition::LastContact {
+                older_than: Some(SignedDuration::from_hours(24 * 30)),
+                newer_than: None,
+                display: "x".into(),
+            }],
+        };
+        let view = View::new(&c, ts(NOW) - h.look_back, ts(NOW));
+        assert_eq!(history(&h, &view, false).0, Truth::True);
+        c.history = None;
+        let view = View::new(&c, ts(NOW) - h.look_back, ts(NOW));
+        assert_eq!(history(&h, &view, false).0, Truth::Unknown(NeedsName(Needs::History)));
+    }
+}
