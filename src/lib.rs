@@ -2,9 +2,14 @@
 //!
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
+pub mod app;
 pub mod campaign;
+pub mod cli;
 pub mod engine;
+pub mod error;
 pub mod exit;
 pub mod genesys;
 pub mod model;
+pub mod pipeline;
+pub mod report;
 pub mod source;

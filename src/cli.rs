@@ -1,0 +1,179 @@
+//! Command-line flags: parsed by clap, then checked into the richer structs the app runs on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use crate::error::AppError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner",
+    version,
+    about = "Proactive messaging campaigns for Genesys Cloud web messaging",
+    long_about = "Proactive messaging campaigns for Genesys Cloud web messaging.\n\n\
+        `runner` with no command is `runner run`: it loads every campaign, lists the active \
+        web-messaging sessions, decides who gets which message and sends it. Add --dry-run to \
+        preview without sending, and --snapshot FILE to preview against recorded data.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide who gets which message and send it (the default command).
+    Run(RunArgs),
+    /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
+    Validate(ValidateArgs),
+}
+
+/// Where the campaigns and their templates are.
+#[derive(Debug, Clone, Args)]
+pub struct CampaignArgs {
+    /// A campaign file or a directory of them (repeatable) [default: campaigns]
+    #[arg(long = "campaigns", value_name = "PATH")]
+    pub campaigns: Vec<PathBuf>,
+    /// The directory of message templates.
+    #[arg(long, value_name = "DIR", default_value = "templates")]
+    pub templates: PathBuf,
+}
+
+impl CampaignArgs {
+    pub fn campaign_paths(&self) -> Vec<PathBuf> {
+        if self.campaigns.is_empty() { vec![PathBuf::from("campaigns")] } else { self.campaigns.clone() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Tables for people.
+    #[default]
+    Text,
+    /// JSON lines for scripts.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub campaigns: CampaignArgs,
+    /// Decide and render, but send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read recorded Genesys data from this snapshot file instead of the API (needs --dry-run).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Show, for every session and campaign, each condition, the value it saw, and the decision.
+    #[arg(long)]
+    pub explain: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The time of the run, RFC 3339 (e.g. 2026-11-24T12:00:00Z). Default: the snapshot's
+    /// capture time with --snapshot, else the clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub campaigns: CampaignArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Where a run reads its data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    Snapshot(PathBuf),
+    Live,
+}
+
+/// A run's flags, checked.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub campaigns: CampaignArgs,
+    pub source: DataSource,
+    pub dry_run: bool,
+    pub explain: bool,
+    pub format: Format,
+    pub now: Option<Timestamp>,
+}
+
+impl RunArgs {
+    /// Checks flags that clap cannot check alone.
+    pub fn check(self) -> Result<RunOptions, AppError> {
+        if self.snapshot.is_some() && !self.dry_run {
+            return Err(AppError::Usage(
+                "--snapshot previews recorded data and never sends: add --dry-run".to_owned(),
+            ));
+        }
+        let now = self
+            .now
+            .as_deref()
+            .map(|t| {
+                t.parse::<Timestamp>().map_err(|e| {
+                    AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}"))
+                })
+            })
+            .transpose()?;
+        Ok(RunOptions {
+            campaigns: self.campaigns,
+            source: self.snapshot.map_or(DataSource::Live, DataSource::Snapshot),
+            dry_run: self.dry_run,
+            explain: self.explain,
+            format: self.format,
+            now,
+        })
+    }
+}
+
+impl Cli {
+    /// The command to run: `runner` alone means `runner run`.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Run(self.run))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("runner").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_subcommand_means_run() {
+        let cli = parse(&["--dry-run", "--snapshot", "s.json", "--explain"]).unwrap();
+        let Command::Run(args) = cli.command() else { panic!("expected run") };
+        let opts = args.check().unwrap();
+        assert!(opts.dry_run && opts.explain);
+        assert_eq!(opts.source, DataSource::Snapshot("s.json".into()));
+        assert_eq!(opts.campaigns.campaign_paths(), vec![PathBuf::from("campaigns")]);
+    }
+
+    #[test]
+    fn snapshot_needs_dry_run_and_now_must_parse() {
+        let Command::Run(args) = parse(&["run", "--snapshot", "s.json"]).unwrap().command() else { panic!() };
+        assert!(matches!(args.check(), Err(AppError::Usage(m)) if m.contains("--dry-run")));
+        let Command::Run(args) = parse(&["--dry-run", "--now", "yesterday"]).unwrap().command() else { panic!() };
+        assert!(matches!(args.check(), Err(AppError::Usage(m)) if m.contains("RFC 3339")));
+    }
+
+    #[test]
+    fn validate_takes_paths() {
+        let cli = parse(&["validate", "--campaigns", "a.yaml", "--campaigns", "dir", "--templates", "t"]).unwrap();
+        let Command::Validate(args) = cli.command() else { panic!("expected validate") };
+        assert_eq!(args.campaigns.campaign_paths(), vec![PathBuf::from("a.yaml"), PathBuf::from("dir")]);
+        assert_eq!(args.campaigns.templates, PathBuf::from("t"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The application's errors: one enum at the edge, rendered once by `app`, each with its exit
+//! code. Layers have their own error types (diagnostics, snapshot, source, API); this wraps them.
+
+use crate::exit::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad flags or settings.
+    #[error("{0}")]
+    Usage(String),
+    /// The campaign set has errors; the text is the rendered diagnostics.
+    #[error("{0}")]
+    InvalidCampaigns(String),
+    /// The snapshot file cannot be used.
+    #[error(transparent)]
+    Snapshot(#[from] crate::genesys::snapshot::SnapshotError),
+    /// The active sessions could not be listed, so nothing could be decided.
+    #[error("could not list the active sessions: {0}")]
+    Source(#[from] crate::source::SourceError),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            AppError::Usage(_) | AppError::Snapshot(_) => ExitCode::Usage,
+            AppError::InvalidCampaigns(_) | AppError::Source(_) => ExitCode::Failure,
+        }
+    }
+}

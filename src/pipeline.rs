@@ -1,0 +1,155 @@
+//! One run, from data to plan: list the active sessions, load what the campaigns still need in
+//! stages (details, then contacts, then history, each only for the sessions that a campaign can
+//! still pick), and decide.
+//!
+//! The same code runs against a snapshot and against the live API, so a preview decides what a
+//! live run decides. A session whose data fails to load is skipped with the reason; it never
+//! aborts the run.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures_util::stream::{self, StreamExt};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::campaign::CampaignSet;
+use crate::engine::decide::{Decider, Plan};
+use crate::model::fields::Needs;
+use crate::model::{Candidate, normalize};
+use crate::source::{Source, SourceError};
+
+/// How a run reads its data.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub now: Timestamp,
+    /// How far back active sessions may have started.
+    pub session_look_back: SignedDuration,
+    /// How many requests may be in flight at once.
+    pub concurrency: usize,
+    /// Keep the condition-by-condition explanation.
+    pub explain: bool,
+}
+
+/// Plans a run. Fails only when the active sessions cannot be listed.
+pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) -> Result<Plan, SourceError> {
+    let conversations = source.active_sessions(options.now, options.session_look_back).await?;
+    let mut candidates: Vec<Candidate> = conversations
+        .iter()
+        .filter_map(normalize::session)
+        .map(|session| Candidate { session, details: None, contact: None, history: None })
+        .collect();
+    candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
+    candidates.dedup_by(|a, b| a.session.id == b.session.id);
+
+    let decider = Decider::new(set, options.now, options.explain);
+    let mut loader = Loader { source, options, failures: HashMap::new() };
+    loader.details(&decider, &mut candidates).await;
+    loader.contacts(&decider, &mut candidates).await;
+    loader.history(&decider, set, &mut candidates).await;
+    Ok(decider.plan(&candidates, &loader.failures))
+}
+
+struct Loader<'a, S> {
+    source: &'a S,
+    options: Options,
+    /// Why data could not be loaded, by conversation id.
+    failures: HashMap<String, String>,
+}
+
+impl<S: Source> Loader<'_, S> {
+    /// The candidates (by index) for which a campaign still needs `what`.
+    fn wanting(&self, decider: &Decider<'_>, candidates: &[Candidate], what: &[Needs]) -> Vec<usize> {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !self.failures.contains_key(&c.session.id))
+            .filter(|(_, c)| {
+                let needed: BTreeSet<Needs> = decider.still_needed(c);
+                what.iter().any(|n| needed.contains(n))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
+        let wanted = self.wanting(decider, candidates, &[Needs::Details]);
+        let source = self.source;
+        let results: Vec<(usize, Result<serde_json::Value, SourceError>)> = stream::iter(wanted)
+            .map(|i| {
+                let id = candidates[i].session.id.clone();
+                async move { (i, source.conversation(&id).await) }
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        for (i, result) in results {
+            match result.map_err(|e| e.to_string()).and_then(|raw| normalize::details(raw).map_err(|e| e.to_string())) {
+                Ok(details) => candidates[i].details = Some(details),
+                Err(e) => self.fail(&candidates[i], format!("conversation details: {e}")),
+            }
+        }
+    }
+
+    /// Contacts are loaded for contact fields, and for history: a merged contact's history is
+    /// spread over the ids of its merge set.
+    async fn contacts(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
+        let wanted = self.wanting(decider, candidates, &[Needs::Contact, Needs::History]);
+        let source = self.source;
+        let results: Vec<(usize, Result<_, SourceError>)> = stream::iter(wanted)
+            .filter_map(|i| {
+                let id = candidates[i].session.external_contact_id.clone();
+                async move { id.map(|id| (i, id)) }
+            })
+            .map(|(i, id)| async move { (i, source.contact(&id).await) })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        for (i, result) in results {
+            match result {
+                Ok(contact) => candidates[i].contact = Some(contact.as_ref().map(normalize::contact)),
+                Err(e) => self.fail(&candidates[i], format!("external contact: {e}")),
+            }
+        }
+    }
+
+    /// Every customer's history in as few queries as the source allows (the live client batches
+    /// many customers into one analytics query), once per run whatever the number of campaigns.
+    async fn history(&mut self, decider: &Decider<'_>, set: &CampaignSet, candidates: &mut [Candidate]) {
+        let Some(look_back) = set.max_look_back() else { return };
+        let wanted = self.wanting(decider, candidates, &[Needs::History]);
+        if wanted.is_empty() {
+            return;
+        }
+        let ids_of = |c: &Candidate| -> Vec<String> {
+            let Some(id) = &c.session.external_contact_id else { return Vec::new() };
+            normalize::customer_ids(id, c.contact.as_ref().and_then(Option::as_ref))
+        };
+        let mut all_ids: Vec<String> = wanted.iter().flat_map(|&i| ids_of(&candidates[i])).collect();
+        all_ids.sort();
+        all_ids.dedup();
+        let now = self.options.now;
+        let loaded = async {
+            let codes = self.source.wrapup_codes().await?;
+            let past = self.source.history(&all_ids, now - look_back, now).await?;
+            Ok::<_, SourceError>((normalize::wrapup_names(&codes), past))
+        };
+        match loaded.await {
+            Ok((names, past)) => {
+                for i in wanted {
+                    let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
+                    let c = &mut candidates[i];
+                    c.history = Some(normalize::history(&past, &ids, &c.session.id, &names));
+                }
+            }
+            Err(e) => {
+                for i in wanted {
+                    self.fail(&candidates[i], format!("history: {e}"));
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, candidate: &Candidate, why: String) {
+        tracing::warn!(conversation = %candidate.session.id, "{why}");
+        self.failures.insert(candidate.session.id.clone(), why);
+    }
+}
