@@ -1,0 +1,182 @@
+//! End-to-end tests of the `runner` binary: the bundled campaigns against the demo snapshot,
+//! validation, output formats and exit codes. Each case is built with [`Case`].
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// A run of the binary from the repository root, with a fixed terminal width.
+struct Case {
+    args: Vec<String>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Case {
+    fn new(args: &[&str]) -> Case {
+        Case { args: args.iter().map(|s| s.to_string()).collect(), dir: None }
+    }
+
+    /// Adds campaign files (name, YAML) in a temporary directory and points `--campaigns` at it.
+    fn with_campaigns(mut self, files: &[(&str, &str)]) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        for (name, text) in files {
+            let path = if name.ends_with(".j2") { dir.path().join("templates") } else { dir.path().join("campaigns") };
+            std::fs::write(path.join(name), text).unwrap();
+        }
+        self.args.extend(["--campaigns".into(), dir.path().join("campaigns").display().to_string()]);
+        self.args.extend(["--templates".into(), dir.path().join("templates").display().to_string()]);
+        self.dir = Some(dir);
+        self
+    }
+
+    fn run(&self) -> Output {
+        Command::cargo_bin("runner")
+            .unwrap()
+            .current_dir(root())
+            .env("COLUMNS", "100")
+            .env_remove("RUNNER_LOG")
+            .args(&self.args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and checks the exit code; returns (stdout, stderr) with temp paths made stable.
+    fn expect(&self, code: i32) -> (String, String) {
+        let out = self.run();
+        let clean = |b: &[u8]| {
+            let s = String::from_utf8_lossy(b).into_owned();
+            match &self.dir {
+                Some(d) => s.replace(&d.path().display().to_string(), "<tmp>"),
+                None => s,
+            }
+        };
+        let (stdout, stderr) = (clean(&out.stdout), clean(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "stdout:\n{stdout}\nstderr:\n{stderr}");
+        (stdout, stderr)
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+const DEMO: &[&str] = &["--dry-run", "--snapshot", "snapshots/demo.json"];
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+#[test]
+fn bundled_campaigns_validate_cleanly() {
+    let (stdout, stderr) = Case::new(&["validate"]).expect(0);
+    assert!(!stderr.contains("error"), "{stderr}");
+    insta::assert_snapshot!("validate_bundled", stdout);
+}
+
+#[test]
+fn readme_first_command_previews_the_demo_snapshot() {
+    let (stdout, _) = Case::new(DEMO).expect(0);
+    insta::assert_snapshot!("demo_preview", stdout);
+}
+
+#[test]
+fn explain_shows_every_condition_with_the_value_it_saw() {
+    let mut args = DEMO.to_vec();
+    args.extend(["--explain", "--campaigns", "campaigns/cart-rescue.yaml"]);
+    let (stdout, _) = Case::new(&args).expect(0);
+    insta::assert_snapshot!("cart_rescue_explain", stdout);
+}
+
+#[test]
+fn json_plan_has_a_decision_per_session_and_campaign_and_a_summary() {
+    let mut args = DEMO.to_vec();
+    args.extend(["--format", "json"]);
+    let (stdout, _) = Case::new(&args).expect(0);
+    let lines = json_lines(&stdout);
+    let (summary, decisions) = lines.split_last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let sessions = summary["sessions"].as_u64().unwrap() as usize;
+    let campaigns = summary["campaigns"].as_u64().unwrap() as usize;
+    assert_eq!(decisions.len(), sessions * campaigns);
+    let sends = decisions.iter().filter(|d| d["decision"] == "send").count();
+    assert_eq!(summary["sends"].as_u64().unwrap() as usize, sends);
+    assert!(sends > 0);
+    for d in decisions {
+        assert_eq!(d["type"], "decision");
+        match d["decision"].as_str().unwrap() {
+            "send" => assert!(!d["text"].as_str().unwrap().is_empty()),
+            "skip" => assert!(d["reason"].is_string() && d["detail"].is_string()),
+            other => panic!("unexpected decision {other}"),
+        }
+    }
+    // At most one message per customer per run.
+    let mut customers: Vec<&str> =
+        decisions.iter().filter(|d| d["decision"] == "send").map(|d| d["customer_id"].as_str().unwrap()).collect();
+    customers.sort();
+    let before = customers.len();
+    customers.dedup();
+    assert_eq!(before, customers.len(), "a customer got two messages");
+}
+
+#[test]
+fn a_customer_picked_by_two_campaigns_gets_the_higher_priority_one() {
+    let campaign = |name: &str, priority: i32| {
+        format!("name: {name}\npriority: {priority}\naudience:\n  field: customer.attributes.plan\n  in: [premium, enterprise]\nmessage:\n  text: \"{name} for {{{{ customer.name | default('you') }}}}\"\n")
+    };
+    let (high, low) = (campaign("high", 5), campaign("low", 1));
+    let mut args = DEMO.to_vec();
+    args.extend(["--format", "json"]);
+    let (stdout, _) = Case::new(&args).with_campaigns(&[("a.yaml", &low), ("b.yaml", &high)]).expect(0);
+    let lines = json_lines(&stdout);
+    let of = |campaign: &str, decision: &str| {
+        lines.iter().filter(|d| d["campaign"] == campaign && d["decision"] == decision).count()
+    };
+    assert!(of("high", "send") > 0);
+    assert_eq!(of("low", "send"), 0);
+    let lower: Vec<_> = lines.iter().filter(|d| d["reason"] == "lower_priority").collect();
+    assert_eq!(lower.len(), of("high", "send"));
+    assert!(lower.iter().all(|d| d["campaign"] == "low" && d["detail"].as_str().unwrap().contains("`high`")));
+}
+
+#[test]
+fn an_invalid_campaign_set_refuses_to_run_and_names_every_problem() {
+    let bad = "name: bad\naudience:\n  feild: customer.attributes.plan\n  equals: premium\nmessage:\n  txt: hi\n";
+    let (stdout, stderr) = Case::new(DEMO).with_campaigns(&[("bad.yaml", bad)]).expect(1);
+    assert!(stdout.is_empty(), "nothing is previewed: {stdout}");
+    assert!(stderr.contains("bad.yaml:3:3"), "{stderr}");
+    assert!(stderr.contains("`feild`") && stderr.contains("`field`"), "{stderr}");
+    assert!(stderr.contains("`txt`"), "both problems are reported: {stderr}");
+    assert!(stderr.contains("Nothing was run"), "{stderr}");
+}
+
+#[test]
+fn validate_exits_1_on_errors_and_reports_them_in_json() {
+    let bad = "name: bad\nmessage:\n  text: \"{{ customer.contact.frist_name }}\"\n";
+    let (stdout, _) =
+        Case::new(&["validate", "--format", "json"]).with_campaigns(&[("bad.yaml", bad)]).expect(1);
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].to_string().contains("first_name"), "a suggestion: {stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (_, stderr) = Case::new(&["--snapshot", "snapshots/demo.json"]).expect(2);
+    assert!(stderr.contains("--dry-run"), "{stderr}");
+    let (_, stderr) = Case::new(&["--dry-run", "--snapshot", "no/such/file.json"]).expect(2);
+    assert!(stderr.contains("no/such/file.json"), "{stderr}");
+    Case::new(&["--no-such-flag"]).expect(2);
+}
+
+#[test]
+fn now_moves_the_clock_of_a_snapshot_run() {
+    // Two weeks later every session is older and most histories have moved out of their windows.
+    let mut later = DEMO.to_vec();
+    later.extend(["--format", "json", "--now", "2026-12-08T12:00:00Z"]);
+    let (stdout, _) = Case::new(&later).expect(0);
+    let summary = json_lines(&stdout).pop().unwrap();
+    assert_eq!(summary["now"], "2026-12-08T12:00:00Z");
+}
