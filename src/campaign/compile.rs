@@ -76,10 +76,12 @@ pub fn compile(inputs: Vec<Input>, template_files: TemplateFiles) -> (CampaignSe
     let mut campaigns = Vec::new();
     for input in &inputs {
         let Some(raw) = &input.raw else { continue };
+        let before = diagnostics.len();
         let mut cx = Cx { file: &input.file, diagnostics: &mut diagnostics, templates: &template_files };
-        if let Some(campaign) = cx.campaign(raw, &mut templates) {
-            campaigns.push(campaign);
-        }
+        let campaign = cx.campaign(raw, &mut templates);
+        // A campaign with problems is left out, so that it adds no misleading warnings.
+        let clean = diagnostics.len() == before && !input.file.had_errors();
+        campaigns.extend(campaign.filter(|_| clean));
     }
     check_duplicate_names(&inputs, &mut diagnostics);
     warn_same_audience(&inputs, &campaigns, &mut diagnostics);
@@ -329,7 +331,8 @@ impl Cx<'_> {
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             let suggestion: String =
-                name.trim().chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+                name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { ' ' }).collect();
+            let suggestion = suggestion.split_whitespace().collect::<Vec<_>>().join("-");
             let help = if suggestion.is_empty() {
                 "use only letters, digits, `-` and `_`, e.g. `spring-offer`".to_owned()
             } else {
@@ -470,7 +473,8 @@ impl Cx<'_> {
                 Ok(parsed) => Some((Subject::JsonPath(JsonPathQuery { text: query.clone(), query: parsed }), Kind::Any)),
                 Err(e) => {
                     let why = e.to_string();
-                    let why = why.lines().next().unwrap_or_default();
+                    // pest's message: the `= expected ...` line says what is wrong.
+                    let why = why.lines().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("the query is not valid");
                     let help = "a JSONPath query starts with `$`, e.g. `$.participants[?@.purpose == 'customer'].attributes.segment`";
                     self.error("jsonpath", At::Value(&at), format!("this JSONPath does not parse: {why}"), help.to_owned());
                     None

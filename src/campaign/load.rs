@@ -289,11 +289,18 @@ impl SourceFile {
         self.locate(At::Key(path)).map(|s| s.line)
     }
 
-    /// Whether a node at `path` or below it was removed because of a reported problem.
+    /// Whether a node at `path` or below it was removed because of a reported problem (for the
+    /// root `""`: a top-level key), so that "missing" problems are not reported twice.
     pub fn had_error_in(&self, path: &str) -> bool {
-        self.removed.iter().any(|r| {
-            r == path || path.is_empty() || r.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '[']))
+        self.removed.iter().any(|r| match path {
+            "" => !r.contains(['.', '[']),
+            _ => r == path || r.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '['])),
         })
+    }
+
+    /// Whether any problem was found while reading the file.
+    pub fn had_errors(&self) -> bool {
+        !self.removed.is_empty()
     }
 }
 
