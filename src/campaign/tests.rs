@@ -397,3 +397,137 @@ fn loads_a_directory_sorted_with_templates() {
     assert_eq!(set.campaigns[1].message.template, "offer.j2");
     assert!(set.templates.contains("parts/sig.j2"));
 }
+
+const COMPLETE: &str = r#"name: premium-specialist-offer
+description: Offer a premium specialist.
+priority: 10
+audience:
+  all:
+    - field: customer.attributes.plan
+      equals: premium
+    - field: customer.attributes.page
+      contains: pricing
+      ignore_case: true
+    - any:
+        - field: customer.attributes.cart_value
+          as: number
+          greater_than: 100
+        - not:
+            field: session.queue
+            in: [Collections, Fraud]
+    - jsonpath: "$.participants[?@.purpose == 'customer'].attributes.segment"
+      equals: b2b
+    - field: session.queue
+      not_equals: Fraud
+    - field: session.queue
+      not_in: [Fraud]
+    - field: customer.locale
+      starts_with: de
+    - field: customer.locale
+      ends_with: DE
+    - field: customer.contact.email
+      matches: "@example\\.com$"
+      ignore_case: true
+    - field: customer.contact.phone
+      exists: true
+    - field: session.external_tag
+      missing: true
+    - field: session.started
+      at_least: 2026-11-24
+    - field: session.started
+      less_than: 2026-11-24T10:00:00Z
+    - field: session.age
+      at_most: 2h
+    - field: session.age
+      newer_than: 1h
+    - field: history.last.ended
+      older_than: 7d
+    - field: session.division_ids
+      contains: d1
+history:
+  look_back: 90d
+  conditions:
+    - count: { at_least: 1 }
+    - count:
+        at_most: 0
+        where: { field: wrap_up, equals: Do Not Contact }
+    - last_contact: { older_than: 7d }
+    - wrap_up_codes: { any_of: [Sale, Upgrade] }
+    - queues: { none_of: [Collections] }
+    - message_types: { any_of: [webmessaging] }
+message:
+  template: premium-offer.j2
+limits:
+  once_every: 7d
+  max_per_run: 50
+schedule:
+  cron: "*/15 9-17 * * 1-5"
+  time_zone: Europe/Berlin
+  start: 2026-12-01
+  end: 2026-12-24
+  active_window:
+    from: "09:00"
+    to: "18:00"
+    days: [mon, tue, wed, thu, fri]
+    time_zone: customer:timezone
+"#;
+
+#[test]
+fn a_feature_complete_campaign_compiles() {
+    use super::*;
+    let files = templates(&[("premium-offer.j2", "Hi {{ customer.contact.first_name | default('there') }}, {{ now }}")]);
+    let loaded = load_with(&[("offer.yaml", COMPLETE)], files);
+    assert!(loaded.diagnostics.is_empty(), "{}", report(&loaded));
+    let set = loaded.set.expect("valid");
+    let c = &set.campaigns[0];
+    assert_eq!((c.name.as_str(), c.priority, c.enabled), ("premium-specialist-offer", 10, true));
+    assert_eq!(c.needs, [crate::model::fields::Needs::Session, Needs::Details, Needs::Contact, Needs::History]);
+    let Some(Condition::All(items)) = &c.audience else { panic!("audience is all: {:?}", c.audience) };
+    assert_eq!(items.len(), 17);
+    let displays: Vec<String> = items.iter().map(compile::condition_display).collect();
+    assert_eq!(displays[0], r#"customer.attributes.plan equals "premium""#);
+    assert_eq!(displays[1], r#"customer.attributes.page contains "pricing" (ignoring case)"#);
+    assert_eq!(
+        displays[2],
+        r#"any of (customer.attributes.cart_value as number greater than 100, not (session.queue in ["Collections", "Fraud"]))"#
+    );
+    assert_eq!(displays[11], "session.started at least 2026-11-24T00:00:00Z");
+    assert_eq!(displays[14], "session.age newer than 1h");
+    let Condition::Test(regex) = &items[8] else { panic!("a test") };
+    let Operator::Matches(re) = &regex.op else { panic!("matches") };
+    assert!(re.is_match("ANA@EXAMPLE.COM"), "ignore_case applies to the regex");
+    let Condition::Test(jp) = &items[3] else { panic!("a test") };
+    assert!(matches!(jp.subject, Subject::JsonPath(_)));
+    assert_eq!(c.history.look_back, jiff::SignedDuration::from_hours(90 * 24));
+    let history: Vec<&str> = c.history.conditions.iter().map(HistoryCondition::display).collect();
+    assert_eq!(
+        history,
+        [
+            "count at least 1",
+            r#"count at most 0 where wrap_up equals "Do Not Contact""#,
+            "last contact older than 7d",
+            r#"wrap up codes any of ["Sale", "Upgrade"]"#,
+            r#"queues none of ["Collections"]"#,
+            r#"message types any of ["webmessaging"]"#,
+        ]
+    );
+    assert_eq!(c.message.template, "premium-offer.j2");
+    assert_eq!(c.message.max_length, 2000);
+    assert_eq!(c.limits, Limits { once_every: Some(OnceEvery::Every(jiff::SignedDuration::from_hours(168))), max_per_run: Some(50) });
+    let s = c.schedule.as_ref().expect("schedule");
+    assert_eq!((s.cron_text.as_str(), s.time_zone_name.as_str()), ("*/15 9-17 * * 1-5", "Europe/Berlin"));
+    assert_eq!(s.start, Some(jiff::civil::date(2026, 12, 1)));
+    let w = s.active_window.as_ref().expect("window");
+    assert_eq!(w.days.len(), 5);
+    assert_eq!(w.time_zone, WindowZone::Customer { attribute: "timezone".into() });
+    assert_eq!(w.from, jiff::civil::time(9, 0, 0, 0));
+}
+
+#[test]
+fn inline_messages_are_templates_named_after_the_campaign() {
+    let loaded = load(&[("a.yaml", HEAD)]);
+    let set = loaded.set.expect("valid");
+    assert_eq!(set.campaigns[0].message.template, "campaign:offer");
+    assert!(set.templates.contains("campaign:offer"));
+    assert_eq!(set.campaigns[0].needs, [crate::model::fields::Needs::Details]);
+}
