@@ -14,6 +14,8 @@ pub mod diagnostic;
 pub mod duration;
 pub mod load;
 pub mod raw;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
