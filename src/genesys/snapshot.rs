@@ -375,4 +375,162 @@ mod tests {
         let err = Snapshot::from_json(path, unknown).expect_err("unknown key");
         assert!(err.to_string().contains("unknown field `contacts`"), "{err}");
     }
+
+    /// The demo snapshot's deliberate edge cases (ids from `snapshots/README.md`).
+    mod demo {
+        use std::collections::{HashMap, HashSet};
+
+        use super::*;
+        use crate::model::normalize;
+
+        const S01_DUPLICATED: &str = "93902fa8-465f-4de3-8556-009a4209853e";
+        const S04_BILLING_UNRESOLVED: &str = "d696cff5-951e-416e-88a3-6a1509a642c8";
+        const S05_NO_HISTORY_VIP: &str = "07a49635-b6e6-4601-baf2-1ca6ce9ac83d";
+        const S16_MERGED: &str = "89da5380-4f29-4192-8954-88037f647386";
+        const S16_MERGED_AWAY_ID: &str = "f14af8eb-3792-4a13-ac4b-cdac52732861";
+        const S17_ANONYMOUS: &str = "7606bed0-198e-46b1-a1e0-47721438ede6";
+        const S18_CONTACT_404: &str = "4700634e-2be2-4042-ba59-56336677baf2";
+        const S19_NO_ATTRIBUTES: &str = "c3a048b7-1186-432f-92aa-694e3bbe7154";
+        const S20_NO_DETAILS: &str = "ec58a4b9-10ce-4e56-86c8-acd59ee10284";
+        const S21_DO_NOT_CONTACT: &str = "6f3a91e3-5e2f-4dc4-8981-f48a922c92f7";
+        const S22_ENDED: &str = "d6146116-4666-4809-b3dd-41aa9dcf960c";
+        const S23_UNKNOWN_WRAP_UP: &str = "3682f3c9-d85c-4631-b1eb-3c953857cb13";
+        const S26_EPHEMERAL: &str = "6aeb0f81-c537-428a-b435-cf060ec58e26";
+        const S27_DUPLICATE_HISTORY: &str = "ee3ecda4-9eef-4141-8c15-fcd84aaef4b6";
+        const S28_TRANSFER: &str = "d2ef33f5-2f09-4a5e-9675-f2d86f35d815";
+        const DELETED_WRAP_UP_ID: &str = "7a12b828-6629-4d08-9e61-b9d3ed6ca918";
+        const TIMEOUT_WRAP_UP_ID: &str = "ININ-WRAP-UP-TIMEOUT";
+
+        fn demo_path() -> PathBuf {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/demo.json")
+        }
+
+        /// Everything normalized for one session, the way a run loads it.
+        struct Loaded {
+            session: crate::model::Session,
+            details: Result<crate::model::Details, SourceError>,
+            contact: Option<Option<crate::model::Contact>>,
+            history: Vec<crate::model::PastConversation>,
+        }
+
+        async fn load_all() -> (Snapshot, HashMap<String, Loaded>) {
+            let snapshot = Snapshot::load(&demo_path()).expect("snapshots/demo.json loads");
+            let now = snapshot.captured_at;
+            let source = SnapshotSource::new(snapshot.clone());
+            let wrapups = normalize::wrapup_names(&source.wrapup_codes().await.expect("wrap-up codes"));
+            let mut out = HashMap::new();
+            for conv in source.active_sessions(now, SignedDuration::from_hours(24)).await.expect("active sessions") {
+                let session = normalize::session(&conv).expect("every demo session has a customer and a start");
+                let details = match source.conversation(&session.id).await {
+                    Ok(raw) => Ok(normalize::details(raw).expect("demo details normalize")),
+                    Err(e) => Err(e),
+                };
+                let (contact, history) = match &session.external_contact_id {
+                    None => (None, Vec::new()),
+                    Some(id) => {
+                        let contact =
+                            source.contact(id).await.expect("contacts never fail").map(|c| normalize::contact(&c));
+                        let ids = normalize::customer_ids(id, contact.as_ref());
+                        let since = now.checked_sub(SignedDuration::from_hours(24 * 120)).expect("in range");
+                        let past = source.history(&ids, since, now).await.expect("history");
+                        let set: HashSet<String> = ids.into_iter().collect();
+                        (Some(contact), normalize::history(&past, &set, &session.id, &wrapups))
+                    }
+                };
+                out.insert(session.id.clone(), Loaded { session, details, contact, history });
+            }
+            (snapshot, out)
+        }
+
+        #[tokio::test]
+        async fn every_demo_session_normalizes() {
+            let (snapshot, all) = load_all().await;
+            assert_eq!(snapshot.format, FORMAT);
+            assert_eq!(snapshot.captured_at, "2026-11-24T12:00:00Z".parse::<Timestamp>().expect("time"));
+            // 37 entries: S01 twice, S22 already ended.
+            assert_eq!(snapshot.active_conversations.len(), 37);
+            assert_eq!(all.len(), 35);
+            assert!(all.contains_key(S01_DUPLICATED));
+            assert!(!all.contains_key(S22_ENDED), "an ended conversation is not active");
+
+            for (id, l) in &all {
+                assert_eq!(l.session.message_type.as_deref(), Some("webmessaging"), "{id}");
+                assert_eq!(l.session.direction.as_deref(), Some("inbound"), "{id}");
+                assert!(l.session.queue_id.is_some(), "{id}");
+                assert!(snapshot.captured_at.duration_since(l.session.started) < SignedDuration::from_hours(3), "{id}");
+                match (&l.details, id.as_str()) {
+                    (Err(SourceError::NotInSnapshot { .. }), S20_NO_DETAILS) => {}
+                    (Err(e), _) => panic!("{id}: {e}"),
+                    (Ok(d), S19_NO_ATTRIBUTES) => assert!(d.attributes.is_empty() && d.locale.is_none(), "{id}"),
+                    (Ok(d), _) => {
+                        for key in
+                            ["plan", "page", "cart_value", "language", "opt_out", "segment", "customer_time_zone"]
+                        {
+                            assert!(d.attributes.contains_key(key), "{id} lacks {key}");
+                        }
+                        assert!(d.queue_name.is_some() && d.locale.is_some(), "{id}");
+                    }
+                }
+                match (&l.contact, id.as_str()) {
+                    (None, S17_ANONYMOUS) => assert!(l.session.external_contact_id.is_none()),
+                    (Some(None), S18_CONTACT_404) => {}
+                    (Some(Some(c)), _) => {
+                        assert_eq!(Some(&c.id), l.session.external_contact_id.as_ref(), "{id}");
+                        assert!(c.contact_type.is_some(), "{id}");
+                    }
+                    (other, _) => panic!("{id}: unexpected contact {other:?}"),
+                }
+                let mut seen = HashSet::new();
+                for p in &l.history {
+                    assert!(seen.insert(&p.id), "{id}: {} twice", p.id);
+                    assert!(p.started <= p.ended && p.ended <= snapshot.captured_at, "{id}");
+                    if let (Some(name), Some(code)) = (&p.wrap_up, &p.wrap_up_id) {
+                        let named = snapshot.wrapup_codes.iter().any(|w| &w.id == code && &w.name == name);
+                        let unknown = name == code && [DELETED_WRAP_UP_ID, TIMEOUT_WRAP_UP_ID].contains(&code.as_str());
+                        assert!(named || unknown, "{id}: wrap-up {code} shown as {name}");
+                    }
+                }
+                assert!(l.history.windows(2).all(|w| w[0].ended >= w[1].ended), "{id}: newest first");
+            }
+        }
+
+        #[tokio::test]
+        async fn demo_edge_cases_are_where_the_readme_says() {
+            let (_, all) = load_all().await;
+            let get = |id: &str| all.get(id).unwrap_or_else(|| panic!("{id} is active"));
+            let last_wrap_up = |id: &str| get(id).history.first().and_then(|p| p.wrap_up.clone());
+
+            // A merged contact: history under both ids; the newest under the merged-away one.
+            let merged = get(S16_MERGED);
+            let Some(Some(contact)) = &merged.contact else { panic!("S16 has a contact") };
+            assert!(contact.merge_set.iter().any(|m| m == S16_MERGED_AWAY_ID));
+            assert_eq!(last_wrap_up(S16_MERGED).as_deref(), Some("Billing - Unresolved"));
+            assert!(merged.history.len() >= 2);
+
+            // The contact that is not in the snapshot still has history (analytics keeps it).
+            assert!(!get(S18_CONTACT_404).history.is_empty());
+
+            for no_history in [S05_NO_HISTORY_VIP, S26_EPHEMERAL] {
+                assert!(get(no_history).history.is_empty(), "{no_history}");
+            }
+            let Some(Some(ephemeral)) = &get(S26_EPHEMERAL).contact else { panic!("S26 has a contact") };
+            assert_eq!(ephemeral.contact_type.as_deref(), Some("ephemeral"));
+            assert_eq!(ephemeral.full_name(), None);
+
+            assert_eq!(last_wrap_up(S23_UNKNOWN_WRAP_UP).as_deref(), Some(DELETED_WRAP_UP_ID));
+            assert_eq!(last_wrap_up(S21_DO_NOT_CONTACT).as_deref(), Some("Do Not Contact"));
+            assert_eq!(last_wrap_up(S28_TRANSFER).as_deref(), Some("Technical Issue - Resolved"));
+            assert_eq!(last_wrap_up(S04_BILLING_UNRESOLVED).as_deref(), Some("Billing - Unresolved"));
+
+            let s01 = get(S01_DUPLICATED);
+            assert_eq!(s01.session.customer_name.as_deref(), Some("Zoë Fischer"));
+            let Ok(d) = &s01.details else { panic!("S01 has details") };
+            assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
+
+            // S27's 7-day-old conversation is listed twice in the snapshot's history but counts once.
+            let s27 = get(S27_DUPLICATE_HISTORY);
+            assert_eq!(s27.history.first().and_then(|p| p.wrap_up.as_deref()), Some("Callback Requested"));
+            assert_eq!(s27.history.first().and_then(|p| p.media_type.as_deref()), Some("voice"));
+        }
+    }
 }
