@@ -4,12 +4,15 @@
 //! (the SDK models' JSON names); conversation details are kept verbatim so `jsonpath:`
 //! conditions see what they would see live. A snapshot never holds secrets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use crate::source::{Source, SourceError};
 
 pub const FORMAT: &str = "runner-snapshot/1";
 
@@ -36,4 +39,498 @@ pub struct Snapshot {
     /// `GET /api/v2/routing/wrapupcodes` entities.
     #[serde(default)]
     pub wrapup_codes: Vec<WrapupCode>,
+}
+
+/// Why a snapshot file could not be read or written. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read the snapshot {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the snapshot {} is not valid JSON of format {FORMAT}: line {line}, column {column}{at}: {message}",
+        path.display(), at = if field.is_empty() { String::new() } else { format!(", at {field}") })]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// Where in the document (`active_conversations[3].conversationStart`); empty at the top.
+        field: String,
+        /// What serde found and what it expected.
+        message: String,
+    },
+    #[error("{} is not a runner snapshot: its \"format\" is {found}, expected \"{FORMAT}\"", path.display())]
+    WrongFormat {
+        path: PathBuf,
+        /// The `format` value as found (quoted), or `missing`.
+        found: String,
+    },
+    #[error("cannot encode the snapshot for {}: {source}", path.display())]
+    Encode { path: PathBuf, source: serde_json::Error },
+    #[error("cannot write the snapshot {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl SnapshotError {
+    fn parse(path: &Path, err: serde_path_to_error::Error<serde_json::Error>) -> SnapshotError {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        SnapshotError::Parse {
+            path: path.to_owned(),
+            line: inner.line(),
+            column: inner.column(),
+            field: if field == "." { String::new() } else { field },
+            message: strip_position(&inner),
+        }
+    }
+}
+
+/// serde_json's message without its trailing " at line L column C" (the error shows them apart).
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    text.strip_suffix(&suffix).map_or(text.clone(), str::to_owned)
+}
+
+/// Just the `format` key, to tell a foreign file from a broken snapshot before the strict parse.
+#[derive(Deserialize)]
+struct FormatProbe {
+    #[serde(default)]
+    format: Option<serde_json::Value>,
+}
+
+impl Snapshot {
+    /// Reads and checks a snapshot file.
+    pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SnapshotError::Read { path: path.to_owned(), source })?;
+        Snapshot::from_json(path, &text)
+    }
+
+    /// Parses snapshot JSON; `path` only names the source in errors.
+    pub fn from_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
+        let probe: FormatProbe = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|e| SnapshotError::parse(path, e))?;
+        match probe.format {
+            Some(serde_json::Value::String(f)) if f == FORMAT => {}
+            Some(other) => return Err(SnapshotError::WrongFormat { path: path.to_owned(), found: other.to_string() }),
+            None => return Err(SnapshotError::WrongFormat { path: path.to_owned(), found: "missing".to_owned() }),
+        }
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|e| SnapshotError::parse(path, e))
+    }
+
+    /// Writes the snapshot as pretty JSON. The file is written next to its destination and then
+    /// renamed over it, so a failed save never leaves a half-written snapshot behind.
+    pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|source| SnapshotError::Encode { path: path.to_owned(), source })?;
+        text.push('\n');
+        let mut tmp_name = path.file_name().map(OsString::from).unwrap_or_else(|| OsString::from("snapshot"));
+        tmp_name.push(".tmp");
+        let tmp = path.with_file_name(tmp_name);
+        let write = |p: &Path| std::fs::write(p, &text).and_then(|()| std::fs::rename(p, path));
+        write(&tmp).map_err(|source| {
+            // Best effort: the temporary file is ours and useless now.
+            let _ = std::fs::remove_file(&tmp);
+            SnapshotError::Write { path: path.to_owned(), source }
+        })
+    }
+}
+
+/// A [`Source`] that answers from a snapshot file, as the live API would have answered when the
+/// snapshot was recorded.
+#[derive(Debug, Clone)]
+pub struct SnapshotSource {
+    snapshot: Snapshot,
+}
+
+impl SnapshotSource {
+    pub fn new(snapshot: Snapshot) -> SnapshotSource {
+        SnapshotSource { snapshot }
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+fn parse_time(s: &str) -> Option<Timestamp> {
+    s.trim().parse().ok()
+}
+
+/// Keeps the first of each conversation id, as the live client does with overlapping pages.
+fn dedup(convs: impl IntoIterator<Item = AnalyticsConversation>) -> Vec<AnalyticsConversation> {
+    let mut seen = HashSet::new();
+    convs.into_iter().filter(|c| seen.insert(c.conversation_id.clone())).collect()
+}
+
+impl Source for SnapshotSource {
+    /// Like the analytics query: not ended, and started in `[now - look_back, now]` (the query's
+    /// interval selects by start). A start that does not parse cannot be in any interval: the
+    /// API never sends one, and such an entry is left out.
+    async fn active_sessions(
+        &self,
+        now: Timestamp,
+        look_back: SignedDuration,
+    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        let since = now.checked_sub(look_back.abs()).unwrap_or(Timestamp::MIN);
+        let active = self.snapshot.active_conversations.iter().filter(|c| {
+            c.conversation_end.is_none()
+                && parse_time(&c.conversation_start).is_some_and(|start| since <= start && start <= now)
+        });
+        Ok(dedup(active.cloned()))
+    }
+
+    async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+        self.snapshot
+            .conversation_details
+            .get(id)
+            .cloned()
+            .ok_or_else(|| SourceError::NotInSnapshot { what: format!("the details of conversation {id}") })
+    }
+
+    /// A contact the snapshot does not hold is one that does not exist (the API's 404).
+    async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
+        Ok(self.snapshot.external_contacts.get(id).cloned())
+    }
+
+    /// Ended conversations (by `conversationEnd` in `[since, until]`) with a `customer`
+    /// participant whose external contact id is one of `contact_ids`.
+    async fn history(
+        &self,
+        contact_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        let ids: HashSet<&str> = contact_ids.iter().map(String::as_str).collect();
+        let matching = self.snapshot.history.iter().filter(|c| {
+            let ended = c.conversation_end.as_deref().and_then(parse_time);
+            ended.is_some_and(|end| since <= end && end <= until)
+                && c.participants.iter().any(|p| {
+                    p.purpose.as_deref().is_some_and(|purpose| purpose.eq_ignore_ascii_case("customer"))
+                        && p.external_contact_id.as_deref().is_some_and(|id| ids.contains(id))
+                })
+        });
+        Ok(dedup(matching.cloned()))
+    }
+
+    async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
+        Ok(self.snapshot.wrapup_codes.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn snapshot(v: serde_json::Value) -> Snapshot {
+        serde_json::from_value(v).expect("test JSON is a snapshot")
+    }
+
+    fn conv(id: &str, contact: &str, start: &str, end: Option<&str>) -> serde_json::Value {
+        let mut v = json!({
+            "conversationId": id,
+            "conversationStart": start,
+            "participants": [{"purpose": "customer", "externalContactId": contact,
+                              "sessions": [{"mediaType": "message", "messageType": "webmessaging"}]}]
+        });
+        if let Some(end) = end {
+            v["conversationEnd"] = json!(end);
+        }
+        v
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("test timestamp")
+    }
+
+    fn demo_like() -> Snapshot {
+        snapshot(json!({
+            "format": FORMAT,
+            "captured_at": "2026-11-24T12:00:00Z",
+            "active_conversations": [
+                conv("a-1", "ext-1", "2026-11-24T11:50:00.000Z", None),
+                conv("a-1", "ext-1", "2026-11-24T11:50:00.000Z", None),
+                conv("a-ended", "ext-2", "2026-11-24T11:00:00.000Z", Some("2026-11-24T11:30:00.000Z")),
+                conv("a-old", "ext-3", "2026-11-20T09:00:00.000Z", None),
+                conv("a-future", "ext-4", "2026-11-24T12:30:00.000Z", None),
+                conv("a-garbled", "ext-5", "yesterday", None)
+            ],
+            "conversation_details": {"a-1": {"id": "a-1", "participants": []}},
+            "external_contacts": {"ext-1": {"id": "ext-1", "firstName": "Åsa"}},
+            "history": [
+                conv("h-1", "ext-1", "2026-11-10T09:00:00Z", Some("2026-11-10T09:30:00Z")),
+                conv("h-1", "ext-1", "2026-11-10T09:00:00Z", Some("2026-11-10T09:30:00Z")),
+                conv("h-2", "ext-0", "2026-11-01T09:00:00Z", Some("2026-11-01T09:30:00Z")),
+                conv("h-3", "ext-9", "2026-11-12T09:00:00Z", Some("2026-11-12T09:30:00Z")),
+                conv("h-4", "ext-1", "2026-06-01T09:00:00Z", Some("2026-06-01T09:30:00Z")),
+                conv("h-open", "ext-1", "2026-11-23T09:00:00Z", None)
+            ],
+            "wrapup_codes": [{"id": "w-1", "name": "Sale"}]
+        }))
+    }
+
+    #[tokio::test]
+    async fn active_sessions_are_open_recent_and_unique() {
+        let source = SnapshotSource::new(demo_like());
+        let now = ts("2026-11-24T12:00:00Z");
+        let got = source.active_sessions(now, SignedDuration::from_hours(24)).await.expect("snapshot");
+        let ids: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
+        assert_eq!(ids, vec!["a-1"]);
+        let week = source.active_sessions(now, SignedDuration::from_hours(24 * 7)).await.expect("snapshot");
+        let ids: Vec<&str> = week.iter().map(|c| c.conversation_id.as_str()).collect();
+        assert_eq!(ids, vec!["a-1", "a-old"]);
+        // An earlier "now" does not see sessions that had not started yet.
+        let earlier = source.active_sessions(ts("2026-11-24T11:45:00Z"), SignedDuration::from_hours(1)).await;
+        assert!(earlier.expect("snapshot").is_empty());
+    }
+
+    #[tokio::test]
+    async fn conversation_details_and_contacts() {
+        let source = SnapshotSource::new(demo_like());
+        let details = source.conversation("a-1").await.expect("present");
+        assert_eq!(details["id"], "a-1");
+        let err = source.conversation("a-ended").await.expect_err("absent");
+        assert!(matches!(err, SourceError::NotInSnapshot { .. }));
+        assert_eq!(err.to_string(), "the details of conversation a-ended is not in the snapshot");
+
+        let contact = source.contact("ext-1").await.expect("snapshot").expect("present");
+        assert_eq!(contact.first_name.as_deref(), Some("Åsa"));
+        assert!(source.contact("ext-404").await.expect("absent is not an error").is_none());
+        assert_eq!(source.wrapup_codes().await.expect("snapshot").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn history_by_contact_ids_and_end_window() {
+        let source = SnapshotSource::new(demo_like());
+        let ids = vec!["ext-1".to_owned(), "ext-0".to_owned()];
+        let since = ts("2026-10-01T00:00:00Z");
+        let until = ts("2026-11-24T12:00:00Z");
+        let got = source.history(&ids, since, until).await.expect("snapshot");
+        let got: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
+        assert_eq!(got, vec!["h-1", "h-2"]);
+        // The window is inclusive at both ends.
+        let exact = source.history(&ids, ts("2026-11-10T09:30:00Z"), ts("2026-11-10T09:30:00Z")).await;
+        assert_eq!(exact.expect("snapshot").len(), 1);
+        assert!(source.history(&[], since, until).await.expect("snapshot").is_empty());
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("snap.json");
+        let snap = demo_like();
+        snap.save(&path).expect("saved");
+        let back = Snapshot::load(&path).expect("loaded");
+        assert_eq!(back.captured_at, snap.captured_at);
+        assert_eq!(back.active_conversations.len(), snap.active_conversations.len());
+        assert_eq!(back.history.len(), snap.history.len());
+        assert_eq!(back.external_contacts["ext-1"].first_name.as_deref(), Some("Åsa"));
+        assert_eq!(back.wrapup_codes, snap.wrapup_codes);
+        assert!(!dir.path().join("snap.json.tmp").exists());
+        let text = std::fs::read_to_string(&path).expect("readable");
+        assert!(text.contains("\"captured_at\": \"2026-11-24T12:00:00Z\""), "{text}");
+    }
+
+    #[test]
+    fn load_names_the_file_when_it_cannot_be_read() {
+        let err = Snapshot::load(Path::new("/nonexistent/snap.json")).expect_err("no such file");
+        assert!(matches!(err, SnapshotError::Read { .. }));
+        assert!(err.to_string().starts_with("cannot read the snapshot /nonexistent/snap.json: "), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_or_future_format_is_rejected_clearly() {
+        let path = Path::new("snap.json");
+        let err = Snapshot::from_json(path, r#"{"format": "runner-snapshot/2", "anything": 1}"#).expect_err("v2");
+        assert_eq!(
+            err.to_string(),
+            "snap.json is not a runner snapshot: its \"format\" is \"runner-snapshot/2\", expected \"runner-snapshot/1\""
+        );
+        let err = Snapshot::from_json(path, r#"{"conversations": []}"#).expect_err("no format");
+        assert!(err.to_string().contains("its \"format\" is missing"), "{err}");
+        let err = Snapshot::from_json(path, r#"[1, 2]"#).expect_err("not an object");
+        assert!(matches!(err, SnapshotError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn json_errors_give_line_column_place_and_expectation() {
+        let path = Path::new("snapshots/broken.json");
+        let text = "{\n  \"format\": \"runner-snapshot/1\",\n  \"captured_at\": \"2026-11-24T12:00:00Z\",\n  \"active_conversations\": [\n    {\"conversationId\": 7, \"conversationStart\": \"2026-11-24T11:00:00Z\"}\n  ]\n}\n";
+        let err = Snapshot::from_json(path, text).expect_err("a number is not an id");
+        let SnapshotError::Parse { line, column, field, message, .. } = &err else { panic!("{err}") };
+        assert_eq!(*line, 5);
+        assert!(*column > 0);
+        assert_eq!(field, "active_conversations[0].conversationId");
+        assert!(message.contains("expected a string"), "{message}");
+        let shown = err.to_string();
+        assert!(shown.starts_with("the snapshot snapshots/broken.json is not valid JSON"), "{shown}");
+        assert!(shown.contains("line 5, column"), "{shown}");
+        assert!(!shown.contains(" at line "), "the position is shown once: {shown}");
+
+        let err = Snapshot::from_json(path, "{\"format\": \"runner-snapshot/1\",").expect_err("truncated");
+        assert!(matches!(err, SnapshotError::Parse { line: 1, .. }), "{err}");
+
+        let unknown = "{\"format\": \"runner-snapshot/1\", \"captured_at\": \"2026-11-24T12:00:00Z\", \"active_conversations\": [], \"contacts\": {}}";
+        let err = Snapshot::from_json(path, unknown).expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `contacts`"), "{err}");
+    }
+
+    /// The demo snapshot's deliberate edge cases (ids from `snapshots/README.md`).
+    mod demo {
+        use std::collections::{HashMap, HashSet};
+
+        use super::*;
+        use crate::model::normalize;
+
+        const S01_DUPLICATED: &str = "93902fa8-465f-4de3-8556-009a4209853e";
+        const S04_BILLING_UNRESOLVED: &str = "d696cff5-951e-416e-88a3-6a1509a642c8";
+        const S05_NO_HISTORY_VIP: &str = "07a49635-b6e6-4601-baf2-1ca6ce9ac83d";
+        const S16_MERGED: &str = "89da5380-4f29-4192-8954-88037f647386";
+        const S16_MERGED_AWAY_ID: &str = "f14af8eb-3792-4a13-ac4b-cdac52732861";
+        const S17_ANONYMOUS: &str = "7606bed0-198e-46b1-a1e0-47721438ede6";
+        const S18_CONTACT_404: &str = "4700634e-2be2-4042-ba59-56336677baf2";
+        const S19_NO_ATTRIBUTES: &str = "c3a048b7-1186-432f-92aa-694e3bbe7154";
+        const S20_NO_DETAILS: &str = "ec58a4b9-10ce-4e56-86c8-acd59ee10284";
+        const S21_DO_NOT_CONTACT: &str = "6f3a91e3-5e2f-4dc4-8981-f48a922c92f7";
+        const S22_ENDED: &str = "d6146116-4666-4809-b3dd-41aa9dcf960c";
+        const S23_UNKNOWN_WRAP_UP: &str = "3682f3c9-d85c-4631-b1eb-3c953857cb13";
+        const S26_EPHEMERAL: &str = "6aeb0f81-c537-428a-b435-cf060ec58e26";
+        const S27_DUPLICATE_HISTORY: &str = "ee3ecda4-9eef-4141-8c15-fcd84aaef4b6";
+        const S28_TRANSFER: &str = "d2ef33f5-2f09-4a5e-9675-f2d86f35d815";
+        const DELETED_WRAP_UP_ID: &str = "7a12b828-6629-4d08-9e61-b9d3ed6ca918";
+        const TIMEOUT_WRAP_UP_ID: &str = "ININ-WRAP-UP-TIMEOUT";
+
+        fn demo_path() -> PathBuf {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/demo.json")
+        }
+
+        /// Everything normalized for one session, the way a run loads it.
+        struct Loaded {
+            session: crate::model::Session,
+            details: Result<crate::model::Details, SourceError>,
+            contact: Option<Option<crate::model::Contact>>,
+            history: Vec<crate::model::PastConversation>,
+        }
+
+        async fn load_all() -> (Snapshot, HashMap<String, Loaded>) {
+            let snapshot = Snapshot::load(&demo_path()).expect("snapshots/demo.json loads");
+            let now = snapshot.captured_at;
+            let source = SnapshotSource::new(snapshot.clone());
+            let wrapups = normalize::wrapup_names(&source.wrapup_codes().await.expect("wrap-up codes"));
+            let mut out = HashMap::new();
+            for conv in source.active_sessions(now, SignedDuration::from_hours(24)).await.expect("active sessions") {
+                let session = normalize::session(&conv).expect("every demo session has a customer and a start");
+                let details = match source.conversation(&session.id).await {
+                    Ok(raw) => Ok(normalize::details(raw).expect("demo details normalize")),
+                    Err(e) => Err(e),
+                };
+                let (contact, history) = match &session.external_contact_id {
+                    None => (None, Vec::new()),
+                    Some(id) => {
+                        let contact =
+                            source.contact(id).await.expect("contacts never fail").map(|c| normalize::contact(&c));
+                        let ids = normalize::customer_ids(id, contact.as_ref());
+                        let since = now.checked_sub(SignedDuration::from_hours(24 * 120)).expect("in range");
+                        let past = source.history(&ids, since, now).await.expect("history");
+                        let set: HashSet<String> = ids.into_iter().collect();
+                        (Some(contact), normalize::history(&past, &set, &session.id, &wrapups))
+                    }
+                };
+                out.insert(session.id.clone(), Loaded { session, details, contact, history });
+            }
+            (snapshot, out)
+        }
+
+        #[tokio::test]
+        async fn every_demo_session_normalizes() {
+            let (snapshot, all) = load_all().await;
+            assert_eq!(snapshot.format, FORMAT);
+            assert_eq!(snapshot.captured_at, "2026-11-24T12:00:00Z".parse::<Timestamp>().expect("time"));
+            // 37 entries: S01 twice, S22 already ended.
+            assert_eq!(snapshot.active_conversations.len(), 37);
+            assert_eq!(all.len(), 35);
+            assert!(all.contains_key(S01_DUPLICATED));
+            assert!(!all.contains_key(S22_ENDED), "an ended conversation is not active");
+
+            for (id, l) in &all {
+                assert_eq!(l.session.message_type.as_deref(), Some("webmessaging"), "{id}");
+                assert_eq!(l.session.direction.as_deref(), Some("inbound"), "{id}");
+                assert!(l.session.queue_id.is_some(), "{id}");
+                assert!(snapshot.captured_at.duration_since(l.session.started) < SignedDuration::from_hours(3), "{id}");
+                match (&l.details, id.as_str()) {
+                    (Err(SourceError::NotInSnapshot { .. }), S20_NO_DETAILS) => {}
+                    (Err(e), _) => panic!("{id}: {e}"),
+                    (Ok(d), S19_NO_ATTRIBUTES) => assert!(d.attributes.is_empty() && d.locale.is_none(), "{id}"),
+                    (Ok(d), _) => {
+                        for key in
+                            ["plan", "page", "cart_value", "language", "opt_out", "segment", "customer_time_zone"]
+                        {
+                            assert!(d.attributes.contains_key(key), "{id} lacks {key}");
+                        }
+                        assert!(d.queue_name.is_some() && d.locale.is_some(), "{id}");
+                    }
+                }
+                match (&l.contact, id.as_str()) {
+                    (None, S17_ANONYMOUS) => assert!(l.session.external_contact_id.is_none()),
+                    (Some(None), S18_CONTACT_404) => {}
+                    (Some(Some(c)), _) => {
+                        assert_eq!(Some(&c.id), l.session.external_contact_id.as_ref(), "{id}");
+                        assert!(c.contact_type.is_some(), "{id}");
+                    }
+                    (other, _) => panic!("{id}: unexpected contact {other:?}"),
+                }
+                let mut seen = HashSet::new();
+                for p in &l.history {
+                    assert!(seen.insert(&p.id), "{id}: {} twice", p.id);
+                    assert!(p.started <= p.ended && p.ended <= snapshot.captured_at, "{id}");
+                    if let (Some(name), Some(code)) = (&p.wrap_up, &p.wrap_up_id) {
+                        let named = snapshot.wrapup_codes.iter().any(|w| &w.id == code && &w.name == name);
+                        let unknown = name == code && [DELETED_WRAP_UP_ID, TIMEOUT_WRAP_UP_ID].contains(&code.as_str());
+                        assert!(named || unknown, "{id}: wrap-up {code} shown as {name}");
+                    }
+                }
+                assert!(l.history.windows(2).all(|w| w[0].ended >= w[1].ended), "{id}: newest first");
+            }
+        }
+
+        #[tokio::test]
+        async fn demo_edge_cases_are_where_the_readme_says() {
+            let (_, all) = load_all().await;
+            let get = |id: &str| all.get(id).unwrap_or_else(|| panic!("{id} is active"));
+            let last_wrap_up = |id: &str| get(id).history.first().and_then(|p| p.wrap_up.clone());
+
+            // A merged contact: history under both ids; the newest under the merged-away one.
+            let merged = get(S16_MERGED);
+            let Some(Some(contact)) = &merged.contact else { panic!("S16 has a contact") };
+            assert!(contact.merge_set.iter().any(|m| m == S16_MERGED_AWAY_ID));
+            assert_eq!(last_wrap_up(S16_MERGED).as_deref(), Some("Billing - Unresolved"));
+            assert!(merged.history.len() >= 2);
+
+            // The contact that is not in the snapshot still has history (analytics keeps it).
+            assert!(!get(S18_CONTACT_404).history.is_empty());
+
+            for no_history in [S05_NO_HISTORY_VIP, S26_EPHEMERAL] {
+                assert!(get(no_history).history.is_empty(), "{no_history}");
+            }
+            let Some(Some(ephemeral)) = &get(S26_EPHEMERAL).contact else { panic!("S26 has a contact") };
+            assert_eq!(ephemeral.contact_type.as_deref(), Some("ephemeral"));
+            assert_eq!(ephemeral.full_name(), None);
+
+            assert_eq!(last_wrap_up(S23_UNKNOWN_WRAP_UP).as_deref(), Some(DELETED_WRAP_UP_ID));
+            assert_eq!(last_wrap_up(S21_DO_NOT_CONTACT).as_deref(), Some("Do Not Contact"));
+            assert_eq!(last_wrap_up(S28_TRANSFER).as_deref(), Some("Technical Issue - Resolved"));
+            assert_eq!(last_wrap_up(S04_BILLING_UNRESOLVED).as_deref(), Some("Billing - Unresolved"));
+
+            let s01 = get(S01_DUPLICATED);
+            assert_eq!(s01.session.customer_name.as_deref(), Some("Zoë Fischer"));
+            let Ok(d) = &s01.details else { panic!("S01 has details") };
+            assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
+
+            // S27's 7-day-old conversation is listed twice in the snapshot's history but counts once.
+            let s27 = get(S27_DUPLICATE_HISTORY);
+            assert_eq!(s27.history.first().and_then(|p| p.wrap_up.as_deref()), Some("Callback Requested"));
+            assert_eq!(s27.history.first().and_then(|p| p.media_type.as_deref()), Some("voice"));
+        }
+    }
 }
