@@ -6,13 +6,13 @@
 //! live run decides. A session whose data fails to load is skipped with the reason; it never
 //! aborts the run.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::campaign::CampaignSet;
-use crate::engine::decide::{Decider, Plan};
+use crate::engine::decide::{Decider, Failures, Plan};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, normalize};
 use crate::source::{Source, SourceError};
@@ -41,7 +41,7 @@ pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) ->
     candidates.dedup_by(|a, b| a.session.id == b.session.id);
 
     let decider = Decider::new(set, options.now, options.explain);
-    let mut loader = Loader { source, options, failures: HashMap::new() };
+    let mut loader = Loader { source, options, failures: Failures::new() };
     loader.details(&decider, &mut candidates).await;
     loader.contacts(&decider, &mut candidates).await;
     loader.history(&decider, set, &mut candidates).await;
@@ -51,8 +51,8 @@ pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) ->
 struct Loader<'a, S> {
     source: &'a S,
     options: Options,
-    /// Why data could not be loaded, by conversation id.
-    failures: HashMap<String, String>,
+    /// Why data could not be loaded, by conversation id and part.
+    failures: Failures,
 }
 
 impl<S: Source> Loader<'_, S> {
@@ -61,10 +61,10 @@ impl<S: Source> Loader<'_, S> {
         candidates
             .iter()
             .enumerate()
-            .filter(|(_, c)| !self.failures.contains_key(&c.session.id))
             .filter(|(_, c)| {
+                let failed = self.failures.get(&c.session.id);
                 let needed: BTreeSet<Needs> = decider.still_needed(c);
-                what.iter().any(|n| needed.contains(n))
+                what.iter().any(|n| needed.contains(n) && !failed.is_some_and(|f| f.contains_key(n)))
             })
             .map(|(i, _)| i)
             .collect()
@@ -84,7 +84,7 @@ impl<S: Source> Loader<'_, S> {
         for (i, result) in results {
             match result.map_err(|e| e.to_string()).and_then(|raw| normalize::details(raw).map_err(|e| e.to_string())) {
                 Ok(details) => candidates[i].details = Some(details),
-                Err(e) => self.fail(&candidates[i], format!("conversation details: {e}")),
+                Err(e) => self.fail(&candidates[i], Needs::Details, e),
             }
         }
     }
@@ -106,7 +106,7 @@ impl<S: Source> Loader<'_, S> {
         for (i, result) in results {
             match result {
                 Ok(contact) => candidates[i].contact = Some(contact.as_ref().map(normalize::contact)),
-                Err(e) => self.fail(&candidates[i], format!("external contact: {e}")),
+                Err(e) => self.fail(&candidates[i], Needs::Contact, e.to_string()),
             }
         }
     }
@@ -142,14 +142,14 @@ impl<S: Source> Loader<'_, S> {
             }
             Err(e) => {
                 for i in wanted {
-                    self.fail(&candidates[i], format!("history: {e}"));
+                    self.fail(&candidates[i], Needs::History, e.to_string());
                 }
             }
         }
     }
 
-    fn fail(&mut self, candidate: &Candidate, why: String) {
-        tracing::warn!(conversation = %candidate.session.id, "{why}");
-        self.failures.insert(candidate.session.id.clone(), why);
+    fn fail(&mut self, candidate: &Candidate, what: Needs, why: String) {
+        tracing::warn!(conversation = %candidate.session.id, "{} could not be loaded: {why}", what.describe());
+        self.failures.entry(candidate.session.id.clone()).or_default().insert(what, why);
     }
 }

@@ -57,6 +57,19 @@ const BLUE: &str = "\x1b[1;34m";
 const CYAN: &str = "\x1b[1;36m";
 const RESET: &str = "\x1b[0m";
 
+/// A diagnostic as JSON, for `validate --format json`.
+pub fn to_json(d: &Diagnostic) -> serde_json::Value {
+    serde_json::json!({
+        "severity": d.severity.label(),
+        "code": d.code,
+        "file": d.file.display().to_string(),
+        "line": d.span.map(|s| s.line),
+        "column": d.span.map(|s| s.column),
+        "message": d.message,
+        "help": d.help,
+    })
+}
+
 /// Renders diagnostics for a terminal: a header, `--> file:line:column`, the source line with a
 /// caret under the problem, and the help. Deterministic; with `color`, ANSI colors are added.
 pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {

@@ -151,6 +151,9 @@ pub struct Plan {
     pub summary: Summary,
 }
 
+/// Why parts of a session's data could not be loaded: conversation id -> part -> error.
+pub type Failures = HashMap<String, BTreeMap<Needs, String>>;
+
 /// Decides for a set of candidates.
 pub struct Decider<'a> {
     pub set: &'a CampaignSet,
@@ -187,15 +190,15 @@ impl<'a> Decider<'a> {
 
     /// Decides every session. `failures` holds, per conversation id, why some of its data could
     /// not be loaded. Sessions are reported in the order given.
-    pub fn plan(&self, candidates: &[Candidate], failures: &HashMap<String, String>) -> Plan {
+    pub fn plan(&self, candidates: &[Candidate], failures: &Failures) -> Plan {
         let mut sessions: Vec<SessionPlan> =
-            candidates.iter().map(|c| self.session(c, failures.get(&c.session.id).map(String::as_str))).collect();
+            candidates.iter().map(|c| self.session(c, failures.get(&c.session.id))).collect();
         resolve_priorities(self.set, &mut sessions);
         let summary = summarize(self.set, &sessions, failures.len());
         Plan { now: self.now, sessions, summary }
     }
 
-    fn session(&self, candidate: &Candidate, failure: Option<&str>) -> SessionPlan {
+    fn session(&self, candidate: &Candidate, failure: Option<&BTreeMap<Needs, String>>) -> SessionPlan {
         let decisions = self.set.enabled().map(|c| self.campaign(c, candidate, failure)).collect();
         let customer_name = match &candidate.contact {
             Some(Some(contact)) => contact.full_name(),
@@ -211,7 +214,12 @@ impl<'a> Decider<'a> {
         }
     }
 
-    fn campaign(&self, campaign: &Campaign, candidate: &Candidate, failure: Option<&str>) -> CampaignDecision {
+    fn campaign(
+        &self,
+        campaign: &Campaign,
+        candidate: &Candidate,
+        failure: Option<&BTreeMap<Needs, String>>,
+    ) -> CampaignDecision {
         let skip = |reason, detail: String| Outcome::Skip { reason, detail };
         let decided = |outcome, explain| CampaignDecision { campaign: campaign.name.clone(), outcome, explain };
         if candidate.session.external_contact_id.is_none() {
@@ -239,13 +247,7 @@ impl<'a> Decider<'a> {
             Truth::True => None,
             Truth::False => Some(skip(reason, format!("the {what} conditions do not match"))),
             Truth::Invalid(why) => Some(skip(SkipReason::DataMismatch, why.clone())),
-            Truth::Unknown(needs) => Some(skip(
-                SkipReason::DataUnavailable,
-                match failure {
-                    Some(f) => format!("{} could not be loaded: {f}", needs.0.describe()),
-                    None => format!("{} was not loaded", needs.0.describe()),
-                },
-            )),
+            Truth::Unknown(needs) => Some(skip(SkipReason::DataUnavailable, unavailable(needs.0, failure))),
         };
         if let Some(outcome) = not_matched(&audience, SkipReason::AudienceNotMatched, "audience")
             .or_else(|| not_matched(&history, SkipReason::HistoryNotMatched, "history"))
@@ -253,11 +255,7 @@ impl<'a> Decider<'a> {
             return decided(outcome, explain);
         }
         if let Some(missing) = campaign.needs.iter().find(|n| !is_loaded(candidate, **n)) {
-            let detail = match failure {
-                Some(f) => format!("{} could not be loaded: {f}", missing.describe()),
-                None => format!("{} was not loaded", missing.describe()),
-            };
-            return decided(skip(SkipReason::DataUnavailable, detail), explain);
+            return decided(skip(SkipReason::DataUnavailable, unavailable(*missing, failure)), explain);
         }
         decided(self.render(campaign, &view), explain)
     }
@@ -293,6 +291,14 @@ impl<'a> Decider<'a> {
                 }
             }
         }
+    }
+}
+
+/// Why a part of the data is missing.
+fn unavailable(needs: Needs, failure: Option<&BTreeMap<Needs, String>>) -> String {
+    match failure.and_then(|f| f.get(&needs)) {
+        Some(why) => format!("{} could not be loaded: {why}", needs.describe()),
+        None => format!("{} was not loaded", needs.describe()),
     }
 }
 

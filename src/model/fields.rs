@@ -321,63 +321,57 @@ pub fn resolve_past(p: &PastConversation, path: &str) -> Value {
 }
 
 /// The template context: the same model the filters see, as nested maps. Values that are
-/// missing are left out, so that a template using them fails (strict undefined) unless it says
-/// `default(...)`. Parts that are not loaded are left out too.
+/// missing (or blank) are left out, so that a template using them fails (strict undefined)
+/// unless it says `default(...)`. Every map along the way exists, even for a customer without a
+/// contact or history, so that `customer.contact.first_name | default("there")` always works.
 pub fn template_context(view: &View<'_>) -> BTreeMap<String, serde_json::Value> {
     let mut root = serde_json::Map::new();
     for spec in SESSION_FIELDS {
-        let parts: Vec<&str> = spec.path.trim_end_matches(".*").split('.').collect();
         let value = if spec.is_map() {
-            map_value(view, spec)
+            Some(map_value(view, spec).unwrap_or_else(|| serde_json::Value::Object(Default::default())))
         } else if spec.kind == Kind::Conversations {
-            view.history.map(|h| serde_json::Value::Array(h.iter().map(past_json).collect()))
+            Some(serde_json::Value::Array(view.history.unwrap_or_default().iter().map(past_json).collect()))
         } else {
             match view.resolve(&FieldRef { spec, key: None, text: spec.path.to_owned() }) {
                 Resolved::Value(v) => to_json(&v),
                 Resolved::Unknown(_) => None,
             }
         };
-        // Parents exist even when their leaves are missing (`customer.contact` is a map).
-        let mut node = &mut root;
-        let loaded = match spec.needs {
-            Needs::Session => true,
-            Needs::Details => view.candidate.details.is_some(),
-            Needs::Contact => matches!(view.candidate.contact, Some(Some(_))),
-            Needs::History => view.history.is_some(),
-        };
-        if !loaded {
-            continue;
-        }
+        let parts: Vec<&str> = spec.path.trim_end_matches(".*").split('.').collect();
         let (leaf, parents) = parts.split_last().expect("paths are not empty");
-        let mut skip = false;
+        let mut node = &mut root;
         for part in parents {
-            if *part == "last" && view.history.is_some_and(<[_]>::is_empty) {
-                skip = true;
-                break;
-            }
             node = node
                 .entry(part.to_string())
                 .or_insert_with(|| serde_json::Value::Object(Default::default()))
                 .as_object_mut()
                 .expect("parents are maps");
         }
-        if let (false, Some(v)) = (skip, value) {
+        if let Some(v) = value {
             node.insert(leaf.to_string(), v);
         }
     }
     root.into_iter().collect()
 }
 
+/// A map field (attributes, custom fields) without its blank or null entries.
 fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<serde_json::Value> {
     let c = view.candidate;
-    match spec.path {
-        "customer.attributes.*" => c.details.as_ref().map(|d| serde_json::to_value(&d.attributes).expect("strings")),
+    let entries: Vec<(String, Value)> = match spec.path {
+        "customer.attributes.*" => c
+            .details
+            .as_ref()?
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_opt_text(Some(v))))
+            .collect(),
         "customer.contact.custom_fields.*" => match &c.contact {
-            Some(Some(k)) => Some(serde_json::Value::Object(k.custom_fields.clone().into_iter().collect())),
-            _ => None,
+            Some(Some(k)) => k.custom_fields.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            _ => return None,
         },
         other => unreachable!("map field {other} has no template value"),
-    }
+    };
+    Some(serde_json::Value::Object(entries.into_iter().filter_map(|(k, v)| Some((k, to_json(&v)?))).collect()))
 }
 
 fn past_json(p: &PastConversation) -> serde_json::Value {
