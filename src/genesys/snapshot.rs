@@ -90,11 +90,34 @@ fn strip_position(err: &serde_json::Error) -> String {
     text.strip_suffix(&suffix).map_or(text.clone(), str::to_owned)
 }
 
-/// Just the `format` key, to tell a foreign file from a broken snapshot before the strict parse.
-#[derive(Deserialize)]
+/// Just the `format` key of a JSON object, to tell a foreign file from a broken snapshot before
+/// the strict parse. Anything but an object is "invalid type: ..., expected a snapshot object".
 struct FormatProbe {
-    #[serde(default)]
     format: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for FormatProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FormatProbe;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a snapshot object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FormatProbe, A::Error> {
+                let mut format = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "format" {
+                        format = Some(map.next_value::<serde_json::Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(FormatProbe { format })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 impl Snapshot {
@@ -351,6 +374,7 @@ mod tests {
         assert!(err.to_string().contains("its \"format\" is missing"), "{err}");
         let err = Snapshot::from_json(path, r#"[1, 2]"#).expect_err("not an object");
         assert!(matches!(err, SnapshotError::Parse { .. }), "{err}");
+        assert!(err.to_string().ends_with("invalid type: sequence, expected a snapshot object"), "{err}");
     }
 
     #[test]
