@@ -112,9 +112,7 @@ impl RunArgs {
     /// Checks flags that clap cannot check alone.
     pub fn check(self) -> Result<RunOptions, AppError> {
         if self.snapshot.is_some() && !self.dry_run {
-            return Err(AppError::Usage(
-                "--snapshot previews recorded data and never sends: add --dry-run".to_owned(),
-            ));
+            return Err(AppError::Usage("--snapshot previews recorded data and never sends: add --dry-run".to_owned()));
         }
         let now = self
             .now

@@ -11,7 +11,7 @@ use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 /// Why a piece of data could not be had. One failing session never aborts a run.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{what} is not in the snapshot")]
+    #[error("the snapshot does not hold {what}")]
     NotInSnapshot { what: String },
     #[error(transparent)]
     Api(#[from] crate::genesys::error::ApiError),

@@ -124,7 +124,9 @@ fn json_plan_has_a_decision_per_session_and_campaign_and_a_summary() {
 #[test]
 fn a_customer_picked_by_two_campaigns_gets_the_higher_priority_one() {
     let campaign = |name: &str, priority: i32| {
-        format!("name: {name}\npriority: {priority}\naudience:\n  field: customer.attributes.plan\n  in: [premium, enterprise]\nmessage:\n  text: \"{name} for {{{{ customer.name | default('you') }}}}\"\n")
+        format!(
+            "name: {name}\npriority: {priority}\naudience:\n  field: customer.attributes.plan\n  in: [premium, enterprise]\nmessage:\n  text: \"{name} for {{{{ customer.name | default('you') }}}}\"\n"
+        )
     };
     let (high, low) = (campaign("high", 5), campaign("low", 1));
     let mut args = DEMO.to_vec();
@@ -155,8 +157,7 @@ fn an_invalid_campaign_set_refuses_to_run_and_names_every_problem() {
 #[test]
 fn validate_exits_1_on_errors_and_reports_them_in_json() {
     let bad = "name: bad\nmessage:\n  text: \"{{ customer.contact.frist_name }}\"\n";
-    let (stdout, _) =
-        Case::new(&["validate", "--format", "json"]).with_campaigns(&[("bad.yaml", bad)]).expect(1);
+    let (stdout, _) = Case::new(&["validate", "--format", "json"]).with_campaigns(&[("bad.yaml", bad)]).expect(1);
     let lines = json_lines(&stdout);
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(lines[0].to_string().contains("first_name"), "a suggestion: {stdout}");

@@ -14,13 +14,13 @@ use super::diagnostic::{Diagnostic, Severity};
 use super::duration;
 use super::load::{At, SourceFile, choose_help, describe_value};
 use super::raw::{
-    OPERATORS, RawActiveWindow, RawCampaign, RawCondition, RawConversion, RawCount, RawHad,
-    RawHistory, RawHistoryCondition, RawLastContact, RawLimits, RawMessage, RawSchedule,
+    OPERATORS, RawActiveWindow, RawCampaign, RawCondition, RawConversion, RawCount, RawHad, RawHistory,
+    RawHistoryCondition, RawLastContact, RawLimits, RawMessage, RawSchedule,
 };
 use super::{
-    ActiveWindow, Campaign, CampaignSet, Comparison, Condition, Conversion, History,
-    HistoryAttribute, HistoryCondition, JsonPathQuery, Limits, Literal, Message, OnceEvery,
-    Operator, Schedule, Subject, Test, WindowZone,
+    ActiveWindow, Campaign, CampaignSet, Comparison, Condition, Conversion, History, HistoryAttribute,
+    HistoryCondition, JsonPathQuery, Limits, Literal, Message, OnceEvery, Operator, Schedule, Subject, Test,
+    WindowZone,
 };
 use crate::engine::render::Templates;
 use crate::model::fields::{self, Kind, Needs, Scope};
@@ -32,16 +32,8 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// The default `history.look_back`.
 const DEFAULT_LOOK_BACK: SignedDuration = SignedDuration::from_hours(30 * 24);
 /// Operators that compare text, and so take `ignore_case`.
-const TEXT_OPERATORS: &[&str] = &[
-    "equals",
-    "not_equals",
-    "in",
-    "not_in",
-    "contains",
-    "starts_with",
-    "ends_with",
-    "matches",
-];
+const TEXT_OPERATORS: &[&str] =
+    &["equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "matches"];
 const DAYS: &[(&str, &str, jiff::civil::Weekday)] = &[
     ("mon", "monday", jiff::civil::Weekday::Monday),
     ("tue", "tuesday", jiff::civil::Weekday::Tuesday),
@@ -77,10 +69,7 @@ pub struct TemplateFiles {
 
 /// Compiles every campaign. The set holds the campaigns that compiled; it is only meaningful
 /// when no diagnostic is an error.
-pub fn compile(
-    inputs: Vec<Input>,
-    template_files: TemplateFiles,
-) -> (CampaignSet, Vec<Diagnostic>) {
+pub fn compile(inputs: Vec<Input>, template_files: TemplateFiles) -> (CampaignSet, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut templates = Templates::new();
     add_template_files(&mut templates, &template_files, &mut diagnostics);
@@ -88,11 +77,7 @@ pub fn compile(
     for input in &inputs {
         let Some(raw) = &input.raw else { continue };
         let before = diagnostics.len();
-        let mut cx = Cx {
-            file: &input.file,
-            diagnostics: &mut diagnostics,
-            templates: &template_files,
-        };
+        let mut cx = Cx { file: &input.file, diagnostics: &mut diagnostics, templates: &template_files };
         let campaign = cx.campaign(raw, &mut templates);
         // A campaign with problems is left out, so that it adds no misleading warnings.
         let clean = diagnostics.len() == before && !input.file.had_errors();
@@ -100,27 +85,12 @@ pub fn compile(
     }
     check_duplicate_names(&inputs, &mut diagnostics);
     warn_same_audience(&inputs, &campaigns, &mut diagnostics);
-    campaigns.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    (
-        CampaignSet {
-            campaigns,
-            templates,
-            warnings: Vec::new(),
-        },
-        diagnostics,
-    )
+    campaigns.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+    (CampaignSet { campaigns, templates, warnings: Vec::new() }, diagnostics)
 }
 
 /// Adds every template file (so that `{% include %}` finds them) and checks its variables.
-fn add_template_files(
-    templates: &mut Templates,
-    files: &TemplateFiles,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+fn add_template_files(templates: &mut Templates, files: &TemplateFiles, diagnostics: &mut Vec<Diagnostic>) {
     for t in files.files.iter().flatten() {
         let file = SourceFile::plain(t.path.clone(), &t.text);
         match templates.add(&t.name, &t.text) {
@@ -131,19 +101,11 @@ fn add_template_files(
 }
 
 fn template_syntax(file: &SourceFile, first_line: usize, e: &minijinja::Error) -> Diagnostic {
-    let detail = e
-        .detail()
-        .map_or_else(|| e.kind().to_string(), str::to_owned);
-    let at = e
-        .line()
-        .and_then(|l| file.line_span(first_line + l - 1, None))
-        .map_or(At::File, At::Span);
-    let mut d = file.error(
-        "template-syntax",
-        at,
-        format!("the message template has a syntax error: {detail}"),
-    );
-    d.help = Some("variables are written `{{ customer.contact.first_name }}`, blocks `{% if ... %} ... {% endif %}`".into());
+    let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+    let at = e.line().and_then(|l| file.line_span(first_line + l - 1, None)).map_or(At::File, At::Span);
+    let mut d = file.error("template-syntax", at, format!("the message template has a syntax error: {detail}"));
+    d.help =
+        Some("variables are written `{{ customer.contact.first_name }}`, blocks `{% if ... %} ... {% endif %}`".into());
     d
 }
 
@@ -165,19 +127,10 @@ fn check_variables(
         let Err(suggestion) = fields::check_template_path(&var) else {
             continue;
         };
-        let (line, _) = text
-            .lines()
-            .enumerate()
-            .find(|(_, l)| l.contains(var.as_str()))
-            .unwrap_or((0, ""));
-        let at = file
-            .line_span(first_line + line, Some(&var))
-            .map_or(At::File, At::Span);
-        let mut d = file.error(
-            "template-variable",
-            at,
-            format!("the template uses `{var}`, which is not a known value"),
-        );
+        let (line, _) = text.lines().enumerate().find(|(_, l)| l.contains(var.as_str())).unwrap_or((0, ""));
+        let at = file.line_span(first_line + line, Some(&var)).map_or(At::File, At::Span);
+        let mut d =
+            file.error("template-variable", at, format!("the template uses `{var}`, which is not a known value"));
         d.help = Some(match suggestion {
             Some(s) => format!("did you mean `{}`?", fill_map_key(&s, &var)),
             None => "templates can use the fields (e.g. `customer.contact.first_name`), `campaign.name`, `campaign.description`, `campaign.priority` and `now`".into(),
@@ -199,8 +152,7 @@ fn template_needs(var: &str) -> impl Iterator<Item = Needs> + '_ {
 }
 
 fn is_below(path: &str, parent: &str) -> bool {
-    path.strip_prefix(parent)
-        .is_some_and(|rest| rest.starts_with('.'))
+    path.strip_prefix(parent).is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn check_duplicate_names(inputs: &[Input], diagnostics: &mut Vec<Diagnostic>) {
@@ -233,8 +185,7 @@ fn check_duplicate_names(inputs: &[Input], diagnostics: &mut Vec<Diagnostic>) {
 /// Warns about enabled campaigns that message everyone, and about two enabled campaigns with the
 /// same audience and history conditions.
 fn warn_same_audience(inputs: &[Input], campaigns: &[Campaign], diagnostics: &mut Vec<Diagnostic>) {
-    let files: HashMap<&PathBuf, &SourceFile> =
-        inputs.iter().map(|i| (&i.file.path, &i.file)).collect();
+    let files: HashMap<&PathBuf, &SourceFile> = inputs.iter().map(|i| (&i.file.path, &i.file)).collect();
     let mut seen: HashMap<String, &Campaign> = HashMap::new();
     for campaign in campaigns.iter().filter(|c| c.enabled) {
         let Some(file) = files.get(&campaign.file) else {
@@ -243,39 +194,30 @@ fn warn_same_audience(inputs: &[Input], campaigns: &[Campaign], diagnostics: &mu
         let Some(audience) = &campaign.audience else {
             if campaign.history.conditions.is_empty() {
                 diagnostics.push(warning(
-                    file.error("no-audience", At::Key("name"), "this campaign has no audience and no history conditions: it messages every active session"),
+                    file.error(
+                        "no-audience",
+                        At::Key("name"),
+                        "this campaign has no audience and no history conditions: it messages every active session",
+                    ),
                     "add an `audience:` to choose who receives it (ignore this warning if everyone should)",
                 ));
             }
             continue;
         };
-        let key = format!(
-            "{} | {}",
-            canonical(audience),
-            canonical_history(&campaign.history)
-        );
+        let key = format!("{} | {}", canonical(audience), canonical_history(&campaign.history));
         match seen.get(&key) {
             None => {
                 seen.insert(key, campaign);
             }
             Some(first) => {
-                let line = files
-                    .get(&first.file)
-                    .and_then(|f| f.line_of("audience"))
-                    .unwrap_or(1);
-                let message = format!(
-                    "this campaign has the same audience and history conditions as `{}`",
-                    first.name
-                );
+                let line = files.get(&first.file).and_then(|f| f.line_of("audience")).unwrap_or(1);
+                let message = format!("this campaign has the same audience and history conditions as `{}`", first.name);
                 let help = format!(
                     "`{}` is in {}:{line}; customers matching both get only the higher-priority campaign's message",
                     first.name,
                     first.file.display()
                 );
-                diagnostics.push(warning(
-                    file.error("same-audience", At::Key("audience"), message),
-                    &help,
-                ));
+                diagnostics.push(warning(file.error("same-audience", At::Key("audience"), message), &help));
             }
         }
     }
@@ -309,11 +251,7 @@ fn canonical_history(h: &History) -> String {
     }
     let mut parts: Vec<&str> = h.conditions.iter().map(HistoryCondition::display).collect();
     parts.sort_unstable();
-    format!(
-        "within {}: {}",
-        duration::format(h.look_back),
-        parts.join(", ")
-    )
+    format!("within {}: {}", duration::format(h.look_back), parts.join(", "))
 }
 
 impl HistoryCondition {
@@ -343,13 +281,7 @@ struct TestCx<'a> {
 }
 
 impl Cx<'_> {
-    fn error(
-        &mut self,
-        code: &'static str,
-        at: At<'_>,
-        message: impl Into<String>,
-        help: impl Into<Option<String>>,
-    ) {
+    fn error(&mut self, code: &'static str, at: At<'_>, message: impl Into<String>, help: impl Into<Option<String>>) {
         let mut d = self.file.error(code, at, message);
         d.help = help.into();
         self.diagnostics.push(d);
@@ -358,11 +290,7 @@ impl Cx<'_> {
     /// Reports a missing key, unless its parent had a wrong node removed (already reported).
     fn missing(&mut self, parent: &str, message: &str, help: &str) {
         if !self.file.had_error_in(parent) {
-            let at = if parent.is_empty() {
-                At::File
-            } else {
-                At::Key(parent)
-            };
+            let at = if parent.is_empty() { At::File } else { At::Key(parent) };
             self.error("missing-key", at, message, Some(help.to_owned()));
         }
     }
@@ -370,10 +298,7 @@ impl Cx<'_> {
     fn campaign(&mut self, raw: &RawCampaign, templates: &mut Templates) -> Option<Campaign> {
         let name = self.name(raw);
         let mut needs: BTreeSet<Needs> = BTreeSet::new();
-        let audience = raw
-            .audience
-            .as_ref()
-            .and_then(|a| self.condition(a, "audience", Scope::Session));
+        let audience = raw.audience.as_ref().and_then(|a| self.condition(a, "audience", Scope::Session));
         if let Some(a) = &audience {
             condition_needs(a, &mut needs);
         }
@@ -381,11 +306,7 @@ impl Cx<'_> {
         if !history.conditions.is_empty() {
             needs.insert(Needs::History);
         }
-        let limits = raw
-            .limits
-            .as_ref()
-            .map(|l| self.limits(l))
-            .unwrap_or_default();
+        let limits = raw.limits.as_ref().map(|l| self.limits(l)).unwrap_or_default();
         let schedule = raw.schedule.as_ref().and_then(|s| self.schedule(s));
         let template_name = format!("campaign:{}", name.as_deref().unwrap_or("(unnamed)"));
         let message = match &raw.message {
@@ -427,21 +348,12 @@ impl Cx<'_> {
             );
             return None;
         };
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             let suggestion: String = name
                 .to_lowercase()
                 .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' {
-                        c
-                    } else {
-                        ' '
-                    }
-                })
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { ' ' })
                 .collect();
             let suggestion = suggestion.split_whitespace().collect::<Vec<_>>().join("-");
             let help = if suggestion.is_empty() {
@@ -449,12 +361,7 @@ impl Cx<'_> {
             } else {
                 format!("use only letters, digits, `-` and `_`, e.g. `{suggestion}`")
             };
-            self.error(
-                "invalid-name",
-                At::Value("name"),
-                format!("`{name}` is not a valid campaign name"),
-                help,
-            );
+            self.error("invalid-name", At::Value("name"), format!("`{name}` is not a valid campaign name"), help);
             return None;
         }
         Some(name.clone())
@@ -478,15 +385,9 @@ impl Cx<'_> {
                 None
             }
             ["all"] | ["any"] | ["not"] => self.group(raw, shapes[0], path, scope),
-            ["field"] | ["jsonpath"] => self
-                .test(raw, path, scope)
-                .map(|t| Condition::Test(Box::new(t))),
+            ["field"] | ["jsonpath"] => self.test(raw, path, scope).map(|t| Condition::Test(Box::new(t))),
             several => {
-                let listed = several
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
+                let listed = several.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" and ");
                 self.error(
                     "condition-shape",
                     At::Key(&format!("{path}.{}", several[1])),
@@ -498,18 +399,12 @@ impl Cx<'_> {
         }
     }
 
-    fn group(
-        &mut self,
-        raw: &RawCondition,
-        shape: &str,
-        path: &str,
-        scope: Scope,
-    ) -> Option<Condition> {
-        let extra = raw.operators().first().map(|(op, _)| *op).or_else(|| {
-            raw.ignore_case
-                .map(|_| "ignore_case")
-                .or(raw.as_.map(|_| "as"))
-        });
+    fn group(&mut self, raw: &RawCondition, shape: &str, path: &str, scope: Scope) -> Option<Condition> {
+        let extra = raw
+            .operators()
+            .first()
+            .map(|(op, _)| *op)
+            .or_else(|| raw.ignore_case.map(|_| "ignore_case").or(raw.as_.map(|_| "as")));
         if let Some(extra) = extra {
             self.error(
                 "condition-shape",
@@ -520,17 +415,9 @@ impl Cx<'_> {
         }
         if shape == "not" {
             let inner = raw.not.as_deref()?;
-            return Some(Condition::Not(Box::new(self.condition(
-                inner,
-                &format!("{path}.not"),
-                scope,
-            )?)));
+            return Some(Condition::Not(Box::new(self.condition(inner, &format!("{path}.not"), scope)?)));
         }
-        let items = if shape == "all" {
-            raw.all.as_ref()?
-        } else {
-            raw.any.as_ref()?
-        };
+        let items = if shape == "all" { raw.all.as_ref()? } else { raw.any.as_ref()? };
         let here = format!("{path}.{shape}");
         if items.is_empty() && !self.file.had_error_in(&here) {
             self.error(
@@ -540,18 +427,11 @@ impl Cx<'_> {
                 "add at least one condition as a `- ` item below it, or remove it".to_owned(),
             );
         }
-        let compiled: Vec<Option<Condition>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| self.condition(c, &format!("{here}[{i}]"), scope))
-            .collect();
+        let compiled: Vec<Option<Condition>> =
+            items.iter().enumerate().map(|(i, c)| self.condition(c, &format!("{here}[{i}]"), scope)).collect();
         let compiled: Option<Vec<Condition>> = compiled.into_iter().collect();
         let compiled = compiled.filter(|c| !c.is_empty())?;
-        Some(if shape == "all" {
-            Condition::All(compiled)
-        } else {
-            Condition::Any(compiled)
-        })
+        Some(if shape == "all" { Condition::All(compiled) } else { Condition::Any(compiled) })
     }
 
     fn test(&mut self, raw: &RawCondition, path: &str, scope: Scope) -> Option<Test> {
@@ -562,27 +442,17 @@ impl Cx<'_> {
             [] => {
                 if !self.file.had_error_in(path) {
                     let help = format!("add one of: {}", OPERATORS.join(", "));
-                    self.error(
-                        "condition-shape",
-                        At::Key(path),
-                        "this test has no operator",
-                        help,
-                    );
+                    self.error("condition-shape", At::Key(path), "this test has no operator", help);
                 }
                 return None;
             }
             [_, second, ..] => {
-                let listed = ops
-                    .iter()
-                    .map(|(o, _)| format!("`{o}`"))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
+                let listed = ops.iter().map(|(o, _)| format!("`{o}`")).collect::<Vec<_>>().join(" and ");
                 self.error(
                     "condition-shape",
                     At::Key(&format!("{path}.{}", second.0)),
                     format!("a test has exactly one operator, but this one has {listed}"),
-                    "write each test as its own item of an `all:` list, each with its own `field:`"
-                        .to_owned(),
+                    "write each test as its own item of an `all:` list, each with its own `field:`".to_owned(),
                 );
                 return None;
             }
@@ -604,29 +474,16 @@ impl Cx<'_> {
                 "ignore-case",
                 At::Key(&format!("{path}.ignore_case")),
                 format!("`ignore_case` does not apply to `{op_name}`"),
-                format!(
-                    "`ignore_case` works with the text operators: {}; remove it here",
-                    TEXT_OPERATORS.join(", ")
-                ),
+                format!("`ignore_case` works with the text operators: {}; remove it here", TEXT_OPERATORS.join(", ")),
             );
         }
         let value_path = format!("{path}.{op_name}");
-        let tcx = TestCx {
-            subject: &subject_text,
-            kind,
-            path: &value_path,
-        };
+        let tcx = TestCx { subject: &subject_text, kind, path: &value_path };
         let (op, shown) = self.operator(op_name, value, &tcx, ignore_case)?;
         let as_text = convert.map_or(String::new(), |c| format!(" as {}", conversion_name(c)));
         let case = if ignore_case { " (ignoring case)" } else { "" };
         let display = format!("{subject_text}{as_text} {shown}{case}");
-        Some(Test {
-            subject,
-            convert,
-            op,
-            ignore_case,
-            display,
-        })
+        Some(Test { subject, convert, op, ignore_case, display })
     }
 
     fn subject(&mut self, raw: &RawCondition, path: &str, scope: Scope) -> Option<(Subject, Kind)> {
@@ -643,20 +500,13 @@ impl Cx<'_> {
                 return None;
             }
             return match jsonpath_rust::parser::parse_json_path(query) {
-                Ok(parsed) => Some((
-                    Subject::JsonPath(JsonPathQuery {
-                        text: query.clone(),
-                        query: parsed,
-                    }),
-                    Kind::Any,
-                )),
+                Ok(parsed) => {
+                    Some((Subject::JsonPath(JsonPathQuery { text: query.clone(), query: parsed }), Kind::Any))
+                }
                 Err(e) => {
                     let why = e.to_string();
                     // pest's message: the `= expected ...` line says what is wrong.
-                    let why = why
-                        .lines()
-                        .find_map(|l| l.trim().strip_prefix("= "))
-                        .unwrap_or("the query is not valid");
+                    let why = why.lines().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("the query is not valid");
                     let help = "a JSONPath query starts with `$`, e.g. `$.participants[?@.purpose == 'customer'].attributes.segment`";
                     self.error(
                         "jsonpath",
@@ -691,25 +541,14 @@ impl Cx<'_> {
                     (None, Scope::Session) => "fields include customer.attributes.<name>, customer.contact.first_name, session.queue and history.count; see docs/campaign-format.md for the full list".to_owned(),
                     (None, Scope::PastConversation) => "in `where:`, the fields are: wrap_up, wrap_up_id, queue_id, media_type, message_type, direction, started, ended, duration".to_owned(),
                 };
-                self.error(
-                    "unknown-field",
-                    At::Value(&at),
-                    format!("unknown field `{field}`"),
-                    help,
-                );
+                self.error("unknown-field", At::Value(&at), format!("unknown field `{field}`"), help);
                 None
             }
         }
     }
 
     /// The kind a test compares, after `as:`.
-    fn converted_kind(
-        &mut self,
-        kind: Kind,
-        convert: Option<Conversion>,
-        subject: &str,
-        path: &str,
-    ) -> Option<Kind> {
+    fn converted_kind(&mut self, kind: Kind, convert: Option<Conversion>, subject: &str, path: &str) -> Option<Kind> {
         let Some(convert) = convert else {
             return Some(kind);
         };
@@ -717,10 +556,7 @@ impl Cx<'_> {
             self.error(
                 "value-type",
                 At::Key(&format!("{path}.as")),
-                format!(
-                    "`as:` converts text, but `{subject}` is already {}",
-                    kind.describe()
-                ),
+                format!("`as:` converts text, but `{subject}` is already {}", kind.describe()),
                 "remove `as:`".to_owned(),
             );
             return None;
@@ -733,41 +569,18 @@ impl Cx<'_> {
     }
 
     /// The compiled operator and how it reads (`equals "gold"`).
-    fn operator(
-        &mut self,
-        name: &str,
-        value: &Value,
-        t: &TestCx<'_>,
-        ignore_case: bool,
-    ) -> Option<(Operator, String)> {
+    fn operator(&mut self, name: &str, value: &Value, t: &TestCx<'_>, ignore_case: bool) -> Option<(Operator, String)> {
         let words = name.replace('_', " ");
         let op = match name {
             "equals" | "not_equals" => {
                 let lit = self.scalar(value, t, t.path)?;
                 let shown = format!("{words} {}", show(&lit));
-                (
-                    if name == "equals" {
-                        Operator::Equals(lit)
-                    } else {
-                        Operator::NotEquals(lit)
-                    },
-                    shown,
-                )
+                (if name == "equals" { Operator::Equals(lit) } else { Operator::NotEquals(lit) }, shown)
             }
             "in" | "not_in" => {
                 let list = self.scalar_list(value, t)?;
-                let shown = format!(
-                    "{words} [{}]",
-                    list.iter().map(show).collect::<Vec<_>>().join(", ")
-                );
-                (
-                    if name == "in" {
-                        Operator::In(list)
-                    } else {
-                        Operator::NotIn(list)
-                    },
-                    shown,
-                )
+                let shown = format!("{words} [{}]", list.iter().map(show).collect::<Vec<_>>().join(", "));
+                (if name == "in" { Operator::In(list) } else { Operator::NotIn(list) }, shown)
             }
             "contains" => {
                 let lit = self.contains_value(value, t)?;
@@ -786,14 +599,7 @@ impl Cx<'_> {
             }
             "exists" | "missing" => {
                 let exists = self.exists(name, value, t.path)?;
-                (
-                    Operator::Exists(exists),
-                    if exists {
-                        "exists".into()
-                    } else {
-                        "is missing".into()
-                    },
-                )
+                (Operator::Exists(exists), if exists { "exists".into() } else { "is missing".into() })
             }
             "greater_than" | "less_than" | "at_least" | "at_most" => {
                 let lit = self.comparable(name, value, t)?;
@@ -809,14 +615,7 @@ impl Cx<'_> {
             _ => {
                 let d = self.age_operand(name, value, t)?;
                 let shown = format!("{words} {}", duration::format(d));
-                (
-                    if name == "older_than" {
-                        Operator::OlderThan(d)
-                    } else {
-                        Operator::NewerThan(d)
-                    },
-                    shown,
-                )
+                (if name == "older_than" { Operator::OlderThan(d) } else { Operator::NewerThan(d) }, shown)
             }
         };
         Some(op)
@@ -826,10 +625,7 @@ impl Cx<'_> {
     fn scalar(&mut self, value: &Value, t: &TestCx<'_>, at: &str) -> Option<Literal> {
         match (t.kind, value) {
             (Kind::TextList, _) => {
-                let message = format!(
-                    "`{}` is a list of texts: it cannot equal one value",
-                    t.subject
-                );
+                let message = format!("`{}` is a list of texts: it cannot equal one value", t.subject);
                 self.error(
                     "value-type",
                     At::Value(at),
@@ -850,10 +646,7 @@ impl Cx<'_> {
                 None
             }
             (Kind::Text, Value::Bool(b)) => {
-                let message = format!(
-                    "`{}` is text, but YAML reads `{b}` as a yes/no value",
-                    t.subject
-                );
+                let message = format!("`{}` is text, but YAML reads `{b}` as a yes/no value", t.subject);
                 self.error(
                     "value-type",
                     At::Value(at),
@@ -867,11 +660,7 @@ impl Cx<'_> {
             (Kind::Any, Value::Bool(b)) => Some(Literal::Bool(*b)),
             (Kind::Number | Kind::Time | Kind::Duration, _) => self.typed(value, t.kind, t, at),
             _ => {
-                self.expected(
-                    at,
-                    "a single value (text, a number or `true`/`false`)",
-                    value,
-                );
+                self.expected(at, "a single value (text, a number or `true`/`false`)", value);
                 None
             }
         }
@@ -883,27 +672,23 @@ impl Cx<'_> {
             (Kind::Number, Value::Number(n)) => n.as_f64().map(Literal::Number),
             (Kind::Number, Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
                 let message = format!("`{}` is a number, but \"{s}\" is text", t.subject);
-                self.error(
-                    "value-type",
-                    At::Value(at),
-                    message,
-                    format!("remove the quotes: `{}`", s.trim()),
-                );
+                self.error("value-type", At::Value(at), message, format!("remove the quotes: `{}`", s.trim()));
                 None
             }
-            (Kind::Time, Value::String(s)) => {
-                match parse_time(s) {
-                    Some(ts) => Some(Literal::Time(ts)),
-                    None => {
-                        let message = format!("`{s}` is not a date or date-time");
-                        self.error("value-type", At::Value(at), message, "write a date like `2026-11-24` or a date-time like `2026-11-24T10:00:00Z`".to_owned());
-                        None
-                    }
+            (Kind::Time, Value::String(s)) => match parse_time(s) {
+                Some(ts) => Some(Literal::Time(ts)),
+                None => {
+                    let message = format!("`{s}` is not a date or date-time");
+                    self.error(
+                        "value-type",
+                        At::Value(at),
+                        message,
+                        "write a date like `2026-11-24` or a date-time like `2026-11-24T10:00:00Z`".to_owned(),
+                    );
+                    None
                 }
-            }
-            (Kind::Duration, Value::String(_) | Value::Number(_)) => {
-                self.duration(value, at).map(Literal::Duration)
-            }
+            },
+            (Kind::Duration, Value::String(_) | Value::Number(_)) => self.duration(value, at).map(Literal::Duration),
             _ => {
                 self.expected(at, kind.describe(), value);
                 None
@@ -936,25 +721,15 @@ impl Cx<'_> {
             );
             return None;
         }
-        let typed: Vec<Option<Literal>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| self.scalar(v, t, &format!("{}[{i}]", t.path)))
-            .collect();
+        let typed: Vec<Option<Literal>> =
+            items.iter().enumerate().map(|(i, v)| self.scalar(v, t, &format!("{}[{i}]", t.path))).collect();
         typed.into_iter().collect()
     }
 
     fn contains_value(&mut self, value: &Value, t: &TestCx<'_>) -> Option<Literal> {
         match t.kind {
             Kind::Text | Kind::Any => self.scalar(value, t, t.path),
-            Kind::TextList => self.scalar(
-                value,
-                &TestCx {
-                    kind: Kind::Text,
-                    ..*t
-                },
-                t.path,
-            ),
+            Kind::TextList => self.scalar(value, &TestCx { kind: Kind::Text, ..*t }, t.path),
             _ => {
                 self.wrong_kind("contains", "text or a list", t);
                 None
@@ -963,18 +738,11 @@ impl Cx<'_> {
     }
 
     fn wrong_kind(&mut self, op: &str, takes: &str, t: &TestCx<'_>) {
-        let message = format!(
-            "`{op}` works on {takes}, but `{}` is {}",
-            t.subject,
-            t.kind.describe()
-        );
+        let message = format!("`{op}` works on {takes}, but `{}` is {}", t.subject, t.kind.describe());
         let help = if t.kind == Kind::Text {
             "add `as: number` to compare numbers or `as: date` to compare dates".to_owned()
         } else {
-            format!(
-                "see the operator table in docs/campaign-format.md for what works on {}",
-                t.kind.describe()
-            )
+            format!("see the operator table in docs/campaign-format.md for what works on {}", t.kind.describe())
         };
         let op_key = t.path.to_owned();
         self.error("value-type", At::Key(&op_key), message, help);
@@ -989,12 +757,7 @@ impl Cx<'_> {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => {
                 let message = format!("`{op}` takes text, but `{n}` is a number");
-                self.error(
-                    "value-type",
-                    At::Value(t.path),
-                    message,
-                    format!("write \"{n}\" (with quotes)"),
-                );
+                self.error("value-type", At::Value(t.path), message, format!("write \"{n}\" (with quotes)"));
                 None
             }
             other => {
@@ -1005,10 +768,8 @@ impl Cx<'_> {
     }
 
     fn regex(&mut self, pattern: &str, ignore_case: bool, at: &str) -> Option<regex::Regex> {
-        let built = regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .case_insensitive(ignore_case)
-            .build();
+        let built =
+            regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).case_insensitive(ignore_case).build();
         match built {
             Ok(re) => Some(re),
             Err(regex::Error::CompiledTooBig(_)) => {
@@ -1022,18 +783,9 @@ impl Cx<'_> {
             }
             Err(e) => {
                 let text = e.to_string();
-                let why = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("error: "))
-                    .unwrap_or(&text)
-                    .to_owned();
+                let why = text.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or(&text).to_owned();
                 let help = "regexes use Rust syntax; escape special characters like `.`, `(`, `[` and `+` with `\\`";
-                self.error(
-                    "regex",
-                    At::Value(at),
-                    format!("this regex does not compile: {why}"),
-                    help.to_owned(),
-                );
+                self.error("regex", At::Value(at), format!("this regex does not compile: {why}"), help.to_owned());
                 None
             }
         }
@@ -1053,16 +805,8 @@ impl Cx<'_> {
                 None
             }
             _ => {
-                let message = format!(
-                    "`{op}` takes `true` or `false`, found {}",
-                    describe_value(value)
-                );
-                self.error(
-                    "value-type",
-                    At::Value(at),
-                    message,
-                    format!("write `{op}: true`"),
-                );
+                let message = format!("`{op}` takes `true` or `false`, found {}", describe_value(value));
+                self.error("value-type", At::Value(at), message, format!("write `{op}: true`"));
                 None
             }
         }
@@ -1074,20 +818,11 @@ impl Cx<'_> {
             Kind::Any => match value {
                 Value::Number(n) => n.as_f64().map(Literal::Number),
                 Value::String(s) if parse_time(s).is_some() => parse_time(s).map(Literal::Time),
-                Value::String(s) if duration::parse(s).is_ok() => {
-                    duration::parse(s).ok().map(Literal::Duration)
-                }
+                Value::String(s) if duration::parse(s).is_ok() => duration::parse(s).ok().map(Literal::Duration),
                 other => {
-                    let message = format!(
-                        "`{op}` compares a number, a date-time or a duration, found {}",
-                        describe_value(other)
-                    );
-                    self.error(
-                        "value-type",
-                        At::Value(t.path),
-                        message,
-                        "e.g. `100`, `2026-11-24` or `2d`".to_owned(),
-                    );
+                    let message =
+                        format!("`{op}` compares a number, a date-time or a duration, found {}", describe_value(other));
+                    self.error("value-type", At::Value(t.path), message, "e.g. `100`, `2026-11-24` or `2d`".to_owned());
                     None
                 }
             },
@@ -1100,11 +835,8 @@ impl Cx<'_> {
 
     fn age_operand(&mut self, op: &str, value: &Value, t: &TestCx<'_>) -> Option<SignedDuration> {
         if !matches!(t.kind, Kind::Time | Kind::Duration | Kind::Any) {
-            let message = format!(
-                "`{op}` works on date-times and durations, but `{}` is {}",
-                t.subject,
-                t.kind.describe()
-            );
+            let message =
+                format!("`{op}` works on date-times and durations, but `{}` is {}", t.subject, t.kind.describe());
             let help = if t.kind == Kind::Text {
                 "add `as: date` if the text holds a date"
             } else {
@@ -1123,24 +855,14 @@ impl Cx<'_> {
             Value::Number(n) => n.to_string(),
             other => {
                 let message = format!("expected a duration, found {}", describe_value(other));
-                self.error(
-                    "duration",
-                    At::Value(at),
-                    message,
-                    format!("write {}", duration::EXPECTED),
-                );
+                self.error("duration", At::Value(at), message, format!("write {}", duration::EXPECTED));
                 return None;
             }
         };
         match duration::parse(&text) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.error(
-                    "duration",
-                    At::Value(at),
-                    e.to_string(),
-                    format!("write {}", duration::EXPECTED),
-                );
+                self.error("duration", At::Value(at), e.to_string(), format!("write {}", duration::EXPECTED));
                 None
             }
         }
@@ -1150,29 +872,15 @@ impl Cx<'_> {
 
     fn history(&mut self, raw: Option<&RawHistory>) -> History {
         let Some(raw) = raw else {
-            return History {
-                look_back: DEFAULT_LOOK_BACK,
-                conditions: Vec::new(),
-            };
+            return History { look_back: DEFAULT_LOOK_BACK, conditions: Vec::new() };
         };
-        let look_back = raw
-            .look_back
-            .as_ref()
-            .and_then(|v| self.duration(v, "history.look_back"));
+        let look_back = raw.look_back.as_ref().and_then(|v| self.duration(v, "history.look_back"));
         let conditions = raw.conditions.iter().flatten().enumerate();
-        let conditions = conditions
-            .filter_map(|(i, c)| self.history_condition(c, &format!("history.conditions[{i}]")));
-        History {
-            conditions: conditions.collect(),
-            look_back: look_back.unwrap_or(DEFAULT_LOOK_BACK),
-        }
+        let conditions = conditions.filter_map(|(i, c)| self.history_condition(c, &format!("history.conditions[{i}]")));
+        History { conditions: conditions.collect(), look_back: look_back.unwrap_or(DEFAULT_LOOK_BACK) }
     }
 
-    fn history_condition(
-        &mut self,
-        raw: &RawHistoryCondition,
-        path: &str,
-    ) -> Option<HistoryCondition> {
+    fn history_condition(&mut self, raw: &RawHistoryCondition, path: &str) -> Option<HistoryCondition> {
         let keys = [
             ("count", raw.count.is_some()),
             ("last_contact", raw.last_contact.is_some()),
@@ -1184,12 +892,7 @@ impl Cx<'_> {
         let help = "each item has exactly one of: count, last_contact, wrap_up_codes, queues, message_types";
         match present.as_slice() {
             [] if !self.file.had_error_in(path) => {
-                self.error(
-                    "history-shape",
-                    At::Key(path),
-                    "this history condition is empty",
-                    help.to_owned(),
-                );
+                self.error("history-shape", At::Key(path), "this history condition is empty", help.to_owned());
                 None
             }
             [] => None,
@@ -1204,19 +907,14 @@ impl Cx<'_> {
                 } else if let Some(h) = &raw.queues {
                     self.had(h, HistoryAttribute::Queue, "queues", &at)
                 } else {
-                    raw.message_types.as_ref().and_then(|h| {
-                        self.had(h, HistoryAttribute::MessageType, "message_types", &at)
-                    })
+                    raw.message_types
+                        .as_ref()
+                        .and_then(|h| self.had(h, HistoryAttribute::MessageType, "message_types", &at))
                 }
             }
             several => {
-                let listed = several
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
-                let message =
-                    format!("a history condition has exactly one key, but this one has {listed}");
+                let listed = several.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" and ");
+                let message = format!("a history condition has exactly one key, but this one has {listed}");
                 self.error(
                     "history-shape",
                     At::Key(&format!("{path}.{}", several[1])),
@@ -1243,9 +941,7 @@ impl Cx<'_> {
         }
         if let (Some(least), Some(most)) = (raw.at_least, raw.at_most) {
             if least > most {
-                let message = format!(
-                    "`at_least: {least}` is more than `at_most: {most}`: no customer can match"
-                );
+                let message = format!("`at_least: {least}` is more than `at_most: {most}`: no customer can match");
                 self.error(
                     "history-shape",
                     At::Value(&format!("{path}.at_most")),
@@ -1256,9 +952,7 @@ impl Cx<'_> {
             }
         }
         let filter = match &raw.where_ {
-            Some(w) => {
-                Some(self.condition(w, &format!("{path}.where"), Scope::PastConversation)?)
-            }
+            Some(w) => Some(self.condition(w, &format!("{path}.where"), Scope::PastConversation)?),
             None => None,
         };
         let mut parts = Vec::new();
@@ -1268,12 +962,7 @@ impl Cx<'_> {
         if let Some(f) = &filter {
             display.push_str(&format!(" where {}", condition_display(f)));
         }
-        Some(HistoryCondition::Count {
-            at_least: raw.at_least,
-            at_most: raw.at_most,
-            filter,
-            display,
-        })
+        Some(HistoryCondition::Count { at_least: raw.at_least, at_most: raw.at_most, filter, display })
     }
 
     fn last_contact(&mut self, raw: &RawLastContact, path: &str) -> Option<HistoryCondition> {
@@ -1289,36 +978,18 @@ impl Cx<'_> {
             }
             return None;
         }
-        let older_than = raw
-            .older_than
-            .as_ref()
-            .map(|v| self.duration(v, &format!("{path}.older_than")));
-        let newer_than = raw
-            .newer_than
-            .as_ref()
-            .map(|v| self.duration(v, &format!("{path}.newer_than")));
-        let (older_than, newer_than) = (
-            older_than.map_or(Some(None), |d| d.map(Some))?,
-            newer_than.map_or(Some(None), |d| d.map(Some))?,
-        );
+        let older_than = raw.older_than.as_ref().map(|v| self.duration(v, &format!("{path}.older_than")));
+        let newer_than = raw.newer_than.as_ref().map(|v| self.duration(v, &format!("{path}.newer_than")));
+        let (older_than, newer_than) =
+            (older_than.map_or(Some(None), |d| d.map(Some))?, newer_than.map_or(Some(None), |d| d.map(Some))?);
         let mut parts = Vec::new();
         parts.extend(older_than.map(|d| format!("older than {}", duration::format(d))));
         parts.extend(newer_than.map(|d| format!("newer than {}", duration::format(d))));
         let display = format!("last contact {}", parts.join(" and "));
-        Some(HistoryCondition::LastContact {
-            older_than,
-            newer_than,
-            display,
-        })
+        Some(HistoryCondition::LastContact { older_than, newer_than, display })
     }
 
-    fn had(
-        &mut self,
-        raw: &RawHad,
-        attribute: HistoryAttribute,
-        key: &str,
-        path: &str,
-    ) -> Option<HistoryCondition> {
+    fn had(&mut self, raw: &RawHad, attribute: HistoryAttribute, key: &str, path: &str) -> Option<HistoryCondition> {
         let (wanted, values, which) = match (&raw.any_of, &raw.none_of) {
             (Some(v), None) => (true, v, "any_of"),
             (None, Some(v)) => (false, v, "none_of"),
@@ -1335,12 +1006,7 @@ impl Cx<'_> {
             (None, None) => {
                 if !self.file.had_error_in(path) {
                     let message = format!("`{key}` needs `any_of` or `none_of`");
-                    self.error(
-                        "history-shape",
-                        At::Key(path),
-                        message,
-                        format!("e.g. `{key}: {{ any_of: [a, b] }}`"),
-                    );
+                    self.error("history-shape", At::Key(path), message, format!("e.g. `{key}: {{ any_of: [a, b] }}`"));
                 }
                 return None;
             }
@@ -1355,44 +1021,20 @@ impl Cx<'_> {
             );
             return None;
         }
-        let shown = values
-            .iter()
-            .map(|v| format!("{v:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let display = format!(
-            "{} {} [{shown}]",
-            key.replace('_', " "),
-            which.replace('_', " ")
-        );
-        Some(HistoryCondition::Had {
-            attribute,
-            values: values.clone(),
-            wanted,
-            display,
-        })
+        let shown = values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+        let display = format!("{} {} [{shown}]", key.replace('_', " "), which.replace('_', " "));
+        Some(HistoryCondition::Had { attribute, values: values.clone(), wanted, display })
     }
 
     // --- message, limits, schedule ----------------------------------------------------------
 
-    fn message(
-        &mut self,
-        raw: &RawMessage,
-        template_name: &str,
-        templates: &mut Templates,
-    ) -> Option<Message> {
+    fn message(&mut self, raw: &RawMessage, template_name: &str, templates: &mut Templates) -> Option<Message> {
         match (&raw.text, &raw.template) {
             (Some(text), None) => self.inline(text, template_name, templates),
             (None, Some(file)) => self.template_file(file, templates),
             (Some(_), Some(_)) => {
-                let message =
-                    "a message has exactly one of `text` or `template`, but this one has both";
-                self.error(
-                    "message",
-                    At::Key("message.template"),
-                    message,
-                    "remove one of them".to_owned(),
-                );
+                let message = "a message has exactly one of `text` or `template`, but this one has both";
+                self.error("message", At::Key("message.template"), message, "remove one of them".to_owned());
                 None
             }
             (None, None) => {
@@ -1421,28 +1063,13 @@ impl Cx<'_> {
             return None;
         }
         // saphyr places a block scalar (`|`) at its first line of text, which is what we want.
-        let first_line = self
-            .file
-            .locate(At::Value("message.text"))
-            .map_or(1, |s| s.line);
+        let first_line = self.file.locate(At::Value("message.text")).map_or(1, |s| s.line);
         if let Err(e) = templates.add(name, text) {
-            self.diagnostics
-                .push(template_syntax(self.file, first_line, &e));
+            self.diagnostics.push(template_syntax(self.file, first_line, &e));
             return None;
         }
-        check_variables(
-            templates,
-            name,
-            self.file,
-            first_line,
-            text,
-            self.diagnostics,
-        );
-        Some(Message {
-            template: name.to_owned(),
-            file: None,
-            max_length: MAX_LENGTH,
-        })
+        check_variables(templates, name, self.file, first_line, text, self.diagnostics);
+        Some(Message { template: name.to_owned(), file: None, max_length: MAX_LENGTH })
     }
 
     fn template_file(&mut self, name: &str, templates: &Templates) -> Option<Message> {
@@ -1450,9 +1077,7 @@ impl Cx<'_> {
         let path = std::path::Path::new(name);
         let escapes = path.is_absolute()
             || name.starts_with(['/', '\\'])
-            || path
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+            || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)));
         if escapes || name.is_empty() {
             let dir = self.templates.dir.display();
             let message = format!("`{name}` is not a file name inside the templates directory");
@@ -1465,16 +1090,8 @@ impl Cx<'_> {
             return None;
         }
         let Some(files) = &self.templates.files else {
-            let message = format!(
-                "the templates directory `{}` does not exist",
-                self.templates.dir.display()
-            );
-            self.error(
-                "io",
-                at,
-                message,
-                "create it and put the template file in it, or use `text:`".to_owned(),
-            );
+            let message = format!("the templates directory `{}` does not exist", self.templates.dir.display());
+            self.error("io", at, message, "create it and put the template file in it, or use `text:`".to_owned());
             return None;
         };
         let name = name.replace('\\', "/");
@@ -1486,12 +1103,7 @@ impl Cx<'_> {
                 None if names.is_empty() => format!("the templates directory `{dir}` is empty"),
                 None => format!("the templates in `{dir}` are: {}", names.join(", ")),
             };
-            self.error(
-                "template-missing",
-                at,
-                format!("there is no template `{name}` in `{dir}`"),
-                help,
-            );
+            self.error("template-missing", at, format!("there is no template `{name}` in `{dir}`"), help);
             return None;
         };
         // A file with a syntax error is reported once, by add_template_files.
@@ -1508,8 +1120,14 @@ impl Cx<'_> {
             other => {
                 let d = self.duration(other, "limits.once_every")?;
                 if d.is_zero() {
-                    let help = "write a duration such as `7d`, `ever` for only once, or remove `once_every` for no limit";
-                    self.error("limits", At::Value("limits.once_every"), "`once_every` must be longer than 0", help.to_owned());
+                    let help =
+                        "write a duration such as `7d`, `ever` for only once, or remove `once_every` for no limit";
+                    self.error(
+                        "limits",
+                        At::Value("limits.once_every"),
+                        "`once_every` must be longer than 0",
+                        help.to_owned(),
+                    );
                     return None;
                 }
                 Some(OnceEvery::Every(d))
@@ -1518,10 +1136,7 @@ impl Cx<'_> {
         let max_per_run = raw.max_per_run.and_then(|n| match u32::try_from(n) {
             Ok(n) if n >= 1 => Some(n),
             _ => {
-                let message = format!(
-                    "`max_per_run` must be at least 1 (and at most {}), found {n}",
-                    u32::MAX
-                );
+                let message = format!("`max_per_run` must be at least 1 (and at most {}), found {n}", u32::MAX);
                 self.error(
                     "limits",
                     At::Value("limits.max_per_run"),
@@ -1531,24 +1146,14 @@ impl Cx<'_> {
                 None
             }
         });
-        Limits {
-            once_every,
-            max_per_run,
-        }
+        Limits { once_every, max_per_run }
     }
 
     fn schedule(&mut self, raw: &RawSchedule) -> Option<Schedule> {
         let cron = self.cron(raw.cron.as_deref());
-        let (time_zone, time_zone_name) =
-            self.time_zone(raw.time_zone.as_deref(), "schedule.time_zone")?;
-        let start = raw
-            .start
-            .as_deref()
-            .and_then(|s| self.date(s, "schedule.start"));
-        let end = raw
-            .end
-            .as_deref()
-            .and_then(|s| self.date(s, "schedule.end"));
+        let (time_zone, time_zone_name) = self.time_zone(raw.time_zone.as_deref(), "schedule.time_zone")?;
+        let start = raw.start.as_deref().and_then(|s| self.date(s, "schedule.start"));
+        let end = raw.end.as_deref().and_then(|s| self.date(s, "schedule.end"));
         if let (Some(s), Some(e)) = (start, end) {
             if e < s {
                 let message = format!("the end date {e} is before the start date {s}");
@@ -1560,76 +1165,50 @@ impl Cx<'_> {
                 );
             }
         }
-        let active_window = raw
-            .active_window
-            .as_ref()
-            .and_then(|w| self.active_window(w));
+        let active_window = raw.active_window.as_ref().and_then(|w| self.active_window(w));
         let (cron, cron_text) = cron?;
-        Some(Schedule {
-            cron,
-            cron_text,
-            time_zone,
-            time_zone_name,
-            start,
-            end,
-            active_window,
-        })
+        Some(Schedule { cron, cron_text, time_zone, time_zone_name, start, end, active_window })
     }
 
     fn cron(&mut self, text: Option<&str>) -> Option<(croner::Cron, String)> {
         let Some(text) = text else {
-            self.missing("schedule", "the schedule has no `cron:`", "add e.g. `cron: \"*/15 9-17 * * 1-5\"` (every 15 minutes, 9:00 to 17:59, Monday to Friday)");
+            self.missing(
+                "schedule",
+                "the schedule has no `cron:`",
+                "add e.g. `cron: \"*/15 9-17 * * 1-5\"` (every 15 minutes, 9:00 to 17:59, Monday to Friday)",
+            );
             return None;
         };
         let at = At::Value("schedule.cron");
-        let help = "5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 9-17 * * 1-5`; put it in quotes".to_owned();
+        let help = "5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 9-17 * * 1-5`; put it in quotes"
+            .to_owned();
         let fields = text.split_whitespace().count();
         if fields != 5 {
-            self.error(
-                "cron",
-                at,
-                format!("a cron schedule has 5 fields, but `{text}` has {fields}"),
-                help,
-            );
+            self.error("cron", at, format!("a cron schedule has 5 fields, but `{text}` has {fields}"), help);
             return None;
         }
         match croner::Cron::from_str(text) {
             Ok(cron) => Some((cron, text.to_owned())),
             Err(e) => {
-                self.error(
-                    "cron",
-                    at,
-                    format!("`{text}` is not a valid cron schedule: {e}"),
-                    help,
-                );
+                self.error("cron", at, format!("`{text}` is not a valid cron schedule: {e}"), help);
                 None
             }
         }
     }
 
-    fn time_zone(
-        &mut self,
-        name: Option<&str>,
-        path: &str,
-    ) -> Option<(jiff::tz::TimeZone, String)> {
+    fn time_zone(&mut self, name: Option<&str>, path: &str) -> Option<(jiff::tz::TimeZone, String)> {
         let name = name.unwrap_or("UTC");
         match jiff::tz::TimeZone::get(name) {
             Ok(tz) => Some((tz, name.to_owned())),
             Err(_) => {
-                let names: Vec<String> = jiff::tz::db()
-                    .available()
-                    .map(|n| n.as_str().to_owned())
-                    .collect();
+                let names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
                 let help = match fields::suggest(name, names.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => "use an IANA time zone name such as `Europe/Berlin`, `America/New_York` or `UTC`".to_owned(),
+                    None => {
+                        "use an IANA time zone name such as `Europe/Berlin`, `America/New_York` or `UTC`".to_owned()
+                    }
                 };
-                self.error(
-                    "time-zone",
-                    At::Value(path),
-                    format!("unknown time zone `{name}`"),
-                    help,
-                );
+                self.error("time-zone", At::Value(path), format!("unknown time zone `{name}`"), help);
                 None
             }
         }
@@ -1668,12 +1247,7 @@ impl Cx<'_> {
             );
             return None;
         }
-        Some(ActiveWindow {
-            from,
-            to,
-            days: days?,
-            time_zone: zone?,
-        })
+        Some(ActiveWindow { from, to, days: days?, time_zone: zone? })
     }
 
     fn clock(&mut self, text: Option<&str>, key: &str) -> Option<jiff::civil::Time> {
@@ -1690,8 +1264,7 @@ impl Cx<'_> {
         let parsed = text.trim().split_once(':').and_then(|(h, m)| {
             let ok = (1..=2).contains(&h.len()) && m.len() == 2;
             let (h, m) = (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?);
-            ok.then(|| jiff::civil::Time::new(h, m, 0, 0).ok())
-                .flatten()
+            ok.then(|| jiff::civil::Time::new(h, m, 0, 0).ok()).flatten()
         });
         if parsed.is_none() {
             let message = format!("`{text}` is not a time of day");
@@ -1715,8 +1288,7 @@ impl Cx<'_> {
                 "active-window",
                 At::Value(path),
                 "`days` is empty",
-                "list the days, e.g. `[mon, tue, wed, thu, fri]`, or remove `days` for every day"
-                    .to_owned(),
+                "list the days, e.g. `[mon, tue, wed, thu, fri]`, or remove `days` for every day".to_owned(),
             );
             return None;
         }
@@ -1724,10 +1296,7 @@ impl Cx<'_> {
         let mut ok = true;
         for (i, day) in days.iter().enumerate() {
             let lower = day.trim().to_lowercase();
-            match DAYS
-                .iter()
-                .find(|(short, long, _)| lower == *short || lower == *long)
-            {
+            match DAYS.iter().find(|(short, long, _)| lower == *short || lower == *long) {
                 Some((_, _, weekday)) if !result.contains(weekday) => result.push(*weekday),
                 Some(_) => {}
                 None => {
@@ -1751,9 +1320,9 @@ impl Cx<'_> {
         match text.map(str::trim) {
             None | Some("schedule") => Some(WindowZone::Schedule),
             Some(t) => match t.strip_prefix("customer:").map(str::trim) {
-                Some(attribute) if !attribute.is_empty() => Some(WindowZone::Customer {
-                    attribute: attribute.to_owned(),
-                }),
+                Some(attribute) if !attribute.is_empty() => {
+                    Some(WindowZone::Customer { attribute: attribute.to_owned() })
+                }
                 _ => {
                     let message = format!("`{t}` is not a window time zone");
                     let help = "write `schedule` (the schedule's time zone) or `customer:<attribute>` (a customer attribute holding an IANA zone, e.g. `customer:timezone`)";
@@ -1773,11 +1342,7 @@ fn fill_map_key(suggestion: &str, written: &str) -> String {
     };
     let depth = prefix.matches('.').count();
     let key: Vec<&str> = written.split('.').skip(depth).collect();
-    if key.is_empty() {
-        suggestion.to_owned()
-    } else {
-        format!("{prefix}{}", key.join("."))
-    }
+    if key.is_empty() { suggestion.to_owned() } else { format!("{prefix}{}", key.join(".")) }
 }
 
 fn conversion_name(c: Conversion) -> &'static str {
@@ -1790,13 +1355,7 @@ fn conversion_name(c: Conversion) -> &'static str {
 
 /// A condition as it reads, for explanations: `all of (a, b)`.
 pub fn condition_display(c: &Condition) -> String {
-    let list = |items: &[Condition]| {
-        items
-            .iter()
-            .map(condition_display)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |items: &[Condition]| items.iter().map(condition_display).collect::<Vec<_>>().join(", ");
     match c {
         Condition::All(items) if items.len() == 1 => condition_display(&items[0]),
         Condition::All(items) => format!("all of ({})", list(items)),
@@ -1808,9 +1367,7 @@ pub fn condition_display(c: &Condition) -> String {
 
 fn condition_needs(c: &Condition, needs: &mut BTreeSet<Needs>) {
     match c {
-        Condition::All(items) | Condition::Any(items) => {
-            items.iter().for_each(|i| condition_needs(i, needs))
-        }
+        Condition::All(items) | Condition::Any(items) => items.iter().for_each(|i| condition_needs(i, needs)),
         Condition::Not(inner) => condition_needs(inner, needs),
         Condition::Test(t) => {
             needs.insert(match &t.subject {

@@ -73,35 +73,18 @@ pub fn to_json(d: &Diagnostic) -> serde_json::Value {
 /// Renders diagnostics for a terminal: a header, `--> file:line:column`, the source line with a
 /// caret under the problem, and the help. Deterministic; with `color`, ANSI colors are added.
 pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
-    diagnostics
-        .iter()
-        .map(|d| render_one(d, color))
-        .collect::<Vec<_>>()
-        .join("\n")
+    diagnostics.iter().map(|d| render_one(d, color)).collect::<Vec<_>>().join("\n")
 }
 
 fn render_one(d: &Diagnostic, color: bool) -> String {
     let paint = |style: &str, text: &str| {
-        if color {
-            format!("{style}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
+        if color { format!("{style}{text}{RESET}") } else { text.to_owned() }
     };
     let mut out = String::new();
     let label = format!("{}[{}]", d.severity.label(), d.code);
-    out.push_str(&format!(
-        "{}{}\n",
-        paint(d.severity.color(), &label),
-        paint(BOLD, &format!(": {}", d.message))
-    ));
-    let snippet = d
-        .span
-        .zip(d.source.as_deref())
-        .and_then(|(span, source)| snippet_line(source, span));
-    let gutter = snippet
-        .as_ref()
-        .map_or(1, |(line, ..)| line.to_string().len());
+    out.push_str(&format!("{}{}\n", paint(d.severity.color(), &label), paint(BOLD, &format!(": {}", d.message))));
+    let snippet = d.span.zip(d.source.as_deref()).and_then(|(span, source)| snippet_line(source, span));
+    let gutter = snippet.as_ref().map_or(1, |(line, ..)| line.to_string().len());
     let pad = " ".repeat(gutter);
     let location = match d.span {
         Some(s) => format!("{}:{}:{}", d.file.display(), s.line, s.column),
@@ -112,10 +95,7 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
         let bar = paint(BLUE, "|");
         let carets = paint(d.severity.color(), &"^".repeat(width));
         out.push_str(&format!("{pad} {bar}\n"));
-        out.push_str(&format!(
-            "{} {bar} {text}\n",
-            paint(BLUE, &line.to_string())
-        ));
+        out.push_str(&format!("{} {bar} {text}\n", paint(BLUE, &line.to_string())));
         out.push_str(&format!("{pad} {bar} {}{carets}\n", " ".repeat(column - 1)));
     }
     if let Some(help) = &d.help {
@@ -131,9 +111,7 @@ fn snippet_line(source: &str, span: Span) -> Option<(usize, String, usize, usize
     let text = text.replace('\t', " ");
     let line_len = text.chars().count();
     let column = span.column.clamp(1, line_len + 1);
-    let spanned = source
-        .get(span.offset..span.offset + span.len)
-        .unwrap_or_default();
+    let spanned = source.get(span.offset..span.offset + span.len).unwrap_or_default();
     let spanned = spanned.lines().next().unwrap_or_default().chars().count();
     let width = spanned.min(line_len + 1 - column).max(1);
     Some((span.line, text, column, width))
@@ -141,18 +119,9 @@ fn snippet_line(source: &str, span: Span) -> Option<(usize, String, usize, usize
 
 /// One line: `2 errors and 1 warning in 1 of 4 campaign files`, or `no problems in 4 campaign files`.
 pub fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
-    let count = |severity| {
-        diagnostics
-            .iter()
-            .filter(|d| d.severity == severity)
-            .count()
-    };
+    let count = |severity| diagnostics.iter().filter(|d| d.severity == severity).count();
     let plural = |n: usize, word: &str| {
-        if n == 1 {
-            format!("1 {word}")
-        } else {
-            format!("{n} {word}s")
-        }
+        if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
     };
     let campaign_files = plural(files, "campaign file");
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
@@ -167,10 +136,7 @@ pub fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
     with_problems.dedup();
     let affected = with_problems.len();
     if affected > files {
-        format!(
-            "{what} in {} ({campaign_files} checked)",
-            plural(affected, "file")
-        )
+        format!("{what} in {} ({campaign_files} checked)", plural(affected, "file"))
     } else {
         format!("{what} in {affected} of {campaign_files}")
     }

@@ -41,10 +41,8 @@ pub fn parse(text: &str) -> Result<SignedDuration, DurationError> {
             "" => return Err(err("a unit is missing: add s, m, h, d or w after the number, e.g. `2d`")),
             _ => return Err(err("unknown unit: use s, m, h, d or w, e.g. `30m`, `2d`")),
         };
-        total = n
-            .checked_mul(secs)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| err("the duration is too large"))?;
+        total =
+            n.checked_mul(secs).and_then(|v| total.checked_add(v)).ok_or_else(|| err("the duration is too large"))?;
         rest = &rest[unit_len..];
     }
     Ok(SignedDuration::from_secs(total))

@@ -49,10 +49,7 @@ pub fn load(options: &LoadOptions) -> Loaded {
     for path in campaign_files(&options.campaigns, &mut diagnostics) {
         match std::fs::read_to_string(&path) {
             Ok(text) => sources.push((path, text)),
-            Err(e) => diagnostics.push(io_error(
-                &path,
-                format!("cannot read `{}`: {e}", path.display()),
-            )),
+            Err(e) => diagnostics.push(io_error(&path, format!("cannot read `{}`: {e}", path.display()))),
         }
     }
     let templates = read_templates(&options.templates_dir, &mut diagnostics);
@@ -88,11 +85,7 @@ fn finish(set: Option<CampaignSet>, mut diagnostics: Vec<Diagnostic>, files: usi
         set.warnings = diagnostics.clone();
         set
     });
-    Loaded {
-        set,
-        diagnostics,
-        files,
-    }
+    Loaded { set, diagnostics, files }
 }
 
 fn io_error(path: &Path, message: String) -> Diagnostic {
@@ -115,10 +108,7 @@ fn campaign_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<P
             if path.exists() {
                 files.push(path.clone());
             } else {
-                diagnostics.push(io_error(
-                    path,
-                    format!("`{}` does not exist", path.display()),
-                ));
+                diagnostics.push(io_error(path, format!("`{}` does not exist", path.display())));
             }
             continue;
         }
@@ -126,26 +116,18 @@ fn campaign_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<P
             Ok(entries) => {
                 let mut found: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                    })
+                    .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                     .collect();
                 found.sort();
                 found
             }
             Err(e) => {
-                diagnostics.push(io_error(
-                    path,
-                    format!("cannot read the directory `{}`: {e}", path.display()),
-                ));
+                diagnostics.push(io_error(path, format!("cannot read the directory `{}`: {e}", path.display())));
                 continue;
             }
         };
         if found.is_empty() {
-            let mut d = io_error(
-                path,
-                format!("the directory `{}` has no campaign files", path.display()),
-            );
+            let mut d = io_error(path, format!("the directory `{}` has no campaign files", path.display()));
             d.help = Some("campaign files end in `.yaml` or `.yml`".to_owned());
             diagnostics.push(d);
         }
@@ -159,27 +141,19 @@ fn campaign_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<P
 fn read_templates(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> compile::TemplateFiles {
     let mut files = Vec::new();
     if !dir.is_dir() {
-        return compile::TemplateFiles {
-            dir: dir.to_owned(),
-            files: None,
-        };
+        return compile::TemplateFiles { dir: dir.to_owned(), files: None };
     }
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {
         let entries = match std::fs::read_dir(&current) {
             Ok(entries) => entries,
             Err(e) => {
-                diagnostics.push(io_error(
-                    &current,
-                    format!("cannot read the directory `{}`: {e}", current.display()),
-                ));
+                diagnostics.push(io_error(&current, format!("cannot read the directory `{}`: {e}", current.display())));
                 continue;
             }
         };
         for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            let hidden = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
             if hidden {
                 continue;
             }
@@ -188,29 +162,17 @@ fn read_templates(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> compile::Tem
                 continue;
             }
             let name = path.strip_prefix(dir).unwrap_or(&path);
-            let name = name
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            let name = name.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
             match std::fs::read_to_string(&path) {
-                Ok(text) => files.push(compile::TemplateFile {
-                    name,
-                    path,
-                    text: Arc::from(text),
-                }),
-                Err(e) => diagnostics.push(io_error(
-                    &path,
-                    format!("cannot read the template `{}`: {e}", path.display()),
-                )),
+                Ok(text) => files.push(compile::TemplateFile { name, path, text: Arc::from(text) }),
+                Err(e) => {
+                    diagnostics.push(io_error(&path, format!("cannot read the template `{}`: {e}", path.display())))
+                }
             }
         }
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    compile::TemplateFiles {
-        dir: dir.to_owned(),
-        files: Some(files),
-    }
+    compile::TemplateFiles { dir: dir.to_owned(), files: Some(files) }
 }
 
 /// One step of a key path: a map key or a list index.
@@ -268,32 +230,18 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(path: PathBuf, text: &str) -> SourceFile {
         let index = location_index(text);
-        SourceFile {
-            path,
-            text: Arc::from(text),
-            index,
-            removed: Vec::new(),
-        }
+        SourceFile { path, text: Arc::from(text), index, removed: Vec::new() }
     }
 
     /// A file that is not YAML (a template): no location index.
     pub fn plain(path: PathBuf, text: &str) -> SourceFile {
-        SourceFile {
-            path,
-            text: Arc::from(text),
-            index: HashMap::new(),
-            removed: Vec::new(),
-        }
+        SourceFile { path, text: Arc::from(text), index: HashMap::new(), removed: Vec::new() }
     }
 
     /// The span of `needle` on line `line` (from 1), or of the line's text without indentation.
     pub fn line_span(&self, line: usize, needle: Option<&str>) -> Option<Span> {
         let mut offset = 0;
-        let text = self
-            .text
-            .split_inclusive('\n')
-            .inspect(|l| offset += l.len())
-            .nth(line.checked_sub(1)?)?;
+        let text = self.text.split_inclusive('\n').inspect(|l| offset += l.len()).nth(line.checked_sub(1)?)?;
         let offset = offset - text.len();
         let text = text.trim_end_matches(['\n', '\r']);
         let (start, len) = match needle.and_then(|n| text.find(n).map(|i| (i, n.len()))) {
@@ -304,12 +252,7 @@ impl SourceFile {
             }
         };
         let column = text[..start].chars().count() + 1;
-        Some(Span {
-            offset: offset + start,
-            len,
-            line,
-            column,
-        })
+        Some(Span { offset: offset + start, len, line, column })
     }
 
     /// An error at `at`.
@@ -337,11 +280,7 @@ impl SourceFile {
         loop {
             if let Some(loc) = self.index.get(path) {
                 let value = (loc.value.len > 0 || loc.key.is_none()).then_some(loc.value);
-                return if want_key {
-                    loc.key.or(value)
-                } else {
-                    value.or(loc.key)
-                };
+                return if want_key { loc.key.or(value) } else { value.or(loc.key) };
             }
             path = parent(path)?;
         }
@@ -357,11 +296,7 @@ impl SourceFile {
     pub fn had_error_in(&self, path: &str) -> bool {
         self.removed.iter().any(|r| match path {
             "" => !r.contains(['.', '[']),
-            _ => {
-                r == path
-                    || r.strip_prefix(path)
-                        .is_some_and(|rest| rest.starts_with(['.', '[']))
-            }
+            _ => r == path || r.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '['])),
         })
     }
 
@@ -387,12 +322,7 @@ fn location_index(text: &str) -> HashMap<String, Location> {
     let span = |s: saphyr_parser::Span| {
         let at = |i: usize| bytes.get(i).copied().unwrap_or(text.len());
         let offset = at(s.start.index());
-        Span {
-            offset,
-            len: at(s.end.index()).saturating_sub(offset),
-            line: s.start.line(),
-            column: s.start.col() + 1,
-        }
+        Span { offset, len: at(s.end.index()).saturating_sub(offset), line: s.start.line(), column: s.start.col() + 1 }
     };
     let mut index = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -401,10 +331,7 @@ fn location_index(text: &str) -> HashMap<String, Location> {
         let at = span(event_span);
         match event {
             Event::Scalar(value, ..) => {
-                if let Some(Frame::Map {
-                    key: key @ None, ..
-                }) = stack.last_mut()
-                {
+                if let Some(Frame::Map { key: key @ None, .. }) = stack.last_mut() {
                     *key = Some((value.into_owned(), at));
                     continue;
                 }
@@ -431,42 +358,23 @@ fn location_index(text: &str) -> HashMap<String, Location> {
 }
 
 enum Frame {
-    Map {
-        path: String,
-        key: Option<(String, Span)>,
-    },
-    Seq {
-        path: String,
-        next: usize,
-    },
+    Map { path: String, key: Option<(String, Span)> },
+    Seq { path: String, next: usize },
 }
 
 /// Records a node (a value) at the current position and advances the parent. Returns the node's
 /// path, or `None` for a complex (non-scalar) map key, which is not indexed.
-fn record_node(
-    stack: &mut [Frame],
-    index: &mut HashMap<String, Location>,
-    value: Span,
-) -> Option<String> {
+fn record_node(stack: &mut [Frame], index: &mut HashMap<String, Location>, value: Span) -> Option<String> {
     let (path, key) = match stack.last_mut() {
         None => (String::new(), None),
-        Some(Frame::Map {
-            key: key @ None, ..
-        }) => {
+        Some(Frame::Map { key: key @ None, .. }) => {
             // A map or list used as a key: mark the key as taken so that the value follows.
             *key = Some(("\u{0}complex key".to_owned(), value));
             return None;
         }
-        Some(Frame::Map {
-            path,
-            key: key @ Some(_),
-        }) => {
+        Some(Frame::Map { path, key: key @ Some(_) }) => {
             let (name, key_span) = key.take()?;
-            let path = if path.is_empty() {
-                name
-            } else {
-                format!("{path}.{name}")
-            };
+            let path = if path.is_empty() { name } else { format!("{path}.{name}") };
             (path, Some(key_span))
         }
         Some(Frame::Seq { path, next }) => {
@@ -506,18 +414,11 @@ fn parse_file(path: PathBuf, text: String) -> (SourceFile, Option<RawCampaign>, 
         };
         let original = to_original(&current, &removals);
         let original_text = path_text(&original);
-        problems.push(serde_problem(
-            &file,
-            &original_text,
-            node(&tree, &current),
-            &error.inner().to_string(),
-        ));
+        problems.push(serde_problem(&file, &original_text, node(&tree, &current), &error.inner().to_string()));
         if !remove(&mut tree, &current) {
             return (file, None, problems);
         }
-        if let (Some(Seg::Index(i)), Some(seq)) =
-            (original.last(), original.get(..original.len() - 1))
-        {
+        if let (Some(Seg::Index(i)), Some(seq)) = (original.last(), original.get(..original.len() - 1)) {
             removals.push((seq.to_vec(), *i));
         }
         file.removed.push(original_text);
@@ -527,30 +428,12 @@ fn parse_file(path: PathBuf, text: String) -> (SourceFile, Option<RawCampaign>, 
 
 fn syntax_error(file: &SourceFile, e: &yaml_serde::Error) -> Diagnostic {
     let span = e.location().map(|l| {
-        let line_start: usize = file
-            .text
-            .split_inclusive('\n')
-            .take(l.line().saturating_sub(1))
-            .map(str::len)
-            .sum();
-        Span {
-            offset: l.index().max(line_start),
-            len: 0,
-            line: l.line(),
-            column: l.column(),
-        }
+        let line_start: usize = file.text.split_inclusive('\n').take(l.line().saturating_sub(1)).map(str::len).sum();
+        Span { offset: l.index().max(line_start), len: 0, line: l.line(), column: l.column() }
     });
     let message = e.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
-    let mut d = file.error(
-        "yaml-syntax",
-        At::File,
-        format!("this is not valid YAML: {message}"),
-    );
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let mut d = file.error("yaml-syntax", At::File, format!("this is not valid YAML: {message}"));
     d.span = span;
     d.help = Some(
         "check the indentation and the `key: value` layout around here; put a value in quotes if it contains `: `, `#`, or starts with `*`, `&`, `!`, `{` or `[`"
@@ -575,11 +458,8 @@ fn to_original(current: &[Seg], removals: &[(Vec<Seg>, usize)]) -> Vec<Seg> {
     for seg in current {
         let seg = match seg {
             Seg::Index(i) => {
-                let mut removed: Vec<usize> = removals
-                    .iter()
-                    .filter(|(seq, _)| *seq == original)
-                    .map(|(_, r)| *r)
-                    .collect();
+                let mut removed: Vec<usize> =
+                    removals.iter().filter(|(seq, _)| *seq == original).map(|(_, r)| *r).collect();
                 removed.sort_unstable();
                 let mut index = *i;
                 for r in removed {
@@ -628,66 +508,38 @@ fn remove(tree: &mut Value, path: &[Seg]) -> bool {
 }
 
 /// Turns serde's message into a diagnostic in plain words.
-fn serde_problem(
-    file: &SourceFile,
-    path: &str,
-    found: Option<&Value>,
-    message: &str,
-) -> Diagnostic {
+fn serde_problem(file: &SourceFile, path: &str, found: Option<&Value>, message: &str) -> Diagnostic {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let key = rest.split('`').next().unwrap_or_default();
         let mut d = file.error("unknown-key", At::Key(path), format!("unknown key `{key}`"));
-        d.help = Some(unknown_key_help(
-            key,
-            &backticked(rest.split_once("expected").map_or("", |(_, e)| e)),
-        ));
+        d.help = Some(unknown_key_help(key, &backticked(rest.split_once("expected").map_or("", |(_, e)| e))));
         return d;
     }
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let word = rest.split('`').next().unwrap_or_default();
         let allowed = backticked(rest.split_once("expected").map_or("", |(_, e)| e));
         let key = path.rsplit('.').next().unwrap_or(path);
-        let mut d = file.error(
-            "invalid-value",
-            At::Value(path),
-            format!("`{word}` is not a valid `{key}`"),
-        );
+        let mut d = file.error("invalid-value", At::Value(path), format!("`{word}` is not a valid `{key}`"));
         d.help = Some(choose_help(word, &allowed));
         return d;
     }
     if path.is_empty() {
         let found = found.map_or_else(|| "something else".to_owned(), describe_value);
-        let mut d = file.error(
-            "wrong-type",
-            At::File,
-            format!("a campaign file must be a map of keys, found {found}"),
-        );
-        d.help = Some(
-            "start with `name: my-campaign` on the first line, then `message:` and the other keys"
-                .to_owned(),
-        );
+        let mut d = file.error("wrong-type", At::File, format!("a campaign file must be a map of keys, found {found}"));
+        d.help =
+            Some("start with `name: my-campaign` on the first line, then `message:` and the other keys".to_owned());
         return d;
     }
-    let expected = message
-        .rsplit_once(", expected ")
-        .map_or("something else", |(_, e)| e);
+    let expected = message.rsplit_once(", expected ").map_or("something else", |(_, e)| e);
     let expected = expected_words(expected);
     let found_text = found.map_or_else(|| "something else".to_owned(), describe_value);
-    let mut d = file.error(
-        "wrong-type",
-        At::Value(path),
-        format!("expected {expected}, found {found_text}"),
-    );
+    let mut d = file.error("wrong-type", At::Value(path), format!("expected {expected}, found {found_text}"));
     d.help = wrong_type_help(expected, found);
     d
 }
 
 fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
+    text.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 fn unknown_key_help(key: &str, allowed: &[String]) -> String {
@@ -761,9 +613,7 @@ fn wrong_type_help(expected: &str, found: Option<&Value>) -> Option<String> {
         (e, Value::String(_)) if e.starts_with("a whole number") => {
             "write a whole number without quotes, e.g. `10`".to_owned()
         }
-        (e, Value::Number(_)) if e.starts_with("a whole number") => {
-            "write a whole number, e.g. `10`".to_owned()
-        }
+        (e, Value::Number(_)) if e.starts_with("a whole number") => "write a whole number, e.g. `10`".to_owned(),
         ("a list", _) => "write a list, e.g. `[a, b]` or one `- item` per line".to_owned(),
         ("a map of keys", _) => "write `key: value` lines indented below this key".to_owned(),
         _ => return None,

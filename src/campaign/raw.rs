@@ -109,11 +109,7 @@ impl RawCondition {
             &self.older_than,
             &self.newer_than,
         ];
-        OPERATORS
-            .iter()
-            .zip(all)
-            .filter_map(|(name, v)| v.as_ref().map(|v| (*name, v)))
-            .collect()
+        OPERATORS.iter().zip(all).filter_map(|(name, v)| v.as_ref().map(|v| (*name, v))).collect()
     }
 
     /// The shape keys present (`all`, `any`, `not`, `field`, `jsonpath`).
@@ -125,11 +121,7 @@ impl RawCondition {
             ("field", self.field.is_some()),
             ("jsonpath", self.jsonpath.is_some()),
         ];
-        present
-            .into_iter()
-            .filter(|(_, p)| *p)
-            .map(|(k, _)| k)
-            .collect()
+        present.into_iter().filter(|(_, p)| *p).map(|(k, _)| k).collect()
     }
 }
 

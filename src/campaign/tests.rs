@@ -16,17 +16,12 @@ fn templates(files: &[(&str, &str)]) -> TemplateFiles {
             text: Arc::from(*text),
         })
         .collect();
-    TemplateFiles {
-        dir: PathBuf::from("templates"),
-        files: Some(files),
-    }
+    TemplateFiles { dir: PathBuf::from("templates"), files: Some(files) }
 }
 
 fn load_with(files: &[(&str, &str)], template_files: TemplateFiles) -> Loaded {
-    let sources = files
-        .iter()
-        .map(|(name, text)| (PathBuf::from("campaigns").join(name), (*text).to_owned()))
-        .collect();
+    let sources =
+        files.iter().map(|(name, text)| (PathBuf::from("campaigns").join(name), (*text).to_owned())).collect();
     load_sources(sources, template_files)
 }
 
@@ -36,11 +31,7 @@ fn load(files: &[(&str, &str)]) -> Loaded {
 
 /// The rendered diagnostics and the summary line, as a user sees them.
 fn report(loaded: &Loaded) -> String {
-    format!(
-        "{}\n{}",
-        render(&loaded.diagnostics, false),
-        summary(&loaded.diagnostics, loaded.files)
-    )
+    format!("{}\n{}", render(&loaded.diagnostics, false), summary(&loaded.diagnostics, loaded.files))
 }
 
 fn one(text: &str) -> String {
@@ -48,8 +39,7 @@ fn one(text: &str) -> String {
 }
 
 /// A valid campaign's head, so that each test shows only the problem it is about.
-const HEAD: &str =
-    "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  text: Hi\n";
+const HEAD: &str = "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  text: Hi\n";
 
 fn with_head(rest: &str) -> String {
     one(&format!("{HEAD}{rest}"))
@@ -72,9 +62,7 @@ fn empty_file() {
 
 #[test]
 fn unknown_key() {
-    insta::assert_snapshot!(with_head(
-        "descripton: An offer\nschedule:\n  cron: \"0 9 * * *\"\n  timezone: UTC\n"
-    ));
+    insta::assert_snapshot!(with_head("descripton: An offer\nschedule:\n  cron: \"0 9 * * *\"\n  timezone: UTC\n"));
 }
 
 #[test]
@@ -105,10 +93,7 @@ fn missing_keys() {
 
 #[test]
 fn duplicate_name() {
-    let loaded = load(&[
-        ("a.yaml", HEAD),
-        ("b.yaml", &format!("priority: 2\n{HEAD}")),
-    ]);
+    let loaded = load(&[("a.yaml", HEAD), ("b.yaml", &format!("priority: 2\n{HEAD}"))]);
     insta::assert_snapshot!(report(&loaded));
 }
 
@@ -244,27 +229,23 @@ fn history_shape() {
 #[test]
 fn template_missing() {
     let files = templates(&[("premium-offer.j2", "Hi"), ("welcome.j2", "Welcome")]);
-    let text = "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  template: premium-ofer.j2\n";
+    let text =
+        "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  template: premium-ofer.j2\n";
     let other = "name: other\naudience:\n  field: session.queue\n  equals: Support\nmessage:\n  template: goodbye.j2\n";
-    insta::assert_snapshot!(report(&load_with(
-        &[("offer.yaml", text), ("other.yaml", other)],
-        files
-    )));
+    insta::assert_snapshot!(report(&load_with(&[("offer.yaml", text), ("other.yaml", other)], files)));
 }
 
 #[test]
 fn template_path_outside_the_directory() {
-    let text = "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  template: ../secrets.txt\n";
+    let text =
+        "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  template: ../secrets.txt\n";
     insta::assert_snapshot!(report(&load_with(&[("offer.yaml", text)], templates(&[]))));
 }
 
 #[test]
 fn templates_directory_missing() {
     let text = "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  template: offer.j2\n";
-    let none = TemplateFiles {
-        dir: PathBuf::from("templates"),
-        files: None,
-    };
+    let none = TemplateFiles { dir: PathBuf::from("templates"), files: None };
     insta::assert_snapshot!(report(&load_with(&[("offer.yaml", text)], none)));
 }
 
@@ -285,10 +266,7 @@ message:
 
 #[test]
 fn template_variable() {
-    let files = templates(&[(
-        "offer.j2",
-        "Dear {{ customer.contact.lastname }},\nsee {{ campaign.nme }}\n",
-    )]);
+    let files = templates(&[("offer.j2", "Dear {{ customer.contact.lastname }},\nsee {{ campaign.nme }}\n")]);
     let text = "name: offer
 audience:
   field: session.queue
@@ -305,29 +283,19 @@ message:
 #[test]
 fn cron() {
     insta::assert_snapshot!(with_head("schedule:\n  cron: \"*/15 9-17 * *\"\n"));
-    insta::assert_snapshot!(
-        "cron_bad_value",
-        with_head("schedule:\n  cron: \"0 25 * * *\"\n")
-    );
+    insta::assert_snapshot!("cron_bad_value", with_head("schedule:\n  cron: \"0 25 * * *\"\n"));
     insta::assert_snapshot!("cron_missing", with_head("schedule:\n  time_zone: UTC\n"));
 }
 
 #[test]
 fn time_zone() {
-    insta::assert_snapshot!(with_head(
-        "schedule:\n  cron: \"0 9 * * *\"\n  time_zone: Europe/Berln\n"
-    ));
+    insta::assert_snapshot!(with_head("schedule:\n  cron: \"0 9 * * *\"\n  time_zone: Europe/Berln\n"));
 }
 
 #[test]
 fn dates() {
-    insta::assert_snapshot!(with_head(
-        "schedule:\n  cron: \"0 9 * * *\"\n  start: 2026-12-24\n  end: 2026-12-01\n"
-    ));
-    insta::assert_snapshot!(
-        "dates_invalid",
-        with_head("schedule:\n  cron: \"0 9 * * *\"\n  start: 2026-13-01\n")
-    );
+    insta::assert_snapshot!(with_head("schedule:\n  cron: \"0 9 * * *\"\n  start: 2026-12-24\n  end: 2026-12-01\n"));
+    insta::assert_snapshot!("dates_invalid", with_head("schedule:\n  cron: \"0 9 * * *\"\n  start: 2026-13-01\n"));
 }
 
 #[test]
@@ -355,9 +323,7 @@ fn message() {
     ));
     insta::assert_snapshot!(
         "message_empty",
-        one(
-            "name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  text: \"  \"\n"
-        )
+        one("name: offer\naudience:\n  field: session.queue\n  equals: Sales\nmessage:\n  text: \"  \"\n")
     );
     insta::assert_snapshot!(
         "message_nothing",
@@ -382,23 +348,11 @@ fn two_typos_in_one_file_are_both_reported() {
         "offer.yaml",
         "name: offer\naudience:\n  all:\n    - field: session.queue\n      equls: Sales\n    - feild: session.queue\n      equals: Sales\nmesage:\n  text: Hi\n",
     )]);
-    let found: Vec<(&str, String, usize)> = loaded
-        .diagnostics
-        .iter()
-        .map(|d| (d.code, d.message.clone(), d.span.map_or(0, |s| s.line)))
-        .collect();
-    assert!(
-        found.contains(&("unknown-key", "unknown key `equls`".to_owned(), 5)),
-        "{found:?}"
-    );
-    assert!(
-        found.contains(&("unknown-key", "unknown key `feild`".to_owned(), 6)),
-        "{found:?}"
-    );
-    assert!(
-        found.contains(&("unknown-key", "unknown key `mesage`".to_owned(), 8)),
-        "{found:?}"
-    );
+    let found: Vec<(&str, String, usize)> =
+        loaded.diagnostics.iter().map(|d| (d.code, d.message.clone(), d.span.map_or(0, |s| s.line))).collect();
+    assert!(found.contains(&("unknown-key", "unknown key `equls`".to_owned(), 5)), "{found:?}");
+    assert!(found.contains(&("unknown-key", "unknown key `feild`".to_owned(), 6)), "{found:?}");
+    assert!(found.contains(&("unknown-key", "unknown key `mesage`".to_owned(), 8)), "{found:?}");
     assert!(loaded.set.is_none());
 }
 
@@ -421,25 +375,11 @@ fn io_problems_are_diagnostics() {
         templates_dir: dir.path().join("templates"),
     };
     let loaded = super::load::load(&options);
-    let found: Vec<(&str, String)> = loaded
-        .diagnostics
-        .iter()
-        .map(|d| (d.code, d.message.clone()))
-        .collect();
+    let found: Vec<(&str, String)> = loaded.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect();
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.iter().all(|(code, _)| *code == "io"), "{found:?}");
-    assert!(
-        found
-            .iter()
-            .any(|(_, m)| m.ends_with("nope.yaml` does not exist")),
-        "{found:?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|(_, m)| m.contains("has no campaign files")),
-        "{found:?}"
-    );
+    assert!(found.iter().any(|(_, m)| m.ends_with("nope.yaml` does not exist")), "{found:?}");
+    assert!(found.iter().any(|(_, m)| m.contains("has no campaign files")), "{found:?}");
     assert!(loaded.set.is_none());
 }
 
@@ -451,20 +391,13 @@ fn loads_a_directory_sorted_with_templates() {
     std::fs::create_dir_all(templates.join("parts")).expect("mkdir");
     std::fs::create_dir_all(&campaigns).expect("mkdir");
     std::fs::write(templates.join("parts/sig.j2"), "-- {{ campaign.name }}").expect("write");
-    std::fs::write(
-        templates.join("offer.j2"),
-        "Hi {{ customer.name }}\n{% include 'parts/sig.j2' %}",
-    )
-    .expect("write");
+    std::fs::write(templates.join("offer.j2"), "Hi {{ customer.name }}\n{% include 'parts/sig.j2' %}").expect("write");
     let b = "name: b\naudience: { field: session.queue, equals: Sales }\nmessage: { template: offer.j2 }\n";
     let a = "name: a\npriority: 5\naudience: { field: session.queue, equals: Support }\nmessage: { text: Hello }\n";
     std::fs::write(campaigns.join("b.yml"), b).expect("write");
     std::fs::write(campaigns.join("a.yaml"), a).expect("write");
     std::fs::write(campaigns.join("notes.txt"), "ignored").expect("write");
-    let loaded = super::load::load(&super::load::LoadOptions {
-        campaigns: vec![campaigns],
-        templates_dir: templates,
-    });
+    let loaded = super::load::load(&super::load::LoadOptions { campaigns: vec![campaigns], templates_dir: templates });
     assert!(loaded.diagnostics.is_empty(), "{}", report(&loaded));
     assert_eq!(loaded.files, 2);
     let set = loaded.set.expect("valid");
@@ -551,70 +484,32 @@ schedule:
 #[test]
 fn a_feature_complete_campaign_compiles() {
     use super::*;
-    let files = templates(&[(
-        "premium-offer.j2",
-        "Hi {{ customer.contact.first_name | default('there') }}, {{ now }}",
-    )]);
+    let files =
+        templates(&[("premium-offer.j2", "Hi {{ customer.contact.first_name | default('there') }}, {{ now }}")]);
     let loaded = load_with(&[("offer.yaml", COMPLETE)], files);
     assert!(loaded.diagnostics.is_empty(), "{}", report(&loaded));
     let set = loaded.set.expect("valid");
     let c = &set.campaigns[0];
-    assert_eq!(
-        (c.name.as_str(), c.priority, c.enabled),
-        ("premium-specialist-offer", 10, true)
-    );
-    assert_eq!(
-        c.needs,
-        [
-            crate::model::fields::Needs::Session,
-            Needs::Details,
-            Needs::Contact,
-            Needs::History
-        ]
-    );
-    let Some(Condition::All(items)) = &c.audience else {
-        panic!("audience is all: {:?}", c.audience)
-    };
+    assert_eq!((c.name.as_str(), c.priority, c.enabled), ("premium-specialist-offer", 10, true));
+    assert_eq!(c.needs, [crate::model::fields::Needs::Session, Needs::Details, Needs::Contact, Needs::History]);
+    let Some(Condition::All(items)) = &c.audience else { panic!("audience is all: {:?}", c.audience) };
     assert_eq!(items.len(), 17);
     let displays: Vec<String> = items.iter().map(compile::condition_display).collect();
     assert_eq!(displays[0], r#"customer.attributes.plan equals "premium""#);
-    assert_eq!(
-        displays[1],
-        r#"customer.attributes.page contains "pricing" (ignoring case)"#
-    );
+    assert_eq!(displays[1], r#"customer.attributes.page contains "pricing" (ignoring case)"#);
     assert_eq!(
         displays[2],
         r#"any of (customer.attributes.cart_value as number greater than 100, not (session.queue in ["Collections", "Fraud"]))"#
     );
-    assert_eq!(
-        displays[11],
-        "session.started at least 2026-11-24T00:00:00Z"
-    );
+    assert_eq!(displays[11], "session.started at least 2026-11-24T00:00:00Z");
     assert_eq!(displays[14], "session.age newer than 1h");
-    let Condition::Test(regex) = &items[8] else {
-        panic!("a test")
-    };
-    let Operator::Matches(re) = &regex.op else {
-        panic!("matches")
-    };
-    assert!(
-        re.is_match("ANA@EXAMPLE.COM"),
-        "ignore_case applies to the regex"
-    );
-    let Condition::Test(jp) = &items[3] else {
-        panic!("a test")
-    };
+    let Condition::Test(regex) = &items[8] else { panic!("a test") };
+    let Operator::Matches(re) = &regex.op else { panic!("matches") };
+    assert!(re.is_match("ANA@EXAMPLE.COM"), "ignore_case applies to the regex");
+    let Condition::Test(jp) = &items[3] else { panic!("a test") };
     assert!(matches!(jp.subject, Subject::JsonPath(_)));
-    assert_eq!(
-        c.history.look_back,
-        jiff::SignedDuration::from_hours(90 * 24)
-    );
-    let history: Vec<&str> = c
-        .history
-        .conditions
-        .iter()
-        .map(HistoryCondition::display)
-        .collect();
+    assert_eq!(c.history.look_back, jiff::SignedDuration::from_hours(90 * 24));
+    let history: Vec<&str> = c.history.conditions.iter().map(HistoryCondition::display).collect();
     assert_eq!(
         history,
         [
@@ -630,25 +525,14 @@ fn a_feature_complete_campaign_compiles() {
     assert_eq!(c.message.max_length, 2000);
     assert_eq!(
         c.limits,
-        Limits {
-            once_every: Some(OnceEvery::Every(jiff::SignedDuration::from_hours(168))),
-            max_per_run: Some(50)
-        }
+        Limits { once_every: Some(OnceEvery::Every(jiff::SignedDuration::from_hours(168))), max_per_run: Some(50) }
     );
     let s = c.schedule.as_ref().expect("schedule");
-    assert_eq!(
-        (s.cron_text.as_str(), s.time_zone_name.as_str()),
-        ("*/15 9-17 * * 1-5", "Europe/Berlin")
-    );
+    assert_eq!((s.cron_text.as_str(), s.time_zone_name.as_str()), ("*/15 9-17 * * 1-5", "Europe/Berlin"));
     assert_eq!(s.start, Some(jiff::civil::date(2026, 12, 1)));
     let w = s.active_window.as_ref().expect("window");
     assert_eq!(w.days.len(), 5);
-    assert_eq!(
-        w.time_zone,
-        WindowZone::Customer {
-            attribute: "timezone".into()
-        }
-    );
+    assert_eq!(w.time_zone, WindowZone::Customer { attribute: "timezone".into() });
     assert_eq!(w.from, jiff::civil::time(9, 0, 0, 0));
 }
 
@@ -658,8 +542,5 @@ fn inline_messages_are_templates_named_after_the_campaign() {
     let set = loaded.set.expect("valid");
     assert_eq!(set.campaigns[0].message.template, "campaign:offer");
     assert!(set.templates.contains("campaign:offer"));
-    assert_eq!(
-        set.campaigns[0].needs,
-        [crate::model::fields::Needs::Details]
-    );
+    assert_eq!(set.campaigns[0].needs, [crate::model::fields::Needs::Details]);
 }

@@ -147,6 +147,8 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub now: Timestamp,
+    /// The enabled campaigns, highest priority first.
+    pub campaigns: Vec<String>,
     pub sessions: Vec<SessionPlan>,
     pub summary: Summary,
 }
@@ -195,7 +197,8 @@ impl<'a> Decider<'a> {
             candidates.iter().map(|c| self.session(c, failures.get(&c.session.id))).collect();
         resolve_priorities(self.set, &mut sessions);
         let summary = summarize(self.set, &sessions, failures.len());
-        Plan { now: self.now, sessions, summary }
+        let campaigns = self.set.enabled().map(|c| c.name.clone()).collect();
+        Plan { now: self.now, campaigns, sessions, summary }
     }
 
     fn session(&self, candidate: &Candidate, failure: Option<&BTreeMap<Needs, String>>) -> SessionPlan {
@@ -272,10 +275,9 @@ impl<'a> Decider<'a> {
         context.insert("now".into(), self.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into());
         match self.set.templates.render(&campaign.message.template, &context) {
             Err(e) => Outcome::Skip { reason: SkipReason::RenderError, detail: e.to_string() },
-            Ok(text) if text.is_empty() => Outcome::Skip {
-                reason: SkipReason::EmptyMessage,
-                detail: "the rendered message is empty".to_owned(),
-            },
+            Ok(text) if text.is_empty() => {
+                Outcome::Skip { reason: SkipReason::EmptyMessage, detail: "the rendered message is empty".to_owned() }
+            }
             Ok(text) => {
                 let len = text.chars().count();
                 if len > campaign.message.max_length {

@@ -10,8 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::campaign::{
-    Comparison, Condition, Conversion, History, HistoryAttribute, HistoryCondition, Literal, Operator, Subject,
-    Test,
+    Comparison, Condition, Conversion, History, HistoryAttribute, HistoryCondition, Literal, Operator, Subject, Test,
 };
 use crate::model::fields::{Needs, Resolved, View, resolve_past};
 use crate::model::{PastConversation, Value};
@@ -248,7 +247,11 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
         Operator::StartsWith(t) | Operator::EndsWith(t) => match &value {
             Value::Text(s) => {
                 let (s, t) = (fold(s, ic), fold(t, ic));
-                Truth::from_bool(if matches!(test.op, Operator::StartsWith(_)) { s.starts_with(t.as_ref()) } else { s.ends_with(t.as_ref()) })
+                Truth::from_bool(if matches!(test.op, Operator::StartsWith(_)) {
+                    s.starts_with(t.as_ref())
+                } else {
+                    s.ends_with(t.as_ref())
+                })
             }
             _ => mismatch("text"),
         },
@@ -341,18 +344,15 @@ fn convert(v: &Value, to: Option<Conversion>) -> Result<Value, String> {
     let Some(to) = to else { return Ok(v.clone()) };
     Ok(match (v, to) {
         (Value::Missing, _) => Value::Missing,
-        (Value::List(items), _) => {
-            Value::List(items.iter().map(|i| convert(i, Some(to))).collect::<Result<_, _>>()?)
-        }
-        (Value::Text(s), Conversion::Number) => {
-            Value::Number(s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| {
-                format!("{v} is not a number")
-            })?)
-        }
+        (Value::List(items), _) => Value::List(items.iter().map(|i| convert(i, Some(to))).collect::<Result<_, _>>()?),
+        (Value::Text(s), Conversion::Number) => Value::Number(
+            s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| format!("{v} is not a number"))?,
+        ),
         (Value::Number(_), Conversion::Number) => v.clone(),
-        (Value::Text(s), Conversion::Date) => Value::Time(parse_time(s).ok_or_else(|| {
-            format!("{v} is not a date (expected e.g. 2026-11-24 or 2026-11-24T10:00:00Z)")
-        })?),
+        (Value::Text(s), Conversion::Date) => Value::Time(
+            parse_time(s)
+                .ok_or_else(|| format!("{v} is not a date (expected e.g. 2026-11-24 or 2026-11-24T10:00:00Z)"))?,
+        ),
         (Value::Time(_), Conversion::Date) => v.clone(),
         (Value::Text(_), Conversion::Text) => v.clone(),
         (Value::Number(n), Conversion::Text) => Value::Text(crate::model::format_number(*n)),
@@ -369,7 +369,10 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     if let Ok(t) = s.parse::<Timestamp>() {
         return Some(t);
     }
-    s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp())
+    s.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
 }
 
 /// Evaluates a campaign's history conditions (all must hold).
@@ -384,7 +387,12 @@ pub fn history(h: &History, view: &View<'_>, explain: bool) -> (Truth, Vec<Trace
                 Some(past) => history_condition(c, past, view.now),
             };
             if explain {
-                traces.push(Trace { condition: display(c).to_owned(), saw, result: truth.clone(), children: Vec::new() });
+                traces.push(Trace {
+                    condition: display(c).to_owned(),
+                    saw,
+                    result: truth.clone(),
+                    children: Vec::new(),
+                });
             }
             truth
         })
@@ -616,9 +624,18 @@ pub(crate) mod tests {
         // Two conversations ended in the 90-day window.
         assert_eq!(check(field("history.count", gt(1.0))), Truth::True);
         assert_eq!(check(field("history.count", gt(2.0))), Truth::False);
-        assert_eq!(check(field("history.count", Operator::Compare(Comparison::AtMost, Literal::Number(2.0)))), Truth::True);
-        assert_eq!(check(field("history.count", Operator::Compare(Comparison::LessThan, Literal::Number(2.0)))), Truth::False);
-        assert_eq!(check(field("history.count", Operator::Compare(Comparison::AtLeast, Literal::Number(3.0)))), Truth::False);
+        assert_eq!(
+            check(field("history.count", Operator::Compare(Comparison::AtMost, Literal::Number(2.0)))),
+            Truth::True
+        );
+        assert_eq!(
+            check(field("history.count", Operator::Compare(Comparison::LessThan, Literal::Number(2.0)))),
+            Truth::False
+        );
+        assert_eq!(
+            check(field("history.count", Operator::Compare(Comparison::AtLeast, Literal::Number(3.0)))),
+            Truth::False
+        );
         let mut t = field("customer.attributes.cart_value", gt(100.0));
         t.convert = Some(Conversion::Number);
         assert_eq!(check(t), Truth::True);
@@ -626,7 +643,9 @@ pub(crate) mod tests {
         t.convert = Some(Conversion::Number);
         assert!(matches!(check(t), Truth::Invalid(why) if why.contains("\"n/a\" is not a number")));
         // Text compared with a number without `as:` is a mismatch with a hint.
-        assert!(matches!(check(field("customer.attributes.cart_value", gt(100.0))), Truth::Invalid(w) if w.contains("as: number")));
+        assert!(
+            matches!(check(field("customer.attributes.cart_value", gt(100.0))), Truth::Invalid(w) if w.contains("as: number"))
+        );
         // Custom fields carry JSON numbers.
         assert_eq!(check(field("customer.contact.custom_fields.points", gt(1000.0))), Truth::True);
         // Dates.
@@ -640,7 +659,10 @@ pub(crate) mod tests {
         assert_eq!(check(field("session.age", Operator::NewerThan(SignedDuration::from_mins(20)))), Truth::False);
         let longer = Operator::Compare(Comparison::AtLeast, Literal::Duration(SignedDuration::from_mins(30)));
         assert_eq!(check(field("session.age", longer)), Truth::True);
-        assert_eq!(check(field("history.last.ended", Operator::NewerThan(SignedDuration::from_hours(24 * 7)))), Truth::True);
+        assert_eq!(
+            check(field("history.last.ended", Operator::NewerThan(SignedDuration::from_hours(24 * 7)))),
+            Truth::True
+        );
     }
 
     #[test]
@@ -689,7 +711,10 @@ pub(crate) mod tests {
         let eq = |p: &str, v: &str| Condition::Test(Box::new(field(p, Operator::Equals(text(v)))));
         let cond = Condition::All(vec![
             eq("customer.attributes.plan", "premium"),
-            Condition::Any(vec![eq("session.queue", "Billing"), Condition::Not(Box::new(eq("session.queue", "Collections")))]),
+            Condition::Any(vec![
+                eq("session.queue", "Billing"),
+                Condition::Not(Box::new(eq("session.queue", "Collections"))),
+            ]),
         ]);
         let (t, trace) = condition(&cond, &view, true);
         assert_eq!(t, Truth::True);
@@ -702,11 +727,18 @@ pub(crate) mod tests {
         assert_eq!(any.children[1].condition, "not");
         assert_eq!(any.children[1].result, Truth::True);
         // Invalid beats unknown but not a decisive value.
-        let mut bad = field("customer.attributes.bad_number", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)));
+        let mut bad =
+            field("customer.attributes.bad_number", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)));
         bad.convert = Some(Conversion::Number);
         let bad = Condition::Test(Box::new(bad));
-        assert!(matches!(condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Nope")]), &view, false).0, Truth::Invalid(_)));
-        assert_eq!(condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Sales")]), &view, false).0, Truth::True);
+        assert!(matches!(
+            condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Nope")]), &view, false).0,
+            Truth::Invalid(_)
+        ));
+        assert_eq!(
+            condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Sales")]), &view, false).0,
+            Truth::True
+        );
         assert_eq!(condition(&Condition::All(vec![bad, eq("session.queue", "Nope")]), &view, false).0, Truth::False);
     }
 

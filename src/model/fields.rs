@@ -95,7 +95,12 @@ macro_rules! field {
 pub static SESSION_FIELDS: &[FieldSpec] = &[
     field!("customer.id", Text, Session, "The customer's external contact id."),
     field!("customer.name", Text, Session, "The customer's display name in the conversation."),
-    field!("customer.attributes.*", Text, Details, "A participant attribute set by the Messenger or the flow, e.g. customer.attributes.tier."),
+    field!(
+        "customer.attributes.*",
+        Text,
+        Details,
+        "A participant attribute set by the Messenger or the flow, e.g. customer.attributes.tier."
+    ),
     field!("customer.locale", Text, Details, "The customer's locale, e.g. en-us."),
     field!("customer.contact.id", Text, Contact, "The external contact's id."),
     field!("customer.contact.first_name", Text, Contact, "The contact's first name."),
@@ -106,7 +111,12 @@ pub static SESSION_FIELDS: &[FieldSpec] = &[
     field!("customer.contact.personal_email", Text, Contact, "The contact's personal email."),
     field!("customer.contact.phone", Text, Contact, "The contact's mobile phone number."),
     field!("customer.contact.type", Text, Contact, "ephemeral, identified or curated."),
-    field!("customer.contact.custom_fields.*", Any, Contact, "A custom field of the contact's schema, e.g. customer.contact.custom_fields.loyalty_level."),
+    field!(
+        "customer.contact.custom_fields.*",
+        Any,
+        Contact,
+        "A custom field of the contact's schema, e.g. customer.contact.custom_fields.loyalty_level."
+    ),
     field!("session.id", Text, Session, "The conversation id."),
     field!("session.started", Time, Session, "When the conversation started."),
     field!("session.age", Duration, Session, "How long ago the conversation started."),
@@ -125,8 +135,18 @@ pub static SESSION_FIELDS: &[FieldSpec] = &[
     field!("history.last.message_type", Text, History, "The message type of the most recent previous conversation."),
     field!("history.wrap_ups", TextList, History, "The wrap-up codes of all previous conversations in the window."),
     field!("history.queue_ids", TextList, History, "The queue ids of all previous conversations in the window."),
-    field!("history.message_types", TextList, History, "The message types of all previous conversations in the window."),
-    field!("history.conversations", Conversations, History, "Every previous conversation in the window, newest first (templates only)."),
+    field!(
+        "history.message_types",
+        TextList,
+        History,
+        "The message types of all previous conversations in the window."
+    ),
+    field!(
+        "history.conversations",
+        Conversations,
+        History,
+        "Every previous conversation in the window, newest first (templates only)."
+    ),
 ];
 
 /// Fields of one previous conversation, for `history` conditions with `where:`.
@@ -358,13 +378,9 @@ pub fn template_context(view: &View<'_>) -> BTreeMap<String, serde_json::Value> 
 fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<serde_json::Value> {
     let c = view.candidate;
     let entries: Vec<(String, Value)> = match spec.path {
-        "customer.attributes.*" => c
-            .details
-            .as_ref()?
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from_opt_text(Some(v))))
-            .collect(),
+        "customer.attributes.*" => {
+            c.details.as_ref()?.attributes.iter().map(|(k, v)| (k.clone(), Value::from_opt_text(Some(v)))).collect()
+        }
         "customer.contact.custom_fields.*" => match &c.contact {
             Some(Some(k)) => k.custom_fields.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
             _ => return None,

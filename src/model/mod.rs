@@ -91,11 +91,7 @@ impl std::fmt::Display for Value {
 
 /// Formats a number without a trailing `.0` for whole numbers.
 pub fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 
 /// One active web-messaging session and everything known about its customer.

@@ -47,8 +47,11 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn sends_table(out: &mut String, plan: &Plan, width: usize) {
-    let rows: Vec<(&SessionPlan, &str, &str)> =
+    // Grouped by campaign, highest priority first; sessions oldest first within a campaign.
+    let mut rows: Vec<(&SessionPlan, &str, &str)> =
         plan.sessions.iter().filter_map(|s| s.send().map(|(campaign, text)| (s, campaign, text))).collect();
+    let rank = |name: &str| plan.campaigns.iter().position(|c| c == name);
+    rows.sort_by_key(|(s, campaign, _)| (rank(campaign), s.started));
     let _ = writeln!(out, "Messages to send: {}", rows.len());
     if rows.is_empty() {
         out.push('\n');
@@ -116,8 +119,16 @@ pub fn describe(reason: SkipReason) -> &'static str {
 
 fn summary_line(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
-    let per: Vec<String> = s.sends_per_campaign.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    let _ = write!(out, "Summary: {} session{}, {} message{} to send", s.sessions, plural(s.sessions), s.sends, plural(s.sends));
+    let per: Vec<String> =
+        plan.campaigns.iter().map(|c| format!("{c} {}", s.sends_per_campaign.get(c).unwrap_or(&0))).collect();
+    let _ = write!(
+        out,
+        "Summary: {} session{}, {} message{} to send",
+        s.sessions,
+        plural(s.sessions),
+        s.sends,
+        plural(s.sends)
+    );
     if !per.is_empty() {
         let _ = write!(out, " ({})", per.join(", "));
     }
