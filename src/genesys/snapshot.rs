@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(details["id"], "a-1");
         let err = source.conversation("a-ended").await.expect_err("absent");
         assert!(matches!(err, SourceError::NotInSnapshot { .. }));
-        assert_eq!(err.to_string(), "the details of conversation a-ended is not in the snapshot");
+        assert_eq!(err.to_string(), "the snapshot does not hold the details of conversation a-ended");
 
         let contact = source.contact("ext-1").await.expect("snapshot").expect("present");
         assert_eq!(contact.first_name.as_deref(), Some("Åsa"));
