@@ -121,9 +121,6 @@ fn check_variables(
 ) {
     let variables: BTreeSet<String> = templates.variables(name).into_iter().collect();
     for var in variables {
-        if TEMPLATE_GLOBALS.contains(&var.as_str()) {
-            continue;
-        }
         let Err(suggestion) = fields::check_template_path(&var) else {
             continue;
         };
@@ -138,9 +135,6 @@ fn check_variables(
         diagnostics.push(d);
     }
 }
-
-/// Functions minijinja defines, which `Templates::variables` lists as if they were variables.
-const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "debug", "namespace"];
 
 /// The parts of the data a template variable needs.
 fn template_needs(var: &str) -> impl Iterator<Item = Needs> + '_ {

@@ -66,9 +66,14 @@ impl Templates {
     }
 
     /// The variables a template reads from its context, as dotted paths
-    /// (`customer.contact.first_name`). Loop variables and `set` names are not included.
+    /// (`customer.contact.first_name`). Loop variables, `set` names and minijinja's own
+    /// functions (`range`, `dict`, ...) are not included.
     pub fn variables(&self, name: &str) -> HashSet<String> {
-        self.env.get_template(name).map(|t| t.undeclared_variables(true)).unwrap_or_default()
+        let mut vars = self.env.get_template(name).map(|t| t.undeclared_variables(true)).unwrap_or_default();
+        for (global, _) in self.env.globals() {
+            vars.retain(|v| v != global && !v.starts_with(&format!("{global}.")));
+        }
+        vars
     }
 
     /// Renders a template. Trims surrounding white space (YAML block scalars end in a newline).
@@ -140,11 +145,16 @@ mod tests {
     #[test]
     fn lists_variables_as_dotted_paths() {
         let mut t = Templates::new();
-        t.add("m", "{{ customer.contact.first_name }}{% for c in history.conversations %}{{ c.wrap_up }}{% endfor %}")
-            .unwrap();
+        t.add(
+            "m",
+            "{{ customer.contact.first_name }}{% for c in history.conversations %}{{ c.wrap_up }}{% endfor %}\
+             {% for i in range(3) %}{% endfor %}{{ dict(a=1) }}",
+        )
+        .unwrap();
         let vars = t.variables("m");
         assert!(vars.contains("customer.contact.first_name"), "{vars:?}");
         assert!(vars.contains("history.conversations"), "{vars:?}");
         assert!(!vars.iter().any(|v| v.starts_with("c.")), "{vars:?}");
+        assert!(!vars.contains("range") && !vars.contains("dict"), "{vars:?}");
     }
 }
