@@ -19,7 +19,7 @@ use super::error::{ApiError, Endpoint, Failure};
 
 /// An access token. `Debug` prints `***`; the value only leaves through [`AccessToken::expose`].
 #[derive(Clone)]
-pub struct AccessToken {
+pub(crate) struct AccessToken {
     value: Arc<str>,
     /// Which login produced it, so a 401 only discards the token that failed.
     generation: u64,
@@ -50,7 +50,7 @@ struct Cached {
 }
 
 /// Logs in and keeps the current token.
-pub struct Auth {
+pub(crate) struct Auth {
     client_id: String,
     secret: Secret,
     token_url: Url,
@@ -69,7 +69,7 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(client_id: String, secret: Secret, login_url: &Url) -> Self {
+    pub(crate) fn new(client_id: String, secret: Secret, login_url: &Url) -> Self {
         Auth {
             client_id,
             secret,

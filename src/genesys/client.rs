@@ -399,6 +399,12 @@ pub(crate) enum Authorization<'a> {
     Bearer(&'a Auth),
 }
 
+/// What one attempt presents: the client's credentials at login, a token otherwise.
+enum Credential<'a> {
+    Basic { user: &'a str, password: &'a Secret },
+    Bearer(AccessToken),
+}
+
 /// A success answer.
 pub(crate) struct Answer {
     pub(crate) body: Vec<u8>,
@@ -473,17 +479,19 @@ impl Transport {
         let mut retries = 0;
         let mut logged_in_again = false;
         loop {
-            let token = match auth {
+            let credential = match auth {
                 Authorization::Bearer(auth) => {
-                    Some(auth.token(self).await.map_err(CallError::Definite)?)
+                    Credential::Bearer(auth.token(self).await.map_err(CallError::Definite)?)
                 }
-                Authorization::Basic { .. } => None,
+                Authorization::Basic { user, password } => Credential::Basic { user, password },
             };
-            let outcome = self.attempt(call, &auth, token.as_ref()).await;
+            let outcome = self.attempt(call, &credential).await;
             let (error, wait) = match outcome {
                 Attempt::Done(answer) => return Ok(answer),
-                Attempt::Unauthorized(error) => match (&auth, &token) {
-                    (Authorization::Bearer(auth), Some(token)) if !logged_in_again => {
+                Attempt::Unauthorized(error) => match (auth, &credential) {
+                    (Authorization::Bearer(auth), Credential::Bearer(token))
+                        if !logged_in_again =>
+                    {
                         tracing::warn!("{error}; logging in again");
                         auth.forget(token).await;
                         logged_in_again = true;
@@ -517,8 +525,7 @@ impl Transport {
     async fn attempt<B: Serialize + ?Sized>(
         &self,
         call: &Call<'_, B>,
-        auth: &Authorization<'_>,
-        token: Option<&AccessToken>,
+        credential: &Credential<'_>,
     ) -> Attempt {
         let mut request = self
             .http
@@ -530,23 +537,22 @@ impl Transport {
             Body::Json(body) => request.json(body),
             Body::Form(form) => request.form(form),
         };
-        request = match (auth, token) {
-            (_, Some(token)) => request.bearer_auth(token.expose()),
-            (Authorization::Basic { user, password }, None) => {
+        request = match credential {
+            Credential::Bearer(token) => request.bearer_auth(token.expose()),
+            Credential::Basic { user, password } => {
                 request.basic_auth(user, Some(password.expose()))
             }
-            (Authorization::Bearer(_), None) => request,
         };
         // Only API calls count against the rate limit and the in-flight bound.
-        let _permit = match auth {
-            Authorization::Bearer(_) => {
+        let _permit = match credential {
+            Credential::Bearer(_) => {
                 let wait = self.pace.reserve(self.clock.now());
                 if !wait.is_zero() {
                     self.clock.sleep(wait, Pause::RateLimit).await;
                 }
                 self.in_flight.acquire().await.ok()
             }
-            Authorization::Basic { .. } => None,
+            Credential::Basic { .. } => None,
         };
         tracing::debug!(method = %call.method, url = %call.url, "Genesys request");
         let response = match request.send().await {
@@ -601,7 +607,7 @@ impl Transport {
 fn transport_failure<B: ?Sized>(call: &Call<'_, B>, e: &reqwest::Error) -> Attempt {
     let detail = error_chain(e);
     if e.is_builder() {
-        return Attempt::Fail(call.error(Failure::Transport { detail }, None));
+        return Attempt::Fail(call.error(Failure::Build { detail }, None));
     }
     if e.is_connect() {
         // The request never left: always safe to repeat.

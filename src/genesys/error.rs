@@ -82,6 +82,8 @@ pub enum Failure {
     Connect { host: String, detail: String },
     /// The connection failed after the request may have been sent.
     Transport { detail: String },
+    /// The request could not be put together (never sent).
+    Build { detail: String },
     /// A success answer whose body is not what the API documents.
     Decode { detail: String },
 }
@@ -147,6 +149,7 @@ impl ApiError {
             (Failure::Transport { .. }, _) => {
                 "the connection to Genesys broke before the answer arrived".to_owned()
             }
+            (Failure::Build { .. }, _) => "this is a bug in runner: please report it".to_owned(),
             (Failure::Decode { .. }, _) => {
                 "Genesys answered with something the runner does not understand".to_owned()
             }
@@ -221,6 +224,7 @@ impl fmt::Display for ApiError {
             Failure::Timeout => f.write_str("timed out")?,
             Failure::Connect { detail, .. } => write!(f, "connection failed ({detail})")?,
             Failure::Transport { detail } => write!(f, "connection lost ({detail})")?,
+            Failure::Build { detail } => write!(f, "request not built ({detail})")?,
             Failure::Decode { detail } => write!(f, "unexpected answer ({detail})")?,
         }
         write!(f, ": {}", self.hint())?;
