@@ -28,16 +28,10 @@ pub trait Source: Sync {
     ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
 
     /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim.
-    fn conversation(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+    fn conversation(&self, id: &str) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
 
     /// An external contact; `None` when it does not exist.
-    fn contact(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
+    fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
 
     /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
     /// as the customer.

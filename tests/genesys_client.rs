@@ -33,11 +33,7 @@ struct FakeClock {
 
 impl FakeClock {
     fn new() -> Arc<Self> {
-        Arc::new(FakeClock {
-            start: Instant::now(),
-            elapsed: Mutex::default(),
-            sleeps: Mutex::default(),
-        })
+        Arc::new(FakeClock { start: Instant::now(), elapsed: Mutex::default(), sleeps: Mutex::default() })
     }
 
     fn advance(&self, by: Duration) {
@@ -45,13 +41,7 @@ impl FakeClock {
     }
 
     fn sleeps(&self, why: Pause) -> Vec<Duration> {
-        self.sleeps
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, w)| *w == why)
-            .map(|(d, _)| *d)
-            .collect()
+        self.sleeps.lock().unwrap().iter().filter(|(_, w)| *w == why).map(|(d, _)| *d).collect()
     }
 }
 
@@ -68,10 +58,7 @@ impl Clock for FakeClock {
 }
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |k| map.get(k).cloned()
 }
 
@@ -92,10 +79,7 @@ fn config(server: &MockServer) -> GenesysConfig {
 
 fn client(config: GenesysConfig) -> (GenesysClient, Arc<FakeClock>) {
     let clock = FakeClock::new();
-    (
-        GenesysClient::with_clock(config, clock.clone()).unwrap(),
-        clock,
-    )
+    (GenesysClient::with_clock(config, clock.clone()).unwrap(), clock)
 }
 
 /// Answers one login with `token`, valid for `expires_in` seconds.
@@ -134,13 +118,7 @@ fn contact_body(id: &str) -> Value {
 }
 
 async fn requests_to(server: &MockServer, wanted: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.url.path() == wanted)
-        .collect()
+    server.received_requests().await.unwrap_or_default().into_iter().filter(|r| r.url.path() == wanted).collect()
 }
 
 #[tokio::test]
@@ -152,9 +130,8 @@ async fn login_uses_basic_auth_and_the_client_credentials_form_then_bearer() {
         .and(bearer("tok-1"))
         .and(header("accept", "application/json"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]}),
-            ),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]})),
         )
         .expect(2)
         .mount(&server)
@@ -162,10 +139,7 @@ async fn login_uses_basic_auth_and_the_client_credentials_form_then_bearer() {
     let (client, _) = client(config(&server));
 
     let first = client.conversation("conv-1").await.unwrap();
-    assert_eq!(
-        first,
-        json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]})
-    );
+    assert_eq!(first, json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]}));
     client.conversation("conv-1").await.unwrap();
     // One login for both calls (grant expects exactly one).
 }
@@ -216,10 +190,7 @@ async fn a_401_logs_in_again_and_repeats_the_request_once() {
         .await;
     let (client, _) = client(config(&server));
 
-    assert_eq!(
-        client.conversation("conv-1").await.unwrap(),
-        json!({"id": "conv-1"})
-    );
+    assert_eq!(client.conversation("conv-1").await.unwrap(), json!({"id": "conv-1"}));
 }
 
 #[tokio::test]
@@ -229,18 +200,13 @@ async fn a_second_401_is_reported_as_a_credentials_problem() {
     grant(&server, "tok-2", 86_400).await;
     Mock::given(method("GET"))
         .and(path("/api/v2/conversations/conv-1"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({"code": "bad.credentials", "status": 401})),
-        )
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"code": "bad.credentials", "status": 401})))
         .expect(2)
         .mount(&server)
         .await;
     let (client, _) = client(config(&server));
 
-    let Err(SourceError::Api(e)) = client.conversation("conv-1").await else {
-        panic!("expected an API error")
-    };
+    let Err(SourceError::Api(e)) = client.conversation("conv-1").await else { panic!("expected an API error") };
     assert_eq!(e.status(), Some(401));
     assert!(e.to_string().contains("GENESYS_CLIENT_ID"), "{e}");
 }
@@ -275,28 +241,12 @@ async fn active_sessions_page_until_a_short_page_and_drop_overlapping_duplicates
     let page1 = conversations((0..100).map(|i| format!("c{i}")));
     // The data moved while paging: page 2 starts with the last conversation of page 1.
     let page2 = conversations((99..150).map(|i| format!("c{i}")));
-    answer_query(
-        &server,
-        active_query(1),
-        json!({"totalHits": 150, "conversations": page1}),
-    )
-    .await;
-    answer_query(
-        &server,
-        active_query(2),
-        json!({"totalHits": 150, "conversations": page2}),
-    )
-    .await;
+    answer_query(&server, active_query(1), json!({"totalHits": 150, "conversations": page1})).await;
+    answer_query(&server, active_query(2), json!({"totalHits": 150, "conversations": page2})).await;
     let (client, _) = client(config(&server));
 
-    let sessions = client
-        .active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24))
-        .await
-        .unwrap();
-    let ids: Vec<&str> = sessions
-        .iter()
-        .map(|c| c.conversation_id.as_str())
-        .collect();
+    let sessions = client.active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24)).await.unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|c| c.conversation_id.as_str()).collect();
     let expected: Vec<String> = (0..150).map(|i| format!("c{i}")).collect();
     assert_eq!(ids, expected);
 }
@@ -305,27 +255,18 @@ async fn active_sessions_page_until_a_short_page_and_drop_overlapping_duplicates
 async fn active_sessions_stop_when_the_conversations_key_is_absent() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    answer_query(
-        &server,
-        active_query(1),
-        json!({"conversations": conversations((0..100).map(|i| format!("c{i}")))}),
-    )
-    .await;
+    answer_query(&server, active_query(1), json!({"conversations": conversations((0..100).map(|i| format!("c{i}")))}))
+        .await;
     answer_query(&server, active_query(2), json!({"totalHits": 100})).await;
     let (client, _) = client(config(&server));
 
-    let sessions = client
-        .active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24))
-        .await
-        .unwrap();
+    let sessions = client.active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24)).await.unwrap();
     assert_eq!(sessions.len(), 100);
 }
 
 fn history_query(ids: &[String]) -> Value {
-    let predicates: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({"type": "dimension", "dimension": "externalContactId", "value": id}))
-        .collect();
+    let predicates: Vec<Value> =
+        ids.iter().map(|id| json!({"type": "dimension", "dimension": "externalContactId", "value": id})).collect();
     json!({"interval": "2026-11-01T00:00:00.000Z/2026-11-24T12:00:00.000Z",
         "order": "desc", "orderBy": "conversationStart",
         "paging": {"pageSize": 100, "pageNumber": 1},
@@ -342,30 +283,17 @@ async fn history_splits_contacts_into_batches_of_history_batch_size() {
     for (n, batch) in ids.chunks(50).enumerate() {
         // Each batch finds its own conversation, and all find one shared by two contacts.
         let found = conversations([format!("h{n}"), "shared".to_owned()]);
-        answer_query(
-            &server,
-            history_query(batch),
-            json!({"totalHits": 2, "conversations": found}),
-        )
-        .await;
+        answer_query(&server, history_query(batch), json!({"totalHits": 2, "conversations": found})).await;
     }
     let (client, _) = client(config(&server));
 
-    let history = client
-        .history(&ids, ts("2026-11-01T00:00:00Z"), ts("2026-11-24T12:00:00Z"))
-        .await
-        .unwrap();
+    let history = client.history(&ids, ts("2026-11-01T00:00:00Z"), ts("2026-11-24T12:00:00Z")).await.unwrap();
     let got: Vec<&str> = history.iter().map(|c| c.conversation_id.as_str()).collect();
     assert_eq!(got, ["h0", "shared", "h1", "h2"]);
     let sizes: Vec<usize> = requests_to(&server, QUERY_PATH)
         .await
         .iter()
-        .map(|r| {
-            r.body_json::<Value>().unwrap()["segmentFilters"][0]["predicates"]
-                .as_array()
-                .unwrap()
-                .len()
-        })
+        .map(|r| r.body_json::<Value>().unwrap()["segmentFilters"][0]["predicates"].as_array().unwrap().len())
         .collect();
     assert_eq!(sizes, [50, 50, 20]);
 }
@@ -378,10 +306,7 @@ async fn wrapup_codes_are_read_page_by_page_up_to_page_count() {
         Mock::given(method("GET"))
             .and(path("/api/v2/routing/wrapupcodes"))
             .and(bearer("tok-1"))
-            .and(wiremock::matchers::query_param(
-                "pageNumber",
-                page.to_string(),
-            ))
+            .and(wiremock::matchers::query_param("pageNumber", page.to_string()))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "entities": [{"id": format!("w{page}"), "name": format!("Code {page}")}],
                 "pageSize": 100, "pageNumber": page, "pageCount": 3, "total": 3})))
@@ -399,22 +324,14 @@ async fn wrapup_codes_are_read_page_by_page_up_to_page_count() {
         .iter()
         .map(|r| r.url.query().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(
-        queries,
-        [
-            "pageSize=100&pageNumber=1",
-            "pageSize=100&pageNumber=2",
-            "pageSize=100&pageNumber=3"
-        ]
-    );
+    assert_eq!(queries, ["pageSize=100&pageNumber=1", "pageSize=100&pageNumber=2", "pageSize=100&pageNumber=3"]);
 }
 
 #[tokio::test]
 async fn a_missing_contact_is_none_and_a_missing_conversation_is_named() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    let not_found =
-        ResponseTemplate::new(404).set_body_json(json!({"code": "not.found", "status": 404}));
+    let not_found = ResponseTemplate::new(404).set_body_json(json!({"code": "not.found", "status": 404}));
     Mock::given(method("GET"))
         .and(path("/api/v2/externalcontacts/contacts/gone"))
         .respond_with(not_found.clone())
@@ -428,14 +345,8 @@ async fn a_missing_contact_is_none_and_a_missing_conversation_is_named() {
     let (client, _) = client(config(&server));
 
     assert!(client.contact("gone").await.unwrap().is_none());
-    let Err(SourceError::Api(e)) = client.conversation("gone-conv").await else {
-        panic!("expected an API error")
-    };
-    assert!(
-        e.to_string()
-            .contains("conversation `gone-conv` does not exist"),
-        "{e}"
-    );
+    let Err(SourceError::Api(e)) = client.conversation("gone-conv").await else { panic!("expected an API error") };
+    assert!(e.to_string().contains("conversation `gone-conv` does not exist"), "{e}");
 }
 
 fn send_body() -> Value {
@@ -460,17 +371,10 @@ fn sent() -> ResponseTemplate {
 async fn send_posts_an_agentless_web_message() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    send_mock()
-        .respond_with(sent())
-        .expect(1)
-        .mount(&server)
-        .await;
+    send_mock().respond_with(sent()).expect(1).mount(&server).await;
     let (client, _) = client(config(&server));
 
-    let answer = client
-        .send(&client.web_message("ext-1", "Hi Ada"))
-        .await
-        .unwrap();
+    let answer = client.send(&client.web_message("ext-1", "Hi Ada")).await.unwrap();
     assert_eq!(answer.id.as_deref(), Some("msg-1"));
     assert_eq!(answer.conversation_id.as_deref(), Some("conv-9"));
 }
@@ -480,27 +384,16 @@ async fn a_429_waits_exactly_retry_after_then_succeeds() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
     send_mock()
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "7")
-                .set_body_json(json!({
-            "code": "too.many.requests.retry.after", "status": 429})),
-        )
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7").set_body_json(json!({
+            "code": "too.many.requests.retry.after", "status": 429})))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
         .await;
-    send_mock()
-        .respond_with(sent())
-        .expect(1)
-        .mount(&server)
-        .await;
+    send_mock().respond_with(sent()).expect(1).mount(&server).await;
     let (client, clock) = client(config(&server));
 
-    client
-        .send(&client.web_message("ext-1", "Hi Ada"))
-        .await
-        .unwrap();
+    client.send(&client.web_message("ext-1", "Hi Ada")).await.unwrap();
     assert_eq!(clock.sleeps(Pause::RetryAfter), [Duration::from_secs(7)]);
     assert!(clock.sleeps(Pause::Backoff).is_empty());
 }
@@ -527,10 +420,7 @@ async fn a_503_backs_off_then_succeeds() {
     client.conversation("conv-1").await.unwrap();
     let backoff = clock.sleeps(Pause::Backoff);
     assert_eq!(backoff.len(), 1);
-    assert!(
-        backoff[0] >= Duration::from_millis(250) && backoff[0] <= Duration::from_millis(500),
-        "{backoff:?}"
-    );
+    assert!(backoff[0] >= Duration::from_millis(250) && backoff[0] <= Duration::from_millis(500), "{backoff:?}");
 }
 
 #[tokio::test]
@@ -547,9 +437,7 @@ async fn rate_limit_after_all_retries_points_at_requests_per_minute() {
     config.tuning.max_retries = 2;
     let (client, clock) = client(config);
 
-    let Err(SourceError::Api(e)) = client.wrapup_codes().await else {
-        panic!("expected an API error")
-    };
+    let Err(SourceError::Api(e)) = client.wrapup_codes().await else { panic!("expected an API error") };
     assert_eq!(e.status(), Some(429));
     assert!(e.to_string().contains("requests_per_minute"), "{e}");
     assert_eq!(clock.sleeps(Pause::RetryAfter), [Duration::from_secs(1); 2]);
@@ -559,51 +447,27 @@ async fn rate_limit_after_all_retries_points_at_requests_per_minute() {
 async fn a_send_that_times_out_is_uncertain_and_never_repeated() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    send_mock()
-        .respond_with(sent().set_delay(Duration::from_secs(10)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    send_mock().respond_with(sent().set_delay(Duration::from_secs(10))).expect(1).mount(&server).await;
     let mut config = config(&server);
     config.tuning.timeout = Duration::from_millis(200);
     let (client, clock) = client(config);
 
-    let error = client
-        .send(&client.web_message("ext-1", "Hi Ada"))
-        .await
-        .unwrap_err();
-    let SendError::Uncertain(e) = &error else {
-        panic!("expected Uncertain, got {error:?}")
-    };
+    let error = client.send(&client.web_message("ext-1", "Hi Ada")).await.unwrap_err();
+    let SendError::Uncertain(e) = &error else { panic!("expected Uncertain, got {error:?}") };
     assert_eq!(e.failure, Failure::Timeout);
     assert!(clock.sleeps(Pause::Backoff).is_empty());
-    assert_eq!(
-        requests_to(&server, "/api/v2/conversations/messages/agentless")
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(requests_to(&server, "/api/v2/conversations/messages/agentless").await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_gateway_timeout_after_a_send_is_uncertain_and_never_repeated() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    send_mock()
-        .respond_with(ResponseTemplate::new(504))
-        .expect(1)
-        .mount(&server)
-        .await;
+    send_mock().respond_with(ResponseTemplate::new(504)).expect(1).mount(&server).await;
     let (client, _) = client(config(&server));
 
-    let error = client
-        .send(&client.web_message("ext-1", "Hi Ada"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, SendError::Uncertain(e) if e.status() == Some(504)),
-        "{error:?}"
-    );
+    let error = client.send(&client.web_message("ext-1", "Hi Ada")).await.unwrap_err();
+    assert!(matches!(&error, SendError::Uncertain(e) if e.status() == Some(504)), "{error:?}");
 }
 
 #[tokio::test]
@@ -611,10 +475,7 @@ async fn a_send_that_cannot_connect_is_retried_then_definitely_failed() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
     // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let config = GenesysConfig::from_env(
         &env(&[
             ("GENESYS_CLIENT_ID", CLIENT_ID),
@@ -628,13 +489,8 @@ async fn a_send_that_cannot_connect_is_retried_then_definitely_failed() {
     .unwrap();
     let (client, clock) = client(config);
 
-    let error = client
-        .send(&client.web_message("ext-1", "Hi Ada"))
-        .await
-        .unwrap_err();
-    let SendError::Failed(e) = &error else {
-        panic!("expected Failed, got {error:?}")
-    };
+    let error = client.send(&client.web_message("ext-1", "Hi Ada")).await.unwrap_err();
+    let SendError::Failed(e) = &error else { panic!("expected Failed, got {error:?}") };
     assert!(matches!(e.failure, Failure::Connect { .. }), "{e:?}");
     assert!(e.to_string().contains("GENESYS_ENV_URL"), "{e}");
     assert_eq!(clock.sleeps(Pause::Backoff).len(), 4);
@@ -657,23 +513,15 @@ async fn a_403_names_the_missing_permission_and_the_correlation_id() {
         .await;
     let (client, _) = client(config(&server));
 
-    let Err(SourceError::Api(e)) = client
-        .active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24))
-        .await
+    let Err(SourceError::Api(e)) =
+        client.active_sessions(ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24)).await
     else {
         panic!("expected an API error")
     };
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(403), Some("missing.permissions"))
-    );
+    assert_eq!((e.status(), e.code()), (Some(403), Some("missing.permissions")));
     assert_eq!(e.correlation_id.as_deref(), Some("corr-42"));
     let text = e.to_string();
-    assert!(
-        text.contains("`analytics:conversationDetail:view`")
-            && text.contains("OAuth client's role"),
-        "{text}"
-    );
+    assert!(text.contains("`analytics:conversationDetail:view`") && text.contains("OAuth client's role"), "{text}");
     assert!(text.contains("corr-42"), "{text}");
 }
 
@@ -709,15 +557,10 @@ async fn a_refused_login_names_the_credentials_and_never_the_secret() {
         .await;
     let (client, _) = client(config(&server));
 
-    let Err(SourceError::Api(e)) = client.wrapup_codes().await else {
-        panic!("expected an API error")
-    };
+    let Err(SourceError::Api(e)) = client.wrapup_codes().await else { panic!("expected an API error") };
     assert_eq!(e.code(), Some("invalid_client"));
     let text = e.to_string();
-    assert!(
-        text.contains("GENESYS_CLIENT_SECRET") && text.contains("GENESYS_REGION"),
-        "{text}"
-    );
+    assert!(text.contains("GENESYS_CLIENT_SECRET") && text.contains("GENESYS_REGION"), "{text}");
     assert!(!text.contains(SECRET) && !format!("{e:?}").contains(SECRET));
     assert!(!format!("{client:?}").contains(SECRET));
 }
@@ -735,10 +578,7 @@ fn the_secret_never_shows_in_debug() {
     )
     .unwrap();
     let debug = format!("{config:?}");
-    assert!(
-        debug.contains(CLIENT_ID) && debug.contains("***"),
-        "{debug}"
-    );
+    assert!(debug.contains(CLIENT_ID) && debug.contains("***"), "{debug}");
     assert!(!debug.contains(SECRET), "{debug}");
     let client = GenesysClient::new(config).unwrap();
     assert!(!format!("{client:?}").contains(SECRET));
@@ -757,12 +597,7 @@ fn one_error_names_every_missing_variable() {
         ])
     );
     let text = e.to_string();
-    for name in [
-        "GENESYS_CLIENT_ID",
-        "GENESYS_CLIENT_SECRET",
-        "GENESYS_REGION",
-        "GENESYS_DEPLOYMENT_ID",
-    ] {
+    for name in ["GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET", "GENESYS_REGION", "GENESYS_DEPLOYMENT_ID"] {
         assert!(text.contains(name), "{text}");
     }
 }
@@ -780,15 +615,6 @@ fn plain_http_to_a_remote_host_is_refused() {
         None,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            ConfigError::BadUrl {
-                variable: "GENESYS_ENV_URL",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(&e, ConfigError::BadUrl { variable: "GENESYS_ENV_URL", .. }), "{e}");
     assert!(e.to_string().contains("loopback"), "{e}");
 }

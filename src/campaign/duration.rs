@@ -15,35 +15,22 @@ pub const EXPECTED: &str = "a number followed by a unit: s (seconds), m (minutes
 
 /// Parses `2d`, `1h30m`, `1d 12h`. Zero is allowed; negative durations are not.
 pub fn parse(text: &str) -> Result<SignedDuration, DurationError> {
-    let err = |why| DurationError {
-        text: text.to_owned(),
-        why,
-    };
+    let err = |why| DurationError { text: text.to_owned(), why };
     let s = text.trim();
     if s.is_empty() {
-        return Err(err(
-            "it is empty; expected a number followed by a unit, e.g. `2d`",
-        ));
+        return Err(err("it is empty; expected a number followed by a unit, e.g. `2d`"));
     }
     let mut total: i64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         rest = rest.trim_start();
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(err(
-                "expected a number before each unit, e.g. `2d` or `1h30m`",
-            ));
+            return Err(err("expected a number before each unit, e.g. `2d` or `1h30m`"));
         }
-        let n: i64 = rest[..digits]
-            .parse()
-            .map_err(|_| err("the number is too large"))?;
+        let n: i64 = rest[..digits].parse().map_err(|_| err("the number is too large"))?;
         rest = rest[digits..].trim_start();
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let secs = match unit {
             "s" => 1,
@@ -51,11 +38,7 @@ pub fn parse(text: &str) -> Result<SignedDuration, DurationError> {
             "h" => 3600,
             "d" => 86_400,
             "w" => 604_800,
-            "" => {
-                return Err(err(
-                    "a unit is missing: add s, m, h, d or w after the number, e.g. `2d`",
-                ));
-            }
+            "" => return Err(err("a unit is missing: add s, m, h, d or w after the number, e.g. `2d`")),
             _ => return Err(err("unknown unit: use s, m, h, d or w, e.g. `30m`, `2d`")),
         };
         total = n
@@ -109,12 +92,7 @@ mod tests {
         assert!(parse("2 days").unwrap_err().why.contains("unknown unit"));
         assert!(parse("d").unwrap_err().why.contains("expected a number"));
         assert!(parse("-2d").unwrap_err().why.contains("expected a number"));
-        assert!(
-            parse("99999999999999999999d")
-                .unwrap_err()
-                .why
-                .contains("too large")
-        );
+        assert!(parse("99999999999999999999d").unwrap_err().why.contains("too large"));
     }
 
     #[test]

@@ -41,10 +41,7 @@ impl CampaignSet {
 
     /// The longest look-back of the enabled campaigns that read history, if any does.
     pub fn max_look_back(&self) -> Option<SignedDuration> {
-        self.enabled()
-            .filter(|c| c.needs.contains(&Needs::History))
-            .map(|c| c.history.look_back)
-            .max()
+        self.enabled().filter(|c| c.needs.contains(&Needs::History)).map(|c| c.history.look_back).max()
     }
 }
 
@@ -173,25 +170,11 @@ pub struct History {
 #[derive(Debug, Clone)]
 pub enum HistoryCondition {
     /// `count: {at_least, at_most, where}`: how many previous conversations (matching `where`).
-    Count {
-        at_least: Option<u64>,
-        at_most: Option<u64>,
-        filter: Option<Condition>,
-        display: String,
-    },
+    Count { at_least: Option<u64>, at_most: Option<u64>, filter: Option<Condition>, display: String },
     /// `last_contact: {older_than, newer_than}`: time since the most recent one ended.
-    LastContact {
-        older_than: Option<SignedDuration>,
-        newer_than: Option<SignedDuration>,
-        display: String,
-    },
+    LastContact { older_than: Option<SignedDuration>, newer_than: Option<SignedDuration>, display: String },
     /// `wrap_up_codes` / `queues` / `message_types` with `any_of` or `none_of`.
-    Had {
-        attribute: HistoryAttribute,
-        values: Vec<String>,
-        wanted: bool,
-        display: String,
-    },
+    Had { attribute: HistoryAttribute, values: Vec<String>, wanted: bool, display: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

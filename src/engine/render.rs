@@ -58,8 +58,7 @@ impl Templates {
 
     /// Adds and parses a template. Fails with minijinja's syntax error (which carries the line).
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), minijinja::Error> {
-        self.env
-            .add_template_owned(name.to_owned(), source.to_owned())
+        self.env.add_template_owned(name.to_owned(), source.to_owned())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -69,29 +68,17 @@ impl Templates {
     /// The variables a template reads from its context, as dotted paths
     /// (`customer.contact.first_name`). Loop variables and `set` names are not included.
     pub fn variables(&self, name: &str) -> HashSet<String> {
-        self.env
-            .get_template(name)
-            .map(|t| t.undeclared_variables(true))
-            .unwrap_or_default()
+        self.env.get_template(name).map(|t| t.undeclared_variables(true)).unwrap_or_default()
     }
 
     /// Renders a template. Trims surrounding white space (YAML block scalars end in a newline).
-    pub fn render(
-        &self,
-        name: &str,
-        context: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<String, RenderError> {
-        let template = self
-            .env
-            .get_template(name)
-            .map_err(|e| RenderError::Other(describe(&e)))?;
-        let text = template
-            .render(minijinja::value::Serde(context))
-            .map_err(|e| match e.kind() {
-                ErrorKind::UndefinedError => RenderError::Undefined(describe(&e)),
-                ErrorKind::OutOfFuel => RenderError::OutOfFuel(describe(&e)),
-                _ => RenderError::Other(describe(&e)),
-            })?;
+    pub fn render(&self, name: &str, context: &BTreeMap<String, serde_json::Value>) -> Result<String, RenderError> {
+        let template = self.env.get_template(name).map_err(|e| RenderError::Other(describe(&e)))?;
+        let text = template.render(minijinja::value::Serde(context)).map_err(|e| match e.kind() {
+            ErrorKind::UndefinedError => RenderError::Undefined(describe(&e)),
+            ErrorKind::OutOfFuel => RenderError::OutOfFuel(describe(&e)),
+            _ => RenderError::Other(describe(&e)),
+        })?;
         Ok(text.trim().to_owned())
     }
 }
@@ -122,51 +109,31 @@ mod tests {
     fn renders_plain_text_without_escaping() {
         let mut t = Templates::new();
         t.add("m", "Hi {{ name }} & <welcome>!\n").unwrap();
-        assert_eq!(
-            t.render("m", &ctx(serde_json::json!({"name": "Zoë"})))
-                .unwrap(),
-            "Hi Zoë & <welcome>!"
-        );
+        assert_eq!(t.render("m", &ctx(serde_json::json!({"name": "Zoë"}))).unwrap(), "Hi Zoë & <welcome>!");
     }
 
     #[test]
     fn undefined_is_an_error_and_default_falls_back() {
         let mut t = Templates::new();
         t.add("strict", "Hi {{ customer.first_name }}").unwrap();
-        t.add(
-            "fallback",
-            "Hi {{ customer.first_name | default('there') }}",
-        )
-        .unwrap();
+        t.add("fallback", "Hi {{ customer.first_name | default('there') }}").unwrap();
         let c = ctx(serde_json::json!({"customer": {}}));
-        assert!(matches!(
-            t.render("strict", &c),
-            Err(RenderError::Undefined(_))
-        ));
+        assert!(matches!(t.render("strict", &c), Err(RenderError::Undefined(_))));
         assert_eq!(t.render("fallback", &c).unwrap(), "Hi there");
     }
 
     #[test]
     fn runaway_loops_run_out_of_fuel() {
         let mut t = Templates::new();
-        t.add("loop", "{% for i in range(100000) %}{{ i }}{% endfor %}")
-            .unwrap();
-        assert!(matches!(
-            t.render("loop", &BTreeMap::new()),
-            Err(RenderError::OutOfFuel(_))
-        ));
+        t.add("loop", "{% for i in range(100000) %}{{ i }}{% endfor %}").unwrap();
+        assert!(matches!(t.render("loop", &BTreeMap::new()), Err(RenderError::OutOfFuel(_))));
     }
 
     #[test]
     fn data_is_rendered_literally_never_evaluated() {
         let mut t = Templates::new();
         t.add("m", "{{ x }}").unwrap();
-        let out = t
-            .render(
-                "m",
-                &ctx(serde_json::json!({"x": "{{ 7 * 7 }} {% if true %}"})),
-            )
-            .unwrap();
+        let out = t.render("m", &ctx(serde_json::json!({"x": "{{ 7 * 7 }} {% if true %}"}))).unwrap();
         assert_eq!(out, "{{ 7 * 7 }} {% if true %}");
     }
 

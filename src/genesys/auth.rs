@@ -89,41 +89,22 @@ impl Auth {
         }
         let form = [("grant_type", "client_credentials")];
         let call = Call::form(Endpoint::Token, self.token_url.clone(), &form);
-        let credentials = Authorization::Basic {
-            user: &self.client_id,
-            password: &self.secret,
-        };
+        let credentials = Authorization::Basic { user: &self.client_id, password: &self.secret };
         // Boxed: a login is itself a request, and requests ask for tokens.
-        let answer = Box::pin(transport.execute(&call, credentials))
-            .await
-            .map_err(|e| e.into_api_error())?;
+        let answer = Box::pin(transport.execute(&call, credentials)).await.map_err(|e| e.into_api_error())?;
         // Not `answer.json()`: a decode error could quote the token.
         let granted: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| ApiError {
             correlation_id: answer.correlation_id.clone(),
             ..ApiError::new(
                 Endpoint::Token,
-                Failure::Decode {
-                    detail: "expected `access_token` and `expires_in`".to_owned(),
-                },
+                Failure::Decode { detail: "expected `access_token` and `expires_in`".to_owned() },
             )
         })?;
         let lifetime = Duration::from_secs(granted.expires_in).min(MAX_LIFETIME);
-        let generation = self
-            .logins
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        let token = AccessToken {
-            value: granted.access_token.into(),
-            generation,
-        };
-        tracing::debug!(
-            expires_in = granted.expires_in,
-            "logged in to Genesys Cloud"
-        );
-        *cached = Some(Cached {
-            token: token.clone(),
-            renew_at: asked_at + lifetime - renewal_margin(lifetime),
-        });
+        let generation = self.logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let token = AccessToken { value: granted.access_token.into(), generation };
+        tracing::debug!(expires_in = granted.expires_in, "logged in to Genesys Cloud");
+        *cached = Some(Cached { token: token.clone(), renew_at: asked_at + lifetime - renewal_margin(lifetime) });
         Ok(token)
     }
 
@@ -131,10 +112,7 @@ impl Auth {
     /// again. A newer token that another request already fetched is kept.
     pub(crate) async fn forget(&self, token: &AccessToken) {
         let mut cached = self.cached.lock().await;
-        if cached
-            .as_ref()
-            .is_some_and(|c| c.token.generation == token.generation)
-        {
+        if cached.as_ref().is_some_and(|c| c.token.generation == token.generation) {
             *cached = None;
         }
     }
@@ -163,14 +141,8 @@ mod tests {
 
     #[test]
     fn renews_a_tenth_before_expiry_at_most_five_minutes() {
-        assert_eq!(
-            renewal_margin(Duration::from_secs(86_400)),
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            renewal_margin(Duration::from_secs(300)),
-            Duration::from_secs(30)
-        );
+        assert_eq!(renewal_margin(Duration::from_secs(86_400)), Duration::from_secs(300));
+        assert_eq!(renewal_margin(Duration::from_secs(300)), Duration::from_secs(30));
     }
 
     #[test]
@@ -184,16 +156,9 @@ mod tests {
 
     #[test]
     fn debug_hides_the_secret_and_the_token() {
-        let auth = Auth::new(
-            "id".into(),
-            Secret::new("hunter2"),
-            &Url::parse("https://login.mypurecloud.ie").unwrap(),
-        );
+        let auth = Auth::new("id".into(), Secret::new("hunter2"), &Url::parse("https://login.mypurecloud.ie").unwrap());
         assert!(!format!("{auth:?}").contains("hunter2"));
-        let token = AccessToken {
-            value: "tok-123".into(),
-            generation: 1,
-        };
+        let token = AccessToken { value: "tok-123".into(), generation: 1 };
         assert!(!format!("{token:?}").contains("tok-123"));
     }
 }

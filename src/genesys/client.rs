@@ -30,8 +30,8 @@ use super::config::{GenesysConfig, Secret, Tuning};
 use super::error::{ApiError, Endpoint, Failure, SendError};
 use super::query::{DetailsQuery, PAGE_SIZE};
 use super::types::{
-    AgentlessMessageRequest, AgentlessMessageResponse, AnalyticsConversation,
-    AnalyticsQueryResponse, ErrorBody, ExternalContact, WrapupCode, WrapupCodeListing,
+    AgentlessMessageRequest, AgentlessMessageResponse, AnalyticsConversation, AnalyticsQueryResponse, ErrorBody,
+    ExternalContact, WrapupCode, WrapupCodeListing,
 };
 use crate::source::{Source, SourceError};
 
@@ -98,10 +98,7 @@ impl GenesysClient {
     }
 
     /// A client whose waits and token expiry follow `clock`.
-    pub fn with_clock(
-        config: GenesysConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, ClientBuildError> {
+    pub fn with_clock(config: GenesysConfig, clock: Arc<dyn Clock>) -> Result<Self, ClientBuildError> {
         // Another part of the program may have installed it already: that is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tuning = config.tuning;
@@ -142,10 +139,7 @@ impl GenesysClient {
     }
 
     /// Sends a proactive message (`POST /api/v2/conversations/messages/agentless`).
-    pub async fn send(
-        &self,
-        request: &AgentlessMessageRequest,
-    ) -> Result<AgentlessMessageResponse, SendError> {
+    pub async fn send(&self, request: &AgentlessMessageRequest) -> Result<AgentlessMessageResponse, SendError> {
         let url = self.api(&["conversations", "messages", "agentless"]);
         let call = Call::json(Endpoint::AgentlessMessage, url, request)
             .target(&request.external_contact_id)
@@ -167,20 +161,12 @@ impl GenesysClient {
         join(&self.api_url, &all)
     }
 
-    async fn execute<B: Serialize + ?Sized>(
-        &self,
-        call: &Call<'_, B>,
-    ) -> Result<Answer, CallError> {
-        self.transport
-            .execute(call, Authorization::Bearer(&self.auth))
-            .await
+    async fn execute<B: Serialize + ?Sized>(&self, call: &Call<'_, B>) -> Result<Answer, CallError> {
+        self.transport.execute(call, Authorization::Bearer(&self.auth)).await
     }
 
     async fn get<T: DeserializeOwned>(&self, call: &Call<'_, ()>) -> Result<T, ApiError> {
-        self.execute(call)
-            .await
-            .map_err(CallError::into_api_error)?
-            .json(call)
+        self.execute(call).await.map_err(CallError::into_api_error)?.json(call)
     }
 
     /// Runs a details query over all its pages, adding conversations not `seen` yet to `out`.
@@ -194,23 +180,14 @@ impl GenesysClient {
         for page in 1.. {
             let body = query.page(page);
             let call = Call::json(Endpoint::ConversationQuery, url.clone(), &body);
-            let answer: AnalyticsQueryResponse = self
-                .execute(&call)
-                .await
-                .map_err(CallError::into_api_error)?
-                .json(&call)?;
+            let answer: AnalyticsQueryResponse =
+                self.execute(&call).await.map_err(CallError::into_api_error)?.json(&call)?;
             let Some(conversations) = answer.conversations else {
                 break;
             };
             let count = conversations.len();
-            out.extend(
-                conversations
-                    .into_iter()
-                    .filter(|c| seen.insert(c.conversation_id.clone())),
-            );
-            let all_hits_read = answer
-                .total_hits
-                .is_some_and(|total| u64::from(page) * u64::from(PAGE_SIZE) >= total);
+            out.extend(conversations.into_iter().filter(|c| seen.insert(c.conversation_id.clone())));
+            let all_hits_read = answer.total_hits.is_some_and(|total| u64::from(page) * u64::from(PAGE_SIZE) >= total);
             if count < PAGE_SIZE as usize || all_hits_read {
                 break;
             }
@@ -221,11 +198,7 @@ impl GenesysClient {
 
 /// A web messaging proactive message: `toAddressMessengerType` `webmessaging`, no `toAddress`,
 /// the deployment as sender, into the customer's active conversation.
-pub fn web_message(
-    deployment_id: &str,
-    external_contact_id: &str,
-    text: &str,
-) -> AgentlessMessageRequest {
+pub fn web_message(deployment_id: &str, external_contact_id: &str, text: &str) -> AgentlessMessageRequest {
     AgentlessMessageRequest {
         from_address: deployment_id.to_owned(),
         to_address_messenger_type: "webmessaging".to_owned(),
@@ -246,8 +219,7 @@ impl Source for GenesysClient {
         let start = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
         let query = DetailsQuery::active_web_messaging(start, now);
         let mut out = Vec::new();
-        self.query_conversations(&query, &mut HashSet::new(), &mut out)
-            .await?;
+        self.query_conversations(&query, &mut HashSet::new(), &mut out).await?;
         Ok(out)
     }
 
@@ -257,11 +229,7 @@ impl Source for GenesysClient {
     }
 
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-        let call = Call::get(
-            Endpoint::ExternalContact,
-            self.api(&["externalcontacts", "contacts", id]),
-        )
-        .target(id);
+        let call = Call::get(Endpoint::ExternalContact, self.api(&["externalcontacts", "contacts", id])).target(id);
         match self.get(&call).await {
             Ok(contact) => Ok(Some(contact)),
             Err(e) if e.status() == Some(404) => Ok(None),
@@ -279,8 +247,7 @@ impl Source for GenesysClient {
         let mut out = Vec::new();
         for batch in contact_ids.chunks(self.tuning.history_batch_size.max(1)) {
             let query = DetailsQuery::history(batch, since, until);
-            self.query_conversations(&query, &mut seen, &mut out)
-                .await?;
+            self.query_conversations(&query, &mut seen, &mut out).await?;
         }
         Ok(out)
     }
@@ -293,8 +260,7 @@ impl Source for GenesysClient {
             url.query_pairs_mut()
                 .append_pair("pageSize", &WRAPUP_PAGE_SIZE.to_string())
                 .append_pair("pageNumber", &page.to_string());
-            let listing: WrapupCodeListing =
-                self.get(&Call::get(Endpoint::WrapupCodes, url)).await?;
+            let listing: WrapupCodeListing = self.get(&Call::get(Endpoint::WrapupCodes, url)).await?;
             let count = listing.entities.len() as u64;
             codes.extend(listing.entities);
             let last = match listing.page_count {
@@ -336,45 +302,21 @@ pub(crate) struct Call<'a, B: ?Sized = ()> {
 
 impl<'a> Call<'a, ()> {
     pub(crate) fn get(endpoint: Endpoint, url: Url) -> Self {
-        Call {
-            endpoint,
-            target: None,
-            method: Method::GET,
-            url,
-            body: Body::Empty,
-            safety: Safety::Read,
-        }
+        Call { endpoint, target: None, method: Method::GET, url, body: Body::Empty, safety: Safety::Read }
     }
 
     pub(crate) fn form(endpoint: Endpoint, url: Url, form: &'a [(&'a str, &'a str)]) -> Self {
-        Call {
-            endpoint,
-            target: None,
-            method: Method::POST,
-            url,
-            body: Body::Form(form),
-            safety: Safety::Read,
-        }
+        Call { endpoint, target: None, method: Method::POST, url, body: Body::Form(form), safety: Safety::Read }
     }
 }
 
 impl<'a, B: ?Sized> Call<'a, B> {
     pub(crate) fn json(endpoint: Endpoint, url: Url, body: &'a B) -> Self {
-        Call {
-            endpoint,
-            target: None,
-            method: Method::POST,
-            url,
-            body: Body::Json(body),
-            safety: Safety::Read,
-        }
+        Call { endpoint, target: None, method: Method::POST, url, body: Body::Json(body), safety: Safety::Read }
     }
 
     pub(crate) fn target(self, target: &'a str) -> Self {
-        Call {
-            target: Some(target),
-            ..self
-        }
+        Call { target: Some(target), ..self }
     }
 
     pub(crate) fn safety(self, safety: Safety) -> Self {
@@ -382,11 +324,7 @@ impl<'a, B: ?Sized> Call<'a, B> {
     }
 
     fn error(&self, failure: Failure, correlation_id: Option<String>) -> ApiError {
-        ApiError {
-            target: self.target.map(str::to_owned),
-            correlation_id,
-            ..ApiError::new(self.endpoint, failure)
-        }
+        ApiError { target: self.target.map(str::to_owned), correlation_id, ..ApiError::new(self.endpoint, failure) }
     }
 }
 
@@ -413,14 +351,8 @@ pub(crate) struct Answer {
 
 impl Answer {
     fn json<T: DeserializeOwned, B: ?Sized>(&self, call: &Call<'_, B>) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            call.error(
-                Failure::Decode {
-                    detail: e.to_string(),
-                },
-                self.correlation_id.clone(),
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| call.error(Failure::Decode { detail: e.to_string() }, self.correlation_id.clone()))
     }
 }
 
@@ -480,18 +412,14 @@ impl Transport {
         let mut logged_in_again = false;
         loop {
             let credential = match auth {
-                Authorization::Bearer(auth) => {
-                    Credential::Bearer(auth.token(self).await.map_err(CallError::Definite)?)
-                }
+                Authorization::Bearer(auth) => Credential::Bearer(auth.token(self).await.map_err(CallError::Definite)?),
                 Authorization::Basic { user, password } => Credential::Basic { user, password },
             };
             let outcome = self.attempt(call, &credential).await;
             let (error, wait) = match outcome {
                 Attempt::Done(answer) => return Ok(answer),
                 Attempt::Unauthorized(error) => match (auth, &credential) {
-                    (Authorization::Bearer(auth), Credential::Bearer(token))
-                        if !logged_in_again =>
-                    {
+                    (Authorization::Bearer(auth), Credential::Bearer(token)) if !logged_in_again => {
                         tracing::warn!("{error}; logging in again");
                         auth.forget(token).await;
                         logged_in_again = true;
@@ -504,33 +432,18 @@ impl Transport {
                 Attempt::Retry { error, .. } if retries >= self.max_retries => {
                     return Err(CallError::Definite(logged(error)));
                 }
-                Attempt::Retry {
-                    error,
-                    after: Some(after),
-                } => (error, (after, Pause::RetryAfter)),
-                Attempt::Retry { error, after: None } => {
-                    (error, (backoff(retries), Pause::Backoff))
-                }
+                Attempt::Retry { error, after: Some(after) } => (error, (after, Pause::RetryAfter)),
+                Attempt::Retry { error, after: None } => (error, (backoff(retries), Pause::Backoff)),
             };
             retries += 1;
             let (delay, why) = wait;
-            tracing::warn!(
-                "{error}; retry {retries} of {} in {delay:?}",
-                self.max_retries
-            );
+            tracing::warn!("{error}; retry {retries} of {} in {delay:?}", self.max_retries);
             self.clock.sleep(delay, why).await;
         }
     }
 
-    async fn attempt<B: Serialize + ?Sized>(
-        &self,
-        call: &Call<'_, B>,
-        credential: &Credential<'_>,
-    ) -> Attempt {
-        let mut request = self
-            .http
-            .request(call.method.clone(), call.url.clone())
-            .timeout(self.timeout);
+    async fn attempt<B: Serialize + ?Sized>(&self, call: &Call<'_, B>, credential: &Credential<'_>) -> Attempt {
+        let mut request = self.http.request(call.method.clone(), call.url.clone()).timeout(self.timeout);
         request = request.header(ACCEPT, "application/json");
         request = match &call.body {
             Body::Empty => request,
@@ -539,9 +452,7 @@ impl Transport {
         };
         request = match credential {
             Credential::Bearer(token) => request.bearer_auth(token.expose()),
-            Credential::Basic { user, password } => {
-                request.basic_auth(user, Some(password.expose()))
-            }
+            Credential::Basic { user, password } => request.basic_auth(user, Some(password.expose())),
         };
         // Only API calls count against the rate limit and the in-flight bound.
         let _permit = match credential {
@@ -565,33 +476,17 @@ impl Transport {
         let body = response.bytes().await;
         if status.is_success() {
             return match body {
-                Ok(body) => Attempt::Done(Answer {
-                    body: body.into(),
-                    correlation_id,
-                }),
+                Ok(body) => Attempt::Done(Answer { body: body.into(), correlation_id }),
                 // A send was accepted: its fate is known even if the answer was cut off.
-                Err(_) if call.safety == Safety::Send => Attempt::Done(Answer {
-                    body: Vec::new(),
-                    correlation_id,
-                }),
+                Err(_) if call.safety == Safety::Send => Attempt::Done(Answer { body: Vec::new(), correlation_id }),
                 Err(e) => transport_failure(call, &e),
             };
         }
         let (code, message) = body.as_deref().map(error_fields).unwrap_or_default();
-        let error = call.error(
-            Failure::Status {
-                status: status.as_u16(),
-                code,
-                message,
-            },
-            correlation_id,
-        );
+        let error = call.error(Failure::Status { status: status.as_u16(), code, message }, correlation_id);
         match (status, call.safety) {
             (StatusCode::UNAUTHORIZED, _) => Attempt::Unauthorized(error),
-            (StatusCode::TOO_MANY_REQUESTS, _) => Attempt::Retry {
-                error,
-                after: retry_after(&headers),
-            },
+            (StatusCode::TOO_MANY_REQUESTS, _) => Attempt::Retry { error, after: retry_after(&headers) },
             (StatusCode::SERVICE_UNAVAILABLE, _) => Attempt::Retry { error, after: None },
             (StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT, Safety::Read) => {
                 Attempt::Retry { error, after: None }
@@ -612,21 +507,11 @@ fn transport_failure<B: ?Sized>(call: &Call<'_, B>, e: &reqwest::Error) -> Attem
     if e.is_connect() {
         // The request never left: always safe to repeat.
         let host = call.url.host_str().unwrap_or_default().to_owned();
-        return Attempt::Retry {
-            error: call.error(Failure::Connect { host, detail }, None),
-            after: None,
-        };
+        return Attempt::Retry { error: call.error(Failure::Connect { host, detail }, None), after: None };
     }
-    let failure = if e.is_timeout() {
-        Failure::Timeout
-    } else {
-        Failure::Transport { detail }
-    };
+    let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Transport { detail } };
     match call.safety {
-        Safety::Read => Attempt::Retry {
-            error: call.error(failure, None),
-            after: None,
-        },
+        Safety::Read => Attempt::Retry { error: call.error(failure, None), after: None },
         Safety::Send => Attempt::Uncertain(call.error(failure, None)),
     }
 }
@@ -642,28 +527,18 @@ fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
         description: Option<String>,
     }
     match serde_json::from_slice::<AnyErrorBody>(body) {
-        Ok(b) => (
-            b.api.code.or(b.error),
-            b.api.message.or(b.error_description).or(b.description),
-        ),
+        Ok(b) => (b.api.code.or(b.error), b.api.message.or(b.error_description).or(b.description)),
         Err(_) => (None, None),
     }
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// `Retry-After` in seconds (Genesys does not send HTTP dates).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    header(headers, RETRY_AFTER.as_str())?
-        .trim()
-        .parse()
-        .ok()
-        .map(Duration::from_secs)
+    header(headers, RETRY_AFTER.as_str())?.trim().parse().ok().map(Duration::from_secs)
 }
 
 /// Delay before retry number `retries + 1`: 0.5 s doubling to at most 30 s, the upper half
@@ -706,18 +581,12 @@ struct Pace {
 
 impl Pace {
     fn new(requests_per_minute: u32) -> Self {
-        Pace {
-            interval: Duration::from_secs(60) / requests_per_minute.max(1),
-            next_free: Mutex::new(None),
-        }
+        Pace { interval: Duration::from_secs(60) / requests_per_minute.max(1), next_free: Mutex::new(None) }
     }
 
     /// Takes the next slot; returns how long to wait for it.
     fn reserve(&self, now: Instant) -> Duration {
-        let mut next_free = self
-            .next_free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut next_free = self.next_free.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = next_free.map_or(now, |t| t.max(now));
         *next_free = Some(slot + self.interval);
         slot - now
@@ -742,9 +611,7 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         for retries in 0..20 {
-            let ceiling = Duration::from_millis(500)
-                .saturating_mul(1 << retries.min(16))
-                .min(Duration::from_secs(30));
+            let ceiling = Duration::from_millis(500).saturating_mul(1 << retries.min(16)).min(Duration::from_secs(30));
             let d = backoff(retries);
             assert!(d >= ceiling / 2 && d <= ceiling, "{retries}: {d:?}");
         }

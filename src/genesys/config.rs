@@ -130,16 +130,9 @@ pub enum ConfigError {
     #[error("missing setting{}: {}; set {} in the environment", plural(.0.len()), .0.join(", "), if .0.len() == 1 { "it" } else { "them" })]
     Missing(Vec<&'static str>),
     #[error("{ENV_REGION}=`{given}` is not a Genesys Cloud region{}; known regions: {}", suggestion(.did_you_mean), REGIONS.join(", "))]
-    UnknownRegion {
-        given: String,
-        did_you_mean: Option<&'static str>,
-    },
+    UnknownRegion { given: String, did_you_mean: Option<&'static str> },
     #[error("{variable}=`{given}`: {why}")]
-    BadUrl {
-        variable: &'static str,
-        given: String,
-        why: String,
-    },
+    BadUrl { variable: &'static str, given: String, why: String },
     #[error("config file {}: {message}", .path.display())]
     File { path: PathBuf, message: String },
 }
@@ -149,23 +142,14 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn suggestion(did_you_mean: &Option<&'static str>) -> String {
-    did_you_mean
-        .map(|r| format!(" (did you mean `{r}`?)"))
-        .unwrap_or_default()
+    did_you_mean.map(|r| format!(" (did you mean `{r}`?)")).unwrap_or_default()
 }
 
 impl GenesysConfig {
     /// Reads the settings from `env` (pass `|k| std::env::var(k).ok()` in production) and the
     /// optional YAML config file. Every missing variable is named in one error.
-    pub fn from_env(
-        env: &impl Fn(&str) -> Option<String>,
-        file: Option<&Path>,
-    ) -> Result<GenesysConfig, ConfigError> {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>, file: Option<&Path>) -> Result<GenesysConfig, ConfigError> {
+        let get = |name: &str| env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let client_id = get(ENV_CLIENT_ID);
         let client_secret = get(ENV_CLIENT_SECRET);
         let deployment_id = get(ENV_DEPLOYMENT_ID);
@@ -183,8 +167,7 @@ impl GenesysConfig {
         .into_iter()
         .filter_map(|(name, is_missing)| is_missing.then_some(name))
         .collect();
-        let (Some(client_id), Some(client_secret), Some(deployment_id)) =
-            (client_id, client_secret, deployment_id)
+        let (Some(client_id), Some(client_secret), Some(deployment_id)) = (client_id, client_secret, deployment_id)
         else {
             return Err(ConfigError::Missing(missing));
         };
@@ -193,26 +176,12 @@ impl GenesysConfig {
         }
 
         let region = region.map(|r| r.to_ascii_lowercase());
-        if let Some(given) = region
-            .as_ref()
-            .filter(|r| !REGIONS.contains(&r.as_str()) && !both_urls)
-        {
-            return Err(ConfigError::UnknownRegion {
-                given: given.clone(),
-                did_you_mean: closest_region(given),
-            });
+        if let Some(given) = region.as_ref().filter(|r| !REGIONS.contains(&r.as_str()) && !both_urls) {
+            return Err(ConfigError::UnknownRegion { given: given.clone(), did_you_mean: closest_region(given) });
         }
-        let default_base = |prefix: &str| {
-            region
-                .as_ref()
-                .map(|r| format!("https://{prefix}.{r}"))
-                .unwrap_or_default()
-        };
+        let default_base = |prefix: &str| region.as_ref().map(|r| format!("https://{prefix}.{r}")).unwrap_or_default();
         let api_url = base_url(ENV_ENV_URL, env_url.unwrap_or_else(|| default_base("api")))?;
-        let login_url = base_url(
-            ENV_LOGIN_URL,
-            login_url.unwrap_or_else(|| default_base("login")),
-        )?;
+        let login_url = base_url(ENV_LOGIN_URL, login_url.unwrap_or_else(|| default_base("login")))?;
 
         let tuning = match file {
             Some(path) => read_tuning(path)?,
@@ -248,19 +217,13 @@ fn closest_region(given: &str) -> Option<&'static str> {
 
 /// Parses an API or login base: https, or http to a loopback host (local fakes only).
 fn base_url(variable: &'static str, given: String) -> Result<Url, ConfigError> {
-    let bad = |why: &str| ConfigError::BadUrl {
-        variable,
-        given: given.clone(),
-        why: why.to_owned(),
-    };
+    let bad = |why: &str| ConfigError::BadUrl { variable, given: given.clone(), why: why.to_owned() };
     let url = Url::parse(&given).map_err(|e| bad(&format!("not a URL ({e})")))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
         "http" => {
-            return Err(bad(
-                "plain http is only allowed to a loopback host (127.0.0.1, localhost, [::1]); use https",
-            ));
+            return Err(bad("plain http is only allowed to a loopback host (127.0.0.1, localhost, [::1]); use https"));
         }
         _ => return Err(bad("must start with https://")),
     }
@@ -268,9 +231,7 @@ fn base_url(variable: &'static str, given: String) -> Result<Url, ConfigError> {
         return Err(bad("no host"));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(bad(
-            "must be a bare base URL such as https://api.mypurecloud.ie",
-        ));
+        return Err(bad("must be a bare base URL such as https://api.mypurecloud.ie"));
     }
     Ok(url)
 }
@@ -282,10 +243,7 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn read_tuning(path: &Path) -> Result<Tuning, ConfigError> {
-    let err = |message: String| ConfigError::File {
-        path: path.to_owned(),
-        message,
-    };
+    let err = |message: String| ConfigError::File { path: path.to_owned(), message };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it ({e})")))?;
     let raw: TuningFile = if text.trim().is_empty() {
         TuningFile::default()
@@ -297,15 +255,9 @@ fn read_tuning(path: &Path) -> Result<Tuning, ConfigError> {
         Some(0) => Err(err(format!("`{name}` must be at least 1"))),
         _ => Ok(()),
     };
-    positive(
-        "requests_per_minute",
-        raw.requests_per_minute.map(u64::from),
-    )?;
+    positive("requests_per_minute", raw.requests_per_minute.map(u64::from))?;
     positive("concurrency", raw.concurrency.map(|v| v as u64))?;
-    positive(
-        "history_batch_size",
-        raw.history_batch_size.map(|v| v as u64),
-    )?;
+    positive("history_batch_size", raw.history_batch_size.map(|v| v as u64))?;
     let parse_duration = |name: &str, text: Option<String>| {
         text.map(|text| match duration::parse(&text) {
             Ok(d) if d.is_zero() => Err(err(format!("`{name}` must be longer than 0s"))),
@@ -318,14 +270,10 @@ fn read_tuning(path: &Path) -> Result<Tuning, ConfigError> {
     let timeout = parse_duration("timeout", raw.timeout)?;
     Ok(Tuning {
         look_back: look_back.unwrap_or(defaults.look_back),
-        requests_per_minute: raw
-            .requests_per_minute
-            .unwrap_or(defaults.requests_per_minute),
+        requests_per_minute: raw.requests_per_minute.unwrap_or(defaults.requests_per_minute),
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
         timeout: timeout.map_or(defaults.timeout, |d| d.unsigned_abs()),
-        history_batch_size: raw
-            .history_batch_size
-            .unwrap_or(defaults.history_batch_size),
+        history_batch_size: raw.history_batch_size.unwrap_or(defaults.history_batch_size),
         max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
     })
 }
@@ -337,10 +285,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -368,18 +313,12 @@ mod tests {
         let e = GenesysConfig::from_env(&env(&vars), None).unwrap_err();
         assert_eq!(
             e,
-            ConfigError::UnknownRegion {
-                given: "mypurecloud.i".into(),
-                did_you_mean: Some("mypurecloud.ie")
-            }
+            ConfigError::UnknownRegion { given: "mypurecloud.i".into(), did_you_mean: Some("mypurecloud.ie") }
         );
         assert!(e.to_string().contains("did you mean `mypurecloud.ie`"));
         vars[2] = (ENV_REGION, "https://api.mypurecloud.de");
         let e = GenesysConfig::from_env(&env(&vars), None).unwrap_err();
-        assert!(
-            e.to_string().contains("did you mean `mypurecloud.de`"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("did you mean `mypurecloud.de`"), "{e}");
     }
 
     #[test]
@@ -414,27 +353,14 @@ mod tests {
             (ENV_LOGIN_URL, "ftp://localhost"),
         ];
         let e = GenesysConfig::from_env(&env(&vars), None).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                ConfigError::BadUrl {
-                    variable: ENV_LOGIN_URL,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, ConfigError::BadUrl { variable: ENV_LOGIN_URL, .. }), "{e}");
     }
 
     #[test]
     fn the_file_sets_the_tuning_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runner.yaml");
-        std::fs::write(
-            &path,
-            "look_back: 6h\nrequests_per_minute: 120\ntimeout: 10s\nmax_retries: 2\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "look_back: 6h\nrequests_per_minute: 120\ntimeout: 10s\nmax_retries: 2\n").unwrap();
         let c = GenesysConfig::from_env(&env(&full()), Some(&path)).unwrap();
         assert_eq!(c.tuning.look_back, SignedDuration::from_hours(6));
         assert_eq!(c.tuning.requests_per_minute, 120);
@@ -443,19 +369,13 @@ mod tests {
         assert_eq!(c.tuning.concurrency, 8);
 
         std::fs::write(&path, "lookback: 6h\n").unwrap();
-        let e = GenesysConfig::from_env(&env(&full()), Some(&path))
-            .unwrap_err()
-            .to_string();
+        let e = GenesysConfig::from_env(&env(&full()), Some(&path)).unwrap_err().to_string();
         assert!(e.contains("lookback"), "{e}");
         std::fs::write(&path, "timeout: soon\n").unwrap();
-        let e = GenesysConfig::from_env(&env(&full()), Some(&path))
-            .unwrap_err()
-            .to_string();
+        let e = GenesysConfig::from_env(&env(&full()), Some(&path)).unwrap_err().to_string();
         assert!(e.contains("`timeout`"), "{e}");
         std::fs::write(&path, "concurrency: 0\n").unwrap();
-        let e = GenesysConfig::from_env(&env(&full()), Some(&path))
-            .unwrap_err()
-            .to_string();
+        let e = GenesysConfig::from_env(&env(&full()), Some(&path)).unwrap_err().to_string();
         assert!(e.contains("`concurrency` must be at least 1"), "{e}");
     }
 }

@@ -101,12 +101,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(endpoint: Endpoint, failure: Failure) -> Self {
-        ApiError {
-            endpoint,
-            target: None,
-            failure,
-            correlation_id: None,
-        }
+        ApiError { endpoint, target: None, failure, correlation_id: None }
     }
 
     /// The HTTP status, when Genesys answered.
@@ -139,26 +134,17 @@ impl ApiError {
             (Failure::Connect { host, .. }, Endpoint::Token) => format!(
                 "cannot reach the login host {host}: check GENESYS_REGION (or GENESYS_LOGIN_URL) and the network"
             ),
-            (Failure::Connect { host, .. }, _) => format!(
-                "cannot reach {host}: check GENESYS_REGION (or GENESYS_ENV_URL) and the network"
-            ),
+            (Failure::Connect { host, .. }, _) => {
+                format!("cannot reach {host}: check GENESYS_REGION (or GENESYS_ENV_URL) and the network")
+            }
             (Failure::Timeout, _) => {
-                "Genesys did not answer in time: retry later, or raise `timeout` in the config file"
-                    .to_owned()
+                "Genesys did not answer in time: retry later, or raise `timeout` in the config file".to_owned()
             }
-            (Failure::Transport { .. }, _) => {
-                "the connection to Genesys broke before the answer arrived".to_owned()
-            }
+            (Failure::Transport { .. }, _) => "the connection to Genesys broke before the answer arrived".to_owned(),
             (Failure::Build { .. }, _) => "this is a bug in runner: please report it".to_owned(),
-            (Failure::Decode { .. }, _) => {
-                "Genesys answered with something the runner does not understand".to_owned()
-            }
-            (Failure::Status { status, code, .. }, Endpoint::Token) => {
-                login_hint(*status, code.as_deref())
-            }
-            (Failure::Status { status, .. }, endpoint) => {
-                api_hint(*status, endpoint, self.target.as_deref())
-            }
+            (Failure::Decode { .. }, _) => "Genesys answered with something the runner does not understand".to_owned(),
+            (Failure::Status { status, code, .. }, Endpoint::Token) => login_hint(*status, code.as_deref()),
+            (Failure::Status { status, .. }, endpoint) => api_hint(*status, endpoint, self.target.as_deref()),
         }
     }
 }
@@ -208,11 +194,7 @@ impl fmt::Display for ApiError {
         }
         f.write_str(": ")?;
         match &self.failure {
-            Failure::Status {
-                status,
-                code,
-                message,
-            } => {
+            Failure::Status { status, code, message } => {
                 write!(f, "HTTP {status}")?;
                 if let Some(code) = code {
                     write!(f, " {code}")?;
@@ -265,21 +247,14 @@ mod tests {
     fn status(endpoint: Endpoint, status: u16, code: &str) -> ApiError {
         ApiError::new(
             endpoint,
-            Failure::Status {
-                status,
-                code: Some(code.to_owned()),
-                message: Some("Nope".to_owned()),
-            },
+            Failure::Status { status, code: Some(code.to_owned()), message: Some("Nope".to_owned()) },
         )
     }
 
     #[test]
     fn forbidden_names_the_permission_of_each_endpoint() {
         for (endpoint, permission) in [
-            (
-                Endpoint::ConversationQuery,
-                "analytics:conversationDetail:view",
-            ),
+            (Endpoint::ConversationQuery, "analytics:conversationDetail:view"),
             (Endpoint::Conversation, "conversation:communication:view"),
             (Endpoint::ExternalContact, "externalContacts:contact:view"),
             (Endpoint::WrapupCodes, "routing:wrapupCode:view"),
@@ -295,20 +270,14 @@ mod tests {
     fn not_found_names_the_entity_and_id() {
         let mut e = status(Endpoint::Conversation, 404, "not.found");
         e.target = Some("c-1".to_owned());
-        assert!(
-            e.to_string().contains("conversation `c-1` does not exist"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("conversation `c-1` does not exist"), "{e}");
     }
 
     #[test]
     fn login_refusal_points_at_credentials_and_region() {
         let e = status(Endpoint::Token, 400, "invalid_client");
         let text = e.to_string();
-        assert!(
-            text.contains("GENESYS_CLIENT_SECRET") && text.contains("GENESYS_REGION"),
-            "{text}"
-        );
+        assert!(text.contains("GENESYS_CLIENT_SECRET") && text.contains("GENESYS_REGION"), "{text}");
     }
 
     #[test]
@@ -316,9 +285,6 @@ mod tests {
         let mut e = status(Endpoint::WrapupCodes, 503, "service.unavailable");
         e.correlation_id = Some("corr-9".to_owned());
         let text = e.to_string();
-        assert!(
-            text.contains("corr-9") && text.contains("unavailable"),
-            "{text}"
-        );
+        assert!(text.contains("corr-9") && text.contains("unavailable"), "{text}");
     }
 }

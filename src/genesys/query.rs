@@ -36,20 +36,10 @@ impl DetailsQuery {
             .iter()
             .map(|id| json!({"type": "dimension", "dimension": "externalContactId", "value": id}))
             .collect();
-        DetailsQuery::new(
-            since,
-            until,
-            "exists",
-            json!([{"type": "or", "predicates": predicates}]),
-        )
+        DetailsQuery::new(since, until, "exists", json!([{"type": "or", "predicates": predicates}]))
     }
 
-    fn new(
-        start: Timestamp,
-        end: Timestamp,
-        conversation_end: &str,
-        segment_filters: Value,
-    ) -> Self {
+    fn new(start: Timestamp, end: Timestamp, conversation_end: &str, segment_filters: Value) -> Self {
         DetailsQuery {
             body: json!({
                 "interval": interval(start, end),
@@ -89,20 +79,14 @@ mod tests {
     #[test]
     fn interval_is_utc_with_milliseconds() {
         assert_eq!(
-            interval(
-                ts("2026-11-17T01:00:00+01:00"),
-                ts("2026-11-24T12:00:00.5Z")
-            ),
+            interval(ts("2026-11-17T01:00:00+01:00"), ts("2026-11-24T12:00:00.5Z")),
             "2026-11-17T00:00:00.000Z/2026-11-24T12:00:00.500Z"
         );
     }
 
     #[test]
     fn active_query_matches_the_reference_body() {
-        let q = DetailsQuery::active_web_messaging(
-            ts("2026-11-17T00:00:00Z"),
-            ts("2026-11-24T12:00:00Z"),
-        );
+        let q = DetailsQuery::active_web_messaging(ts("2026-11-17T00:00:00Z"), ts("2026-11-24T12:00:00Z"));
         let expected = json!({"interval": "2026-11-17T00:00:00.000Z/2026-11-24T12:00:00.000Z",
             "order": "desc", "orderBy": "conversationStart",
             "paging": {"pageSize": 100, "pageNumber": 2},
@@ -117,13 +101,8 @@ mod tests {
     #[test]
     fn history_query_ors_the_contacts() {
         let ids = vec!["a".to_owned(), "b".to_owned()];
-        let body =
-            DetailsQuery::history(&ids, ts("2026-11-01T00:00:00Z"), ts("2026-11-24T00:00:00Z"))
-                .page(1);
-        assert_eq!(
-            body["conversationFilters"][0]["predicates"][0]["operator"],
-            "exists"
-        );
+        let body = DetailsQuery::history(&ids, ts("2026-11-01T00:00:00Z"), ts("2026-11-24T00:00:00Z")).page(1);
+        assert_eq!(body["conversationFilters"][0]["predicates"][0]["operator"], "exists");
         assert_eq!(
             body["segmentFilters"],
             json!([{"type": "or", "predicates": [

@@ -87,211 +87,46 @@ impl FieldSpec {
 
 macro_rules! field {
     ($path:literal, $kind:ident, $needs:ident, $doc:literal) => {
-        FieldSpec {
-            path: $path,
-            kind: Kind::$kind,
-            needs: Needs::$needs,
-            doc: $doc,
-        }
+        FieldSpec { path: $path, kind: Kind::$kind, needs: Needs::$needs, doc: $doc }
     };
 }
 
 /// Fields of a live session and its customer.
 pub static SESSION_FIELDS: &[FieldSpec] = &[
-    field!(
-        "customer.id",
-        Text,
-        Session,
-        "The customer's external contact id."
-    ),
-    field!(
-        "customer.name",
-        Text,
-        Session,
-        "The customer's display name in the conversation."
-    ),
-    field!(
-        "customer.attributes.*",
-        Text,
-        Details,
-        "A participant attribute set by the Messenger or the flow, e.g. customer.attributes.tier."
-    ),
-    field!(
-        "customer.locale",
-        Text,
-        Details,
-        "The customer's locale, e.g. en-us."
-    ),
-    field!(
-        "customer.contact.id",
-        Text,
-        Contact,
-        "The external contact's id."
-    ),
-    field!(
-        "customer.contact.first_name",
-        Text,
-        Contact,
-        "The contact's first name."
-    ),
-    field!(
-        "customer.contact.last_name",
-        Text,
-        Contact,
-        "The contact's last name."
-    ),
-    field!(
-        "customer.contact.name",
-        Text,
-        Contact,
-        "First and last name together."
-    ),
-    field!(
-        "customer.contact.email",
-        Text,
-        Contact,
-        "The work email, else the personal email."
-    ),
-    field!(
-        "customer.contact.work_email",
-        Text,
-        Contact,
-        "The contact's work email."
-    ),
-    field!(
-        "customer.contact.personal_email",
-        Text,
-        Contact,
-        "The contact's personal email."
-    ),
-    field!(
-        "customer.contact.phone",
-        Text,
-        Contact,
-        "The contact's mobile phone number."
-    ),
-    field!(
-        "customer.contact.type",
-        Text,
-        Contact,
-        "ephemeral, identified or curated."
-    ),
-    field!(
-        "customer.contact.custom_fields.*",
-        Any,
-        Contact,
-        "A custom field of the contact's schema, e.g. customer.contact.custom_fields.loyalty_level."
-    ),
+    field!("customer.id", Text, Session, "The customer's external contact id."),
+    field!("customer.name", Text, Session, "The customer's display name in the conversation."),
+    field!("customer.attributes.*", Text, Details, "A participant attribute set by the Messenger or the flow, e.g. customer.attributes.tier."),
+    field!("customer.locale", Text, Details, "The customer's locale, e.g. en-us."),
+    field!("customer.contact.id", Text, Contact, "The external contact's id."),
+    field!("customer.contact.first_name", Text, Contact, "The contact's first name."),
+    field!("customer.contact.last_name", Text, Contact, "The contact's last name."),
+    field!("customer.contact.name", Text, Contact, "First and last name together."),
+    field!("customer.contact.email", Text, Contact, "The work email, else the personal email."),
+    field!("customer.contact.work_email", Text, Contact, "The contact's work email."),
+    field!("customer.contact.personal_email", Text, Contact, "The contact's personal email."),
+    field!("customer.contact.phone", Text, Contact, "The contact's mobile phone number."),
+    field!("customer.contact.type", Text, Contact, "ephemeral, identified or curated."),
+    field!("customer.contact.custom_fields.*", Any, Contact, "A custom field of the contact's schema, e.g. customer.contact.custom_fields.loyalty_level."),
     field!("session.id", Text, Session, "The conversation id."),
-    field!(
-        "session.started",
-        Time,
-        Session,
-        "When the conversation started."
-    ),
-    field!(
-        "session.age",
-        Duration,
-        Session,
-        "How long ago the conversation started."
-    ),
+    field!("session.started", Time, Session, "When the conversation started."),
+    field!("session.age", Duration, Session, "How long ago the conversation started."),
     field!("session.direction", Text, Session, "inbound or outbound."),
-    field!(
-        "session.message_type",
-        Text,
-        Session,
-        "The messaging channel, e.g. webmessaging."
-    ),
-    field!(
-        "session.queue_id",
-        Text,
-        Session,
-        "The id of the queue the conversation was routed to."
-    ),
-    field!(
-        "session.queue",
-        Text,
-        Details,
-        "The name of the queue the conversation was routed to."
-    ),
-    field!(
-        "session.division_ids",
-        TextList,
-        Session,
-        "The divisions the conversation belongs to."
-    ),
-    field!(
-        "session.external_tag",
-        Text,
-        Session,
-        "The conversation's external tag."
-    ),
-    field!(
-        "history.count",
-        Number,
-        History,
-        "How many previous conversations ended within the look-back window."
-    ),
-    field!(
-        "history.last.started",
-        Time,
-        History,
-        "When the most recent previous conversation started."
-    ),
-    field!(
-        "history.last.ended",
-        Time,
-        History,
-        "When the most recent previous conversation ended."
-    ),
-    field!(
-        "history.last.wrap_up",
-        Text,
-        History,
-        "The wrap-up code of the most recent previous conversation."
-    ),
-    field!(
-        "history.last.queue_id",
-        Text,
-        History,
-        "The queue id of the most recent previous conversation."
-    ),
-    field!(
-        "history.last.media_type",
-        Text,
-        History,
-        "The media type of the most recent previous conversation."
-    ),
-    field!(
-        "history.last.message_type",
-        Text,
-        History,
-        "The message type of the most recent previous conversation."
-    ),
-    field!(
-        "history.wrap_ups",
-        TextList,
-        History,
-        "The wrap-up codes of all previous conversations in the window."
-    ),
-    field!(
-        "history.queue_ids",
-        TextList,
-        History,
-        "The queue ids of all previous conversations in the window."
-    ),
-    field!(
-        "history.message_types",
-        TextList,
-        History,
-        "The message types of all previous conversations in the window."
-    ),
-    field!(
-        "history.conversations",
-        Conversations,
-        History,
-        "Every previous conversation in the window, newest first (templates only)."
-    ),
+    field!("session.message_type", Text, Session, "The messaging channel, e.g. webmessaging."),
+    field!("session.queue_id", Text, Session, "The id of the queue the conversation was routed to."),
+    field!("session.queue", Text, Details, "The name of the queue the conversation was routed to."),
+    field!("session.division_ids", TextList, Session, "The divisions the conversation belongs to."),
+    field!("session.external_tag", Text, Session, "The conversation's external tag."),
+    field!("history.count", Number, History, "How many previous conversations ended within the look-back window."),
+    field!("history.last.started", Time, History, "When the most recent previous conversation started."),
+    field!("history.last.ended", Time, History, "When the most recent previous conversation ended."),
+    field!("history.last.wrap_up", Text, History, "The wrap-up code of the most recent previous conversation."),
+    field!("history.last.queue_id", Text, History, "The queue id of the most recent previous conversation."),
+    field!("history.last.media_type", Text, History, "The media type of the most recent previous conversation."),
+    field!("history.last.message_type", Text, History, "The message type of the most recent previous conversation."),
+    field!("history.wrap_ups", TextList, History, "The wrap-up codes of all previous conversations in the window."),
+    field!("history.queue_ids", TextList, History, "The queue ids of all previous conversations in the window."),
+    field!("history.message_types", TextList, History, "The message types of all previous conversations in the window."),
+    field!("history.conversations", Conversations, History, "Every previous conversation in the window, newest first (templates only)."),
 ];
 
 /// Fields of one previous conversation, for `history` conditions with `where:`.
@@ -300,12 +135,7 @@ pub static PAST_FIELDS: &[FieldSpec] = &[
     field!("wrap_up_id", Text, History, "The wrap-up code's id."),
     field!("queue_id", Text, History, "The queue id."),
     field!("media_type", Text, History, "message, voice, email, ..."),
-    field!(
-        "message_type",
-        Text,
-        History,
-        "webmessaging, sms, whatsapp, ..."
-    ),
+    field!("message_type", Text, History, "webmessaging, sms, whatsapp, ..."),
     field!("direction", Text, History, "inbound or outbound."),
     field!("started", Time, History, "When it started."),
     field!("ended", Time, History, "When it ended."),
@@ -349,29 +179,16 @@ pub fn lookup(scope: Scope, path: &str) -> Result<FieldRef, UnknownField> {
     for spec in table {
         if spec.is_map() {
             let prefix = spec.prefix();
-            if let Some(key) = path
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('.'))
-            {
+            if let Some(key) = path.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) {
                 if !key.is_empty() {
-                    return Ok(FieldRef {
-                        spec,
-                        key: Some(key.to_owned()),
-                        text: path.to_owned(),
-                    });
+                    return Ok(FieldRef { spec, key: Some(key.to_owned()), text: path.to_owned() });
                 }
             }
         } else if spec.path == path {
-            return Ok(FieldRef {
-                spec,
-                key: None,
-                text: path.to_owned(),
-            });
+            return Ok(FieldRef { spec, key: None, text: path.to_owned() });
         }
     }
-    Err(UnknownField {
-        suggestion: suggest(path, table.iter().map(|s| s.path)),
-    })
+    Err(UnknownField { suggestion: suggest(path, table.iter().map(|s| s.path)) })
 }
 
 /// The closest candidate to `word` (Jaro-Winkler), when close enough to be a typo.
@@ -405,17 +222,10 @@ impl<'a> View<'a> {
     pub fn new(candidate: &'a Candidate, since: Timestamp, now: Timestamp) -> View<'a> {
         let history = candidate.history.as_deref().map(|all| {
             // `all` is newest first: the window is a prefix.
-            let end = all
-                .iter()
-                .position(|c| c.ended < since)
-                .unwrap_or(all.len());
+            let end = all.iter().position(|c| c.ended < since).unwrap_or(all.len());
             &all[..end]
         });
-        View {
-            candidate,
-            history,
-            now,
-        }
+        View { candidate, history, now }
     }
 
     /// The value of a session-scope field.
@@ -433,36 +243,24 @@ impl<'a> View<'a> {
                 "session.direction" => text(&s.direction),
                 "session.message_type" => text(&s.message_type),
                 "session.queue_id" => text(&s.queue_id),
-                "session.division_ids" => {
-                    Value::List(s.division_ids.iter().cloned().map(Value::Text).collect())
-                }
+                "session.division_ids" => Value::List(s.division_ids.iter().cloned().map(Value::Text).collect()),
                 "session.external_tag" => text(&s.external_tag),
                 other => unreachable!("session field {other} has no resolver"),
             },
             Needs::Details => {
-                let Some(d) = &c.details else {
-                    return Resolved::Unknown(Needs::Details);
-                };
+                let Some(d) = &c.details else { return Resolved::Unknown(Needs::Details) };
                 match field.spec.path {
-                    "customer.attributes.*" => Value::from_opt_text(
-                        field
-                            .key
-                            .as_deref()
-                            .and_then(|k| d.attributes.get(k))
-                            .map(String::as_str),
-                    ),
+                    "customer.attributes.*" => {
+                        Value::from_opt_text(field.key.as_deref().and_then(|k| d.attributes.get(k)).map(String::as_str))
+                    }
                     "customer.locale" => text(&d.locale),
                     "session.queue" => text(&d.queue_name),
                     other => unreachable!("details field {other} has no resolver"),
                 }
             }
             Needs::Contact => {
-                let Some(contact) = &c.contact else {
-                    return Resolved::Unknown(Needs::Contact);
-                };
-                let Some(k) = contact else {
-                    return Resolved::Value(Value::Missing);
-                };
+                let Some(contact) = &c.contact else { return Resolved::Unknown(Needs::Contact) };
+                let Some(k) = contact else { return Resolved::Value(Value::Missing) };
                 match field.spec.path {
                     "customer.contact.id" => Value::Text(k.id.clone()),
                     "customer.contact.first_name" => text(&k.first_name),
@@ -482,9 +280,7 @@ impl<'a> View<'a> {
                 }
             }
             Needs::History => {
-                let Some(h) = self.history else {
-                    return Resolved::Unknown(Needs::History);
-                };
+                let Some(h) = self.history else { return Resolved::Unknown(Needs::History) };
                 let last = h.first();
                 let list = |f: fn(&PastConversation) -> Option<&String>| {
                     Value::List(h.iter().filter_map(f).cloned().map(Value::Text).collect())
@@ -534,14 +330,9 @@ pub fn template_context(view: &View<'_>) -> BTreeMap<String, serde_json::Value> 
         let value = if spec.is_map() {
             map_value(view, spec)
         } else if spec.kind == Kind::Conversations {
-            view.history
-                .map(|h| serde_json::Value::Array(h.iter().map(past_json).collect()))
+            view.history.map(|h| serde_json::Value::Array(h.iter().map(past_json).collect()))
         } else {
-            match view.resolve(&FieldRef {
-                spec,
-                key: None,
-                text: spec.path.to_owned(),
-            }) {
+            match view.resolve(&FieldRef { spec, key: None, text: spec.path.to_owned() }) {
                 Resolved::Value(v) => to_json(&v),
                 Resolved::Unknown(_) => None,
             }
@@ -580,14 +371,9 @@ pub fn template_context(view: &View<'_>) -> BTreeMap<String, serde_json::Value> 
 fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<serde_json::Value> {
     let c = view.candidate;
     match spec.path {
-        "customer.attributes.*" => c
-            .details
-            .as_ref()
-            .map(|d| serde_json::to_value(&d.attributes).expect("strings")),
+        "customer.attributes.*" => c.details.as_ref().map(|d| serde_json::to_value(&d.attributes).expect("strings")),
         "customer.contact.custom_fields.*" => match &c.contact {
-            Some(Some(k)) => Some(serde_json::Value::Object(
-                k.custom_fields.clone().into_iter().collect(),
-            )),
+            Some(Some(k)) => Some(serde_json::Value::Object(k.custom_fields.clone().into_iter().collect())),
             _ => None,
         },
         other => unreachable!("map field {other} has no template value"),
@@ -622,10 +408,7 @@ pub fn to_json(v: &Value) -> Option<serde_json::Value> {
 /// Whether a template variable path (as minijinja reports it, e.g. `customer.contact.first_name`)
 /// names something in the model. Returns the closest known name when it does not.
 pub fn check_template_path(path: &str) -> Result<(), Option<String>> {
-    let known = SESSION_FIELDS
-        .iter()
-        .map(|s| s.path)
-        .chain(TEMPLATE_EXTRAS.iter().map(|(p, _)| *p));
+    let known = SESSION_FIELDS.iter().map(|s| s.path).chain(TEMPLATE_EXTRAS.iter().map(|(p, _)| *p));
     let mut all: Vec<&str> = Vec::new();
     for k in known {
         let prefix = k.trim_end_matches(".*");

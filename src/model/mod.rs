@@ -55,9 +55,7 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => n.as_f64().map_or(Value::Missing, Value::Number),
             serde_json::Value::String(s) => Value::Text(s.clone()),
-            serde_json::Value::Array(items) => {
-                Value::List(items.iter().map(Value::from_json).collect())
-            }
+            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(_) => Value::Text(v.to_string()),
         }
     }
@@ -172,9 +170,7 @@ impl Contact {
 
     /// The work email, else the personal one.
     pub fn email(&self) -> Option<&str> {
-        self.work_email
-            .as_deref()
-            .or(self.personal_email.as_deref())
+        self.work_email.as_deref().or(self.personal_email.as_deref())
     }
 }
 
