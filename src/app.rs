@@ -6,14 +6,19 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
-use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, ValidateArgs};
+use crate::campaign::CampaignSet;
+use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, ValidateArgs};
+use crate::deliver::{self, Delivery, DeliveryCounts};
+use crate::engine::decide::Plan;
 use crate::error::AppError;
 use crate::exit::ExitCode;
-use crate::genesys::snapshot::{Snapshot, SnapshotSource};
+use crate::genesys::client::GenesysClient;
+use crate::genesys::config::GenesysConfig;
+use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
 use crate::pipeline;
 use crate::report::{self, Heading};
 
-/// How far back an active session may have started (the live client's default look-back too).
+/// How far back an active session may have started, in a snapshot (the live client's default).
 pub const SESSION_LOOK_BACK: SignedDuration = SignedDuration::from_hours(24);
 
 /// Runs a command and returns the exit code; every error is printed here.
@@ -22,6 +27,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command() {
         Command::Validate(args) => validate(args),
         Command::Run(args) => run(args),
+        Command::Snapshot(args) => snapshot(args),
     };
     result.unwrap_or_else(|e| {
         let mut stderr = std::io::stderr().lock();
@@ -73,7 +79,44 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, AppError> {
 
 fn run(args: RunArgs) -> Result<ExitCode, AppError> {
     let options = args.check()?;
-    let loaded = load_campaigns(&options.campaigns);
+    let set = campaign_set(&options.campaigns)?;
+    match &options.source {
+        DataSource::Snapshot(path) => {
+            let snapshot = Snapshot::load(path)?;
+            let now = options.now.unwrap_or(snapshot.captured_at);
+            let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
+            let source = SnapshotSource::new(snapshot);
+            let plan = block_on(pipeline::plan(&source, &set, pipeline_options(&options, now, SESSION_LOOK_BACK, 8)))?;
+            print_plan(&plan, None, &heading, &options);
+            Ok(ExitCode::Success)
+        }
+        DataSource::Live => {
+            let client = live_client(options.config.as_deref())?;
+            let now = options.now.unwrap_or_else(Timestamp::now);
+            let tuning = client.tuning().clone();
+            let pipeline_options = pipeline_options(&options, now, tuning.look_back, client.concurrency());
+            let heading = Heading {
+                mode: if options.dry_run { "Dry run" } else { "Run" },
+                source: format!("Genesys Cloud {}", client.api_base()),
+            };
+            block_on(async {
+                let plan = pipeline::plan(&client, &set, pipeline_options).await?;
+                if options.dry_run {
+                    print_plan(&plan, None, &heading, &options);
+                    return Ok(ExitCode::Success);
+                }
+                let deliveries = deliver::deliver(&client, &plan, client.concurrency()).await;
+                print_plan(&plan, Some(&deliveries), &heading, &options);
+                let counts = DeliveryCounts::of(&deliveries);
+                Ok(if counts.all_sent() && plan.summary.data_errors == 0 { ExitCode::Success } else { ExitCode::Failure })
+            })
+        }
+    }
+}
+
+/// Loads the campaigns; refuses an invalid set, naming every problem. Warnings go to stderr.
+fn campaign_set(args: &CampaignArgs) -> Result<CampaignSet, AppError> {
+    let loaded = load_campaigns(args);
     let Some(set) = loaded.set else {
         let mut text = diagnostic::render(&loaded.diagnostics, false);
         text.push_str(&format!(
@@ -85,32 +128,55 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
     if !loaded.diagnostics.is_empty() {
         eprint!("{}", diagnostic::render(&loaded.diagnostics, false));
     }
-    match &options.source {
-        DataSource::Snapshot(path) => {
-            let snapshot = Snapshot::load(path)?;
-            let now = options.now.unwrap_or(snapshot.captured_at);
-            let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
-            let source = SnapshotSource::new(snapshot);
-            let plan = block_on(pipeline::plan(&source, &set, pipeline_options(&options, now)))?;
-            print_plan(&plan, &heading, &options);
-            Ok(ExitCode::Success)
-        }
-        DataSource::Live => Err(AppError::Usage(
-            "live runs against Genesys Cloud are not available in this build yet: preview with \
-             `--dry-run --snapshot FILE` (e.g. snapshots/demo.json)"
-                .to_owned(),
-        )),
-    }
+    Ok(set)
 }
 
-fn pipeline_options(options: &RunOptions, now: Timestamp) -> pipeline::Options {
-    pipeline::Options { now, session_look_back: SESSION_LOOK_BACK, concurrency: 8, explain: options.explain }
+/// The live client, from the environment and the optional settings file.
+fn live_client(config: Option<&std::path::Path>) -> Result<GenesysClient, AppError> {
+    let config = GenesysConfig::from_env(&|k| std::env::var(k).ok(), config)?;
+    Ok(GenesysClient::new(config)?)
 }
 
-fn print_plan(plan: &crate::engine::decide::Plan, heading: &Heading, options: &RunOptions) {
+/// `runner snapshot`: a dry run against the live org whose every answer is recorded.
+fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
+    let now = args.now()?;
+    let set = campaign_set(&args.campaigns)?;
+    let client = live_client(args.config.as_deref())?;
+    let options = pipeline::Options {
+        now,
+        session_look_back: client.tuning().look_back,
+        concurrency: client.concurrency(),
+        explain: false,
+    };
+    let recorder = Recorder::new(client, now, args.description.clone());
+    block_on(pipeline::plan(&recorder, &set, options))?;
+    let snapshot = recorder.into_snapshot();
+    snapshot.save(&args.out)?;
+    println!(
+        "Recorded {} active sessions, {} conversation details, {} contacts, {} previous conversations and {} wrap-up codes to {}",
+        snapshot.active_conversations.len(),
+        snapshot.conversation_details.len(),
+        snapshot.external_contacts.len(),
+        snapshot.history.len(),
+        snapshot.wrapup_codes.len(),
+        args.out.display()
+    );
+    Ok(ExitCode::Success)
+}
+
+fn pipeline_options(
+    options: &RunOptions,
+    now: Timestamp,
+    session_look_back: SignedDuration,
+    concurrency: usize,
+) -> pipeline::Options {
+    pipeline::Options { now, session_look_back, concurrency, explain: options.explain }
+}
+
+fn print_plan(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, options: &RunOptions) {
     let text = match options.format {
-        Format::Text => report::preview(plan, heading, options.explain, report::width_from_env()),
-        Format::Json => report::json_lines(plan, heading),
+        Format::Text => report::preview(plan, deliveries, heading, options.explain, report::width_from_env()),
+        Format::Json => report::json_lines(plan, deliveries, heading),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());

@@ -31,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
     Validate(ValidateArgs),
+    /// Record the live org's active sessions and the data the campaigns need into a snapshot file.
+    Snapshot(SnapshotArgs),
 }
 
 /// Where the campaigns and their templates are.
@@ -79,6 +81,27 @@ pub struct RunArgs {
     /// capture time with --snapshot, else the clock.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Settings file for the live client (look-back, request rate, concurrency, timeouts).
+    #[arg(long, value_name = "FILE", env = "RUNNER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub campaigns: CampaignArgs,
+    /// Where to write the snapshot (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// A description stored in the snapshot.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The time of the recording, RFC 3339. Default: the clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Settings file for the live client.
+    #[arg(long, value_name = "FILE", env = "RUNNER_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -106,6 +129,7 @@ pub struct RunOptions {
     pub explain: bool,
     pub format: Format,
     pub now: Option<Timestamp>,
+    pub config: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -114,15 +138,7 @@ impl RunArgs {
         if self.snapshot.is_some() && !self.dry_run {
             return Err(AppError::Usage("--snapshot previews recorded data and never sends: add --dry-run".to_owned()));
         }
-        let now = self
-            .now
-            .as_deref()
-            .map(|t| {
-                t.parse::<Timestamp>().map_err(|e| {
-                    AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}"))
-                })
-            })
-            .transpose()?;
+        let now = self.now.as_deref().map(parse_now).transpose()?;
         Ok(RunOptions {
             campaigns: self.campaigns,
             source: self.snapshot.map_or(DataSource::Live, DataSource::Snapshot),
@@ -130,8 +146,22 @@ impl RunArgs {
             explain: self.explain,
             format: self.format,
             now,
+            config: self.config,
         })
     }
+}
+
+impl SnapshotArgs {
+    /// The recording time: `--now`, else the clock.
+    pub fn now(&self) -> Result<Timestamp, AppError> {
+        self.now.as_deref().map_or_else(|| Ok(Timestamp::now()), parse_now)
+    }
+}
+
+fn parse_now(t: &str) -> Result<Timestamp, AppError> {
+    t.parse::<Timestamp>().map_err(|e| {
+        AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}"))
+    })
 }
 
 impl Cli {

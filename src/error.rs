@@ -14,6 +14,15 @@ pub enum AppError {
     /// The snapshot file cannot be used.
     #[error(transparent)]
     Snapshot(#[from] crate::genesys::snapshot::SnapshotError),
+    /// The Genesys settings are missing or wrong.
+    #[error(transparent)]
+    Config(#[from] crate::genesys::config::ConfigError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] crate::genesys::client::ClientBuildError),
+    /// A file could not be written.
+    #[error("could not write {path}: {error}")]
+    Write { path: String, error: String },
     /// The active sessions could not be listed, so nothing could be decided.
     #[error("could not list the active sessions: {0}")]
     Source(#[from] crate::source::SourceError),
@@ -22,7 +31,11 @@ pub enum AppError {
 impl AppError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            AppError::Usage(_) | AppError::Snapshot(_) => ExitCode::Usage,
+            AppError::Usage(_)
+            | AppError::Snapshot(_)
+            | AppError::Config(_)
+            | AppError::Client(_)
+            | AppError::Write { .. } => ExitCode::Usage,
             AppError::InvalidCampaigns(_) | AppError::Source(_) => ExitCode::Failure,
         }
     }

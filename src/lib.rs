@@ -5,6 +5,7 @@
 pub mod app;
 pub mod campaign;
 pub mod cli;
+pub mod deliver;
 pub mod engine;
 pub mod error;
 pub mod exit;

@@ -128,6 +128,11 @@ impl GenesysClient {
         self.tuning.concurrency
     }
 
+    /// The API base URL, for headings and logs.
+    pub fn api_base(&self) -> &str {
+        self.api_url.as_str()
+    }
+
     pub fn tuning(&self) -> &Tuning {
         &self.tuning
     }

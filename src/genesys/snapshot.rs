@@ -241,6 +241,88 @@ impl Source for SnapshotSource {
     }
 }
 
+/// Wraps a source and records every answer it gives, to write them as a snapshot
+/// (`runner snapshot`). Records only what a run actually read, which is what replaying the
+/// snapshot needs to decide the same way. Absent contacts (404) stay absent, as in the API.
+pub struct Recorder<S> {
+    inner: S,
+    captured: std::sync::Mutex<Snapshot>,
+}
+
+impl<S: Source> Recorder<S> {
+    pub fn new(inner: S, captured_at: Timestamp, description: Option<String>) -> Self {
+        let empty = Snapshot {
+            format: FORMAT.to_owned(),
+            captured_at,
+            description,
+            active_conversations: Vec::new(),
+            conversation_details: BTreeMap::new(),
+            external_contacts: BTreeMap::new(),
+            history: Vec::new(),
+            wrapup_codes: Vec::new(),
+        };
+        Recorder { inner, captured: std::sync::Mutex::new(empty) }
+    }
+
+    /// The recorded snapshot, history de-duplicated by conversation id.
+    pub fn into_snapshot(self) -> Snapshot {
+        let mut snapshot = self.captured.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        snapshot.history = dedup(std::mem::take(&mut snapshot.history).into_iter());
+        snapshot
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Snapshot)) {
+        f(&mut self.captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+impl<S: Source> Source for Recorder<S> {
+    async fn active_sessions(
+        &self,
+        now: Timestamp,
+        look_back: SignedDuration,
+    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        let found = self.inner.active_sessions(now, look_back).await?;
+        self.record(|s| s.active_conversations.extend(found.iter().cloned()));
+        Ok(found)
+    }
+
+    async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+        let found = self.inner.conversation(id).await?;
+        self.record(|s| {
+            s.conversation_details.insert(id.to_owned(), found.clone());
+        });
+        Ok(found)
+    }
+
+    async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
+        let found = self.inner.contact(id).await?;
+        if let Some(contact) = &found {
+            self.record(|s| {
+                s.external_contacts.insert(id.to_owned(), contact.clone());
+            });
+        }
+        Ok(found)
+    }
+
+    async fn history(
+        &self,
+        contact_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        let found = self.inner.history(contact_ids, since, until).await?;
+        self.record(|s| s.history.extend(found.iter().cloned()));
+        Ok(found)
+    }
+
+    async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
+        let found = self.inner.wrapup_codes().await?;
+        self.record(|s| s.wrapup_codes = found.clone());
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

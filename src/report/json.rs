@@ -2,11 +2,13 @@
 //!
 //! Lines: one `{"type":"decision", ...}` per session and campaign (the campaign's outcome for
 //! that session, with `text` for a send and `reason`/`detail` for a skip, plus `explain` with
-//! `--explain`), then one `{"type":"summary", ...}`.
+//! `--explain`), then, when messages were sent, one `{"type":"delivery", ...}` per send (state
+//! `sent`, `failed` or `uncertain`), then one `{"type":"summary", ...}`.
 
 use serde::Serialize;
 
 use super::Heading;
+use crate::deliver::{Delivery, DeliveryCounts};
 use crate::engine::decide::{CampaignDecision, Plan, Summary};
 
 #[derive(Serialize)]
@@ -31,10 +33,21 @@ struct SummaryLine<'a> {
     now: String,
     #[serde(flatten)]
     summary: &'a Summary,
+    /// Present when messages were sent (not in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered: Option<DeliveryCounts>,
 }
 
-/// The plan as JSON lines.
-pub fn json_lines(plan: &Plan, heading: &Heading) -> String {
+#[derive(Serialize)]
+struct DeliveryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    delivery: &'a Delivery,
+}
+
+/// The plan as JSON lines; with deliveries, one `{"type":"delivery"}` line per send too.
+pub fn json_lines(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading) -> String {
     let mut out = String::new();
     for s in &plan.sessions {
         for d in &s.decisions {
@@ -49,12 +62,18 @@ pub fn json_lines(plan: &Plan, heading: &Heading) -> String {
             out.push('\n');
         }
     }
+    for delivery in deliveries.unwrap_or_default() {
+        let line = DeliveryLine { kind: "delivery", delivery };
+        out.push_str(&serde_json::to_string(&line).expect("deliveries serialize"));
+        out.push('\n');
+    }
     let summary = SummaryLine {
         kind: "summary",
         mode: heading.mode,
         source: &heading.source,
         now: plan.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         summary: &plan.summary,
+        delivered: deliveries.map(DeliveryCounts::of),
     };
     out.push_str(&serde_json::to_string(&summary).expect("summaries serialize"));
     out.push('\n');

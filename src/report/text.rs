@@ -6,6 +6,7 @@ use std::fmt::Write;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Heading;
+use crate::deliver::{Delivery, DeliveryCounts, DeliveryState};
 use crate::engine::decide::{Outcome, Plan, SessionPlan, SkipReason};
 use crate::engine::eval::{Trace, Truth};
 
@@ -14,8 +15,8 @@ pub fn width_from_env() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w| *w >= 60).unwrap_or(100)
 }
 
-/// The whole preview.
-pub fn preview(plan: &Plan, heading: &Heading, explain: bool, width: usize) -> String {
+/// The whole preview; with deliveries (a real run), what happened to each send.
+pub fn preview(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, explain: bool, width: usize) -> String {
     let mut out = String::new();
     let s = &plan.summary;
     let _ = writeln!(
@@ -31,6 +32,9 @@ pub fn preview(plan: &Plan, heading: &Heading, explain: bool, width: usize) -> S
     );
     out.push('\n');
     sends_table(&mut out, plan, width);
+    if let Some(deliveries) = deliveries {
+        delivered(&mut out, deliveries);
+    }
     skips(&mut out, plan);
     summary_line(&mut out, plan);
     if explain {
@@ -86,6 +90,20 @@ fn sends_table(out: &mut String, plan: &Plan, width: usize) {
                 let _ = writeln!(out, "{}  {line}", " ".repeat(campaign_w + conv_w + customer_w + 4));
             }
         }
+    }
+    out.push('\n');
+}
+
+fn delivered(out: &mut String, deliveries: &[Delivery]) {
+    let c = DeliveryCounts::of(deliveries);
+    let _ = writeln!(out, "Sent: {}, failed: {}, uncertain: {}", c.sent, c.failed, c.uncertain);
+    for d in deliveries {
+        let (label, error) = match &d.state {
+            DeliveryState::Sent(_) => continue,
+            DeliveryState::Failed { error } => ("failed", error),
+            DeliveryState::Uncertain { error } => ("UNCERTAIN (may have been delivered; not retried)", error),
+        };
+        let _ = writeln!(out, "  {label}: {} to contact {} (conversation {}): {error}", d.campaign, d.customer_id, d.conversation_id);
     }
     out.push('\n');
 }
