@@ -4,9 +4,9 @@ use std::io::Write;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::campaign::CampaignSet;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
-use crate::campaign::CampaignSet;
 use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, ValidateArgs};
 use crate::deliver::{self, Delivery, DeliveryCounts};
 use crate::engine::decide::Plan;
@@ -108,7 +108,11 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                 let deliveries = deliver::deliver(&client, &plan, client.concurrency()).await;
                 print_plan(&plan, Some(&deliveries), &heading, &options);
                 let counts = DeliveryCounts::of(&deliveries);
-                Ok(if counts.all_sent() && plan.summary.data_errors == 0 { ExitCode::Success } else { ExitCode::Failure })
+                Ok(if counts.all_sent() && plan.summary.data_errors == 0 {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Failure
+                })
             })
         }
     }

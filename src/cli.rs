@@ -159,9 +159,8 @@ impl SnapshotArgs {
 }
 
 fn parse_now(t: &str) -> Result<Timestamp, AppError> {
-    t.parse::<Timestamp>().map_err(|e| {
-        AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}"))
-    })
+    t.parse::<Timestamp>()
+        .map_err(|e| AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}")))
 }
 
 impl Cli {

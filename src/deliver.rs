@@ -17,7 +17,8 @@ use crate::genesys::error::SendError;
 pub struct Sent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The conversation Genesys delivered the message in.
+    #[serde(rename = "genesys_conversation_id", skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
 }
 
@@ -40,9 +41,13 @@ impl Sender for GenesysClient {
 pub enum DeliveryState {
     Sent(Sent),
     /// Genesys refused it: the customer did not get it.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// It may or may not have reached the customer; not retried.
-    Uncertain { error: String },
+    Uncertain {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,7 +107,9 @@ pub async fn deliver<S: Sender>(sender: &S, plan: &Plan, concurrency: usize) -> 
             };
             match &state {
                 DeliveryState::Sent(_) => tracing::info!(%campaign, conversation = %conversation_id, "sent"),
-                DeliveryState::Failed { error } => tracing::warn!(%campaign, conversation = %conversation_id, "send failed: {error}"),
+                DeliveryState::Failed { error } => {
+                    tracing::warn!(%campaign, conversation = %conversation_id, "send failed: {error}")
+                }
                 DeliveryState::Uncertain { error } => {
                     tracing::warn!(%campaign, conversation = %conversation_id, "send uncertain: {error}")
                 }

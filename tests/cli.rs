@@ -6,15 +6,38 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+#[path = "cli/fake_genesys.rs"]
+mod fake_genesys;
+#[path = "cli/live.rs"]
+mod live;
+
 /// A run of the binary from the repository root, with a fixed terminal width.
 struct Case {
     args: Vec<String>,
+    env: Vec<(&'static str, String)>,
     dir: Option<tempfile::TempDir>,
 }
 
 impl Case {
     fn new(args: &[&str]) -> Case {
-        Case { args: args.iter().map(|s| s.to_string()).collect(), dir: None }
+        Case { args: args.iter().map(|s| s.to_string()).collect(), env: Vec::new(), dir: None }
+    }
+
+    /// Sets environment variables for the process (e.g. a fake org's `GENESYS_*`).
+    fn env(mut self, vars: Vec<(&'static str, String)>) -> Case {
+        self.env.extend(vars);
+        self
+    }
+
+    /// Appends arguments.
+    fn arg(mut self, arg: impl Into<String>) -> Case {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Runs on a blocking thread, for tests that serve a fake org on the async runtime.
+    async fn expect_async(self, code: i32) -> (String, String) {
+        tokio::task::spawn_blocking(move || self.expect(code)).await.unwrap()
     }
 
     /// Adds campaign files (name, YAML) in a temporary directory and points `--campaigns` at it.
@@ -38,6 +61,7 @@ impl Case {
             .current_dir(root())
             .env("COLUMNS", "100")
             .env_remove("RUNNER_LOG")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(&self.args)
             .output()
             .unwrap()
@@ -54,7 +78,8 @@ impl Case {
             }
         };
         let (stdout, stderr) = (clean(&out.stdout), clean(&out.stderr));
-        assert_eq!(out.status.code(), Some(code), "stdout:\n{stdout}\nstderr:\n{stderr}");
+        let tail = |s: &str| s.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect::<String>();
+        assert_eq!(out.status.code(), Some(code), "stdout (end):\n{}\nstderr (end):\n{}", tail(&stdout), tail(&stderr));
         (stdout, stderr)
     }
 }

@@ -267,7 +267,7 @@ impl<S: Source> Recorder<S> {
     /// The recorded snapshot, history de-duplicated by conversation id.
     pub fn into_snapshot(self) -> Snapshot {
         let mut snapshot = self.captured.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        snapshot.history = dedup(std::mem::take(&mut snapshot.history).into_iter());
+        snapshot.history = dedup(std::mem::take(&mut snapshot.history));
         snapshot
     }
 

@@ -103,7 +103,11 @@ fn delivered(out: &mut String, deliveries: &[Delivery]) {
             DeliveryState::Failed { error } => ("failed", error),
             DeliveryState::Uncertain { error } => ("UNCERTAIN (may have been delivered; not retried)", error),
         };
-        let _ = writeln!(out, "  {label}: {} to contact {} (conversation {}): {error}", d.campaign, d.customer_id, d.conversation_id);
+        let _ = writeln!(
+            out,
+            "  {label}: {} to contact {} (conversation {}): {error}",
+            d.campaign, d.customer_id, d.conversation_id
+        );
     }
     out.push('\n');
 }
