@@ -4,6 +4,7 @@ use std::io::Write;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::authoring;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
 use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, ValidateArgs};
@@ -22,6 +23,12 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command() {
         Command::Validate(args) => validate(args),
         Command::Run(args) => run(args),
+        Command::Schema => print_out(authoring::schema_text().as_bytes()),
+        Command::New(args) => authoring::new_campaign(&args.name, &args.dir).map(|path| {
+            println!("Created {}: edit it, then check it with `runner validate`.", path.display());
+            ExitCode::Success
+        }),
+        Command::Completions(args) => print_out(&authoring::completions(args.shell)),
     };
     result.unwrap_or_else(|e| {
         let mut stderr = std::io::stderr().lock();
@@ -114,6 +121,11 @@ fn print_plan(plan: &crate::engine::decide::Plan, heading: &Heading, options: &R
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
+}
+
+fn print_out(bytes: &[u8]) -> Result<ExitCode, AppError> {
+    let _ = std::io::stdout().lock().write_all(bytes);
+    Ok(ExitCode::Success)
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

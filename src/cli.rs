@@ -31,6 +31,28 @@ pub enum Command {
     Run(RunArgs),
     /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
     Validate(ValidateArgs),
+    /// Print the JSON Schema of campaign files, for YAML editors (schema/campaign.schema.json).
+    Schema,
+    /// Create campaigns/NAME.yaml: a commented example campaign to edit.
+    New(NewArgs),
+    /// Print a shell completion script: `runner completions bash > /etc/bash_completion.d/runner`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NewArgs {
+    /// The campaign's name: letters, digits, `-` and `_`.
+    pub name: String,
+    /// The directory to create the file in.
+    #[arg(long, value_name = "DIR", default_value = "campaigns")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the campaigns and their templates are.
@@ -79,6 +101,9 @@ pub struct RunArgs {
     /// capture time with --snapshot, else the clock.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Also write the preview as one self-contained HTML page to FILE (e.g. preview.html).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -106,6 +131,8 @@ pub struct RunOptions {
     pub explain: bool,
     pub format: Format,
     pub now: Option<Timestamp>,
+    /// `--report FILE`: the HTML preview.
+    pub report: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -130,6 +157,7 @@ impl RunArgs {
             explain: self.explain,
             format: self.format,
             now,
+            report: self.report,
         })
     }
 }

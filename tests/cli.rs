@@ -181,3 +181,52 @@ fn now_moves_the_clock_of_a_snapshot_run() {
     let summary = json_lines(&stdout).pop().unwrap();
     assert_eq!(summary["now"], "2026-12-08T12:00:00Z");
 }
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let (stdout, _) = Case::new(&["schema"]).expect(0);
+    let committed = std::fs::read_to_string(root().join("schema/campaign.schema.json")).unwrap_or_default();
+    assert!(
+        stdout == committed,
+        "schema/campaign.schema.json is out of date; regenerate it with:\n\n    cargo run -- schema > schema/campaign.schema.json\n"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+#[test]
+fn new_scaffolds_a_campaign_that_validates_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaigns = dir.path().join("campaigns");
+    let campaigns_arg = campaigns.display().to_string();
+    let (stdout, _) = Case::new(&["new", "summer-sale", "--dir", &campaigns_arg]).expect(0);
+    assert!(stdout.contains("summer-sale.yaml"), "{stdout}");
+    let file = campaigns.join("summer-sale.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=../schema/campaign.schema.json\n"), "{text}");
+    assert!(text.contains("name: summer-sale\n") && text.contains("default(\""), "{text}");
+    let templates = dir.path().join("templates").display().to_string();
+    let file_arg = file.display().to_string();
+    let (stdout, stderr) = Case::new(&["validate", "--campaigns", &file_arg, "--templates", &templates]).expect(0);
+    assert!(stderr.is_empty(), "the scaffold validates without warnings: {stderr}");
+    assert!(stdout.contains("1 "), "{stdout}");
+    // Never over an existing file, and only valid names.
+    std::fs::write(&file, "edited").unwrap();
+    let (_, stderr) = Case::new(&["new", "summer-sale", "--dir", &campaigns_arg]).expect(2);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "edited");
+    let (_, stderr) = Case::new(&["new", "summer sale", "--dir", &campaigns_arg]).expect(2);
+    assert!(stderr.contains("not a valid campaign name") && stderr.contains("`summer-sale`"), "{stderr}");
+}
+
+#[test]
+fn completions_cover_the_commands() {
+    let (bash, _) = Case::new(&["completions", "bash"]).expect(0);
+    assert!(bash.contains("validate") && bash.contains("--dry-run") && bash.contains("complete"), "{bash}");
+    let (zsh, _) = Case::new(&["completions", "zsh"]).expect(0);
+    assert!(zsh.starts_with("#compdef runner"), "{zsh}");
+    let (fish, _) = Case::new(&["completions", "fish"]).expect(0);
+    assert!(fish.contains("complete -c runner") && fish.contains("schema"), "{fish}");
+    Case::new(&["completions", "tcsh"]).expect(2);
+}
