@@ -100,6 +100,9 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
             let source = SnapshotSource::new(snapshot);
             let plan = block_on(pipeline::plan(&source, &set, pipeline_options(&options, now)))?;
             print_plan(&plan, &heading, &options);
+            if let Some(path) = &options.report {
+                authoring::write_report(path, &plan, &heading, &set)?;
+            }
             Ok(ExitCode::Success)
         }
         DataSource::Live => Err(AppError::Usage(
@@ -111,7 +114,13 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
 }
 
 fn pipeline_options(options: &RunOptions, now: Timestamp) -> pipeline::Options {
-    pipeline::Options { now, session_look_back: SESSION_LOOK_BACK, concurrency: 8, explain: options.explain }
+    pipeline::Options {
+        now,
+        session_look_back: SESSION_LOOK_BACK,
+        concurrency: 8,
+        // The HTML report shows the condition that failed, from the explanation.
+        explain: options.explain || options.report.is_some(),
+    }
 }
 
 fn print_plan(plan: &crate::engine::decide::Plan, heading: &Heading, options: &RunOptions) {

@@ -1,15 +1,38 @@
-//! Commands that help people write campaigns: `runner schema`, `runner new NAME` and
-//! `runner completions SHELL`. `app` calls these and prints; errors are returned, not printed.
+//! What helps people write campaigns: `runner schema`, `runner new NAME`, `runner completions
+//! SHELL` and writing the HTML preview (`--report FILE`). `app` calls these and prints; errors
+//! are returned, not printed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::campaign::schema;
+use crate::campaign::{CampaignSet, schema};
+use crate::engine::decide::Plan;
 use crate::error::AppError;
+use crate::report::Heading;
+use crate::report::html;
 
 /// `runner schema`: the campaign JSON Schema, as committed in `schema/campaign.schema.json`.
 pub fn schema_text() -> String {
     schema::to_pretty_string()
+}
+
+/// `--report FILE`: writes the HTML preview of a plan (decided with explanations).
+pub fn write_report(path: &Path, plan: &Plan, heading: &Heading, set: &CampaignSet) -> Result<(), AppError> {
+    let warnings: Vec<String> = set
+        .warnings
+        .iter()
+        .map(|d| {
+            let place =
+                d.span.map_or_else(|| d.file.display().to_string(), |s| format!("{}:{}", d.file.display(), s.line));
+            match &d.help {
+                Some(help) => format!("{place}: {} ({help})", d.message),
+                None => format!("{place}: {}", d.message),
+            }
+        })
+        .collect();
+    let page = html::html(plan, heading, &html::CampaignInfo::of(set), &warnings);
+    std::fs::write(path, page)
+        .map_err(|e| AppError::Usage(format!("cannot write the report `{}`: {e}", path.display())))
 }
 
 /// `runner completions SHELL`: the completion script for `runner`.
