@@ -214,7 +214,7 @@ pub fn window_zone(_: &mut SchemaGenerator) -> Schema {
 /// `customer.attributes.<name>`-style entries become patterns.
 pub fn field_path(_: &mut SchemaGenerator) -> Schema {
     let mut options = Vec::new();
-    let describe = |doc: &str, kind: Kind, prefix: &str| format!("{prefix}{doc} ({}.)", kind.describe());
+    let describe = |doc: &str, kind: Kind, prefix: &str| format!("{prefix}{doc} Its value is {}.", kind.describe());
     for spec in fields::SESSION_FIELDS.iter().filter(|f| f.kind != Kind::Conversations) {
         let description = describe(spec.doc, spec.kind, "");
         options.push(entry(spec.path, description));
