@@ -4,6 +4,7 @@ use std::io::Write;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::authoring;
 use crate::campaign::CampaignSet;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
@@ -28,6 +29,12 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Run(args) => run(args),
         Command::Snapshot(args) => snapshot(args),
+        Command::Schema => print_out(authoring::schema_text().as_bytes()),
+        Command::New(args) => authoring::new_campaign(&args.name, &args.dir).map(|path| {
+            println!("Created {}: edit it, then check it with `runner validate`.", path.display());
+            ExitCode::Success
+        }),
+        Command::Completions(args) => print_out(&authoring::completions(args.shell)),
     };
     result.unwrap_or_else(|e| {
         let mut stderr = std::io::stderr().lock();
@@ -88,6 +95,7 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
             let source = SnapshotSource::new(snapshot);
             let plan = block_on(pipeline::plan(&source, &set, pipeline_options(&options, now, SESSION_LOOK_BACK, 8)))?;
             print_plan(&plan, None, &heading, &options);
+            write_report(&options, &plan, &heading, &set)?;
             Ok(ExitCode::Success)
         }
         DataSource::Live => {
@@ -103,10 +111,12 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                 let plan = pipeline::plan(&client, &set, pipeline_options).await?;
                 if options.dry_run {
                     print_plan(&plan, None, &heading, &options);
+                    write_report(&options, &plan, &heading, &set)?;
                     return Ok(ExitCode::Success);
                 }
                 let deliveries = deliver::deliver(&client, &plan, client.concurrency()).await;
                 print_plan(&plan, Some(&deliveries), &heading, &options);
+                write_report(&options, &plan, &heading, &set)?;
                 let counts = DeliveryCounts::of(&deliveries);
                 Ok(if counts.all_sent() && plan.summary.data_errors == 0 {
                     ExitCode::Success
@@ -174,7 +184,16 @@ fn pipeline_options(
     session_look_back: SignedDuration,
     concurrency: usize,
 ) -> pipeline::Options {
-    pipeline::Options { now, session_look_back, concurrency, explain: options.explain }
+    // The HTML report shows the condition that failed, from the explanation.
+    pipeline::Options { now, session_look_back, concurrency, explain: options.explain || options.report.is_some() }
+}
+
+/// Writes the HTML report when `--report` asks for one.
+fn write_report(options: &RunOptions, plan: &Plan, heading: &Heading, set: &CampaignSet) -> Result<(), AppError> {
+    match &options.report {
+        Some(path) => authoring::write_report(path, plan, heading, set),
+        None => Ok(()),
+    }
 }
 
 fn print_plan(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, options: &RunOptions) {
@@ -184,6 +203,11 @@ fn print_plan(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, o
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
+}
+
+fn print_out(bytes: &[u8]) -> Result<ExitCode, AppError> {
+    let _ = std::io::stdout().lock().write_all(bytes);
+    Ok(ExitCode::Success)
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -33,6 +33,28 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Record the live org's active sessions and the data the campaigns need into a snapshot file.
     Snapshot(SnapshotArgs),
+    /// Print the JSON Schema of campaign files, for YAML editors (schema/campaign.schema.json).
+    Schema,
+    /// Create campaigns/NAME.yaml: a commented example campaign to edit.
+    New(NewArgs),
+    /// Print a shell completion script: `runner completions bash > /etc/bash_completion.d/runner`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NewArgs {
+    /// The campaign's name: letters, digits, `-` and `_`.
+    pub name: String,
+    /// The directory to create the file in.
+    #[arg(long, value_name = "DIR", default_value = "campaigns")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the campaigns and their templates are.
@@ -84,6 +106,9 @@ pub struct RunArgs {
     /// Settings file for the live client (look-back, request rate, concurrency, timeouts).
     #[arg(long, value_name = "FILE", env = "RUNNER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Also write the preview as one self-contained HTML page to FILE (e.g. preview.html).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -130,6 +155,8 @@ pub struct RunOptions {
     pub format: Format,
     pub now: Option<Timestamp>,
     pub config: Option<PathBuf>,
+    /// `--report FILE`: the HTML preview.
+    pub report: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -147,6 +174,7 @@ impl RunArgs {
             format: self.format,
             now,
             config: self.config,
+            report: self.report,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
 pub mod app;
+pub mod authoring;
 pub mod campaign;
 pub mod cli;
 pub mod deliver;

@@ -206,3 +206,158 @@ fn now_moves_the_clock_of_a_snapshot_run() {
     let summary = json_lines(&stdout).pop().unwrap();
     assert_eq!(summary["now"], "2026-12-08T12:00:00Z");
 }
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let (stdout, _) = Case::new(&["schema"]).expect(0);
+    let committed = std::fs::read_to_string(root().join("schema/campaign.schema.json")).unwrap_or_default();
+    assert!(
+        stdout == committed,
+        "schema/campaign.schema.json is out of date; regenerate it with:\n\n    cargo run -- schema > schema/campaign.schema.json\n"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+#[test]
+fn new_scaffolds_a_campaign_that_validates_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaigns = dir.path().join("campaigns");
+    let campaigns_arg = campaigns.display().to_string();
+    let (stdout, _) = Case::new(&["new", "summer-sale", "--dir", &campaigns_arg]).expect(0);
+    assert!(stdout.contains("summer-sale.yaml"), "{stdout}");
+    let file = campaigns.join("summer-sale.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=../schema/campaign.schema.json\n"), "{text}");
+    assert!(text.contains("name: summer-sale\n") && text.contains("default(\""), "{text}");
+    let templates = dir.path().join("templates").display().to_string();
+    let file_arg = file.display().to_string();
+    let (stdout, stderr) = Case::new(&["validate", "--campaigns", &file_arg, "--templates", &templates]).expect(0);
+    assert!(stderr.is_empty(), "the scaffold validates without warnings: {stderr}");
+    assert!(stdout.contains("1 "), "{stdout}");
+    // Never over an existing file, and only valid names.
+    std::fs::write(&file, "edited").unwrap();
+    let (_, stderr) = Case::new(&["new", "summer-sale", "--dir", &campaigns_arg]).expect(2);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "edited");
+    let (_, stderr) = Case::new(&["new", "summer sale", "--dir", &campaigns_arg]).expect(2);
+    assert!(stderr.contains("not a valid campaign name") && stderr.contains("`summer-sale`"), "{stderr}");
+}
+
+#[test]
+fn completions_cover_the_commands() {
+    let (bash, _) = Case::new(&["completions", "bash"]).expect(0);
+    assert!(bash.contains("validate") && bash.contains("--dry-run") && bash.contains("complete"), "{bash}");
+    let (zsh, _) = Case::new(&["completions", "zsh"]).expect(0);
+    assert!(zsh.starts_with("#compdef runner"), "{zsh}");
+    let (fish, _) = Case::new(&["completions", "fish"]).expect(0);
+    assert!(fish.contains("complete -c runner") && fish.contains("schema"), "{fish}");
+    Case::new(&["completions", "tcsh"]).expect(2);
+}
+
+/// Headless Chromium from Debian's `chromium` package, if installed. In CI (`CI=true`) its
+/// absence fails the test that needs it; elsewhere that test is skipped.
+fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/chromium");
+    if path.exists() {
+        return Some(path);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "chromium is not installed, and CI=true: `.ci/run` installs it (apt-get install chromium)");
+    println!("skipped: chromium not installed");
+    None
+}
+
+/// Runs headless Chromium on a page with the given extra arguments; returns stdout.
+fn run_chromium(chromium: &Path, profile: &Path, page: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn report_writes_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("preview.html");
+    let mut args = DEMO.to_vec();
+    let page_arg = page.display().to_string();
+    args.extend(["--report", &page_arg]);
+    let (stdout, _) = Case::new(&args).expect(0);
+    assert!(stdout.contains("Messages to send: 21"), "the text preview is still printed: {stdout}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for external in ["<script", "<link", "src=", "@import", "url(", "http://", "https://"] {
+        assert!(!html.contains(external), "the page must not load anything: found {external}");
+    }
+    // Every enabled campaign, in priority order, with its description.
+    let order: Vec<usize> =
+        ["vip-welcome-back", "billing-follow-up", "premium-specialist-offer", "cart-rescue", "b2b-setup-help"]
+            .iter()
+            .map(|c| html.find(&format!("id=\"campaign-{c}\"")).unwrap_or_else(|| panic!("{c} missing")))
+            .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "priority order: {order:?}");
+    assert!(html.contains("Follow up on billing questions that were left unresolved."));
+    // A failing condition from the explanation, and the higher-priority campaign that wins.
+    assert!(
+        html.contains("<code>last contact older than 30d</code> <span class=\"saw\">saw last ended 5d 29s ago</span>")
+    );
+    assert!(html.contains("<code>billing-follow-up</code> has a higher priority"));
+    // A write error is a usage error, and names the file.
+    let mut bad = DEMO.to_vec();
+    bad.extend(["--report", "/no/such/dir/preview.html"]);
+    let (_, stderr) = Case::new(&bad).expect(2);
+    assert!(stderr.contains("/no/such/dir/preview.html"), "{stderr}");
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("preview.html");
+    let page_arg = page.display().to_string();
+    let mut args = DEMO.to_vec();
+    args.extend(["--report", &page_arg]);
+    Case::new(&args).expect(0);
+    let profile = dir.path().join("profile");
+
+    let dom = run_chromium(&chromium, &profile, &page, &["--dump-dom"]);
+    assert!(dom.contains("<h1>Campaign preview</h1>"), "{dom}");
+    for campaign in
+        ["vip-welcome-back", "billing-follow-up", "premium-specialist-offer", "cart-rescue", "b2b-setup-help"]
+    {
+        assert!(dom.contains(&format!("<h2>{campaign}</h2>")), "{campaign} is shown");
+    }
+    // A rendered message as a chat bubble, line breaks kept, and a skip reason in plain words.
+    assert!(
+        dom.contains("<p class=\"bubble\">Welcome back, Noah! As a VIP customer you have a dedicated advisor. Shall we connect you?\n- The Acme team</p>"),
+        "a chat bubble"
+    );
+    assert!(dom.contains("Not in the audience") && dom.contains("Gets another campaign's message"));
+    assert!(dom.contains("<span class=\"number\">21</span><span class=\"label\">messages to send</span>"));
+
+    let shot = dir.path().join("preview.png");
+    let shot_arg = format!("--screenshot={}", shot.display());
+    run_chromium(&chromium, &profile, &page, &[&shot_arg, "--window-size=1280,2000"]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    // 1280 x 2000 pixels (IHDR), and more than a blank page compresses to.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1280);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 2000);
+    assert!(png.len() > 50_000, "the screenshot is only {} bytes: a blank page?", png.len());
+}

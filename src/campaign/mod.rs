@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod load;
 pub mod raw;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 

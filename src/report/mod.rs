@@ -1,6 +1,7 @@
 //! Showing a plan to people (a table, a summary, explanations) and to scripts (JSON lines).
 //! Writes to a `String`; the caller prints it.
 
+pub mod html;
 mod json;
 mod text;
 
