@@ -32,13 +32,14 @@ pub struct Options {
 /// Plans a run. Fails only when the active sessions cannot be listed.
 pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) -> Result<Plan, SourceError> {
     let conversations = source.active_sessions(options.now, options.session_look_back).await?;
+    let mut seen = HashSet::new();
     let mut candidates: Vec<Candidate> = conversations
         .iter()
         .filter_map(normalize::session)
+        .filter(|session| seen.insert(session.id.clone()))
         .map(|session| Candidate { session, details: None, contact: None, history: None })
         .collect();
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
-    candidates.dedup_by(|a, b| a.session.id == b.session.id);
 
     let decider = Decider::new(set, options.now, options.explain);
     let mut loader = Loader { source, options, failures: Failures::new() };
@@ -115,7 +116,17 @@ impl<S: Source> Loader<'_, S> {
     /// many customers into one analytics query), once per run whatever the number of campaigns.
     async fn history(&mut self, decider: &Decider<'_>, set: &CampaignSet, candidates: &mut [Candidate]) {
         let Some(look_back) = set.max_look_back() else { return };
-        let wanted = self.wanting(decider, candidates, &[Needs::History]);
+        let mut wanted = self.wanting(decider, candidates, &[Needs::History]);
+        // Without its contact, a merged customer's history would be partial: never decide on it.
+        wanted.retain(|&i| {
+            let contact_failed =
+                self.failures.get(&candidates[i].session.id).is_some_and(|f| f.contains_key(&Needs::Contact));
+            if contact_failed {
+                let why = "its contact (and so its merged contacts) could not be loaded".to_owned();
+                self.fail(&candidates[i], Needs::History, why);
+            }
+            !contact_failed
+        });
         if wanted.is_empty() {
             return;
         }
@@ -129,7 +140,8 @@ impl<S: Source> Loader<'_, S> {
         let now = self.options.now;
         let loaded = async {
             let codes = self.source.wrapup_codes().await?;
-            let past = self.source.history(&all_ids, now - look_back, now).await?;
+            let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
+            let past = self.source.history(&all_ids, since, now).await?;
             Ok::<_, SourceError>((normalize::wrapup_names(&codes), past))
         };
         match loaded.await {

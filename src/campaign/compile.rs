@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use yaml_serde::Value;
 
 use super::diagnostic::{Diagnostic, Severity};
@@ -22,8 +22,9 @@ use super::{
     HistoryCondition, JsonPathQuery, Limits, Literal, Message, OnceEvery, Operator, Schedule, Subject, Test,
     WindowZone,
 };
-use crate::engine::render::Templates;
+use crate::engine::render::{INLINE_PREFIX, Templates};
 use crate::model::fields::{self, Kind, Needs, Scope};
+use crate::model::parse_time;
 
 /// The longest message web messaging takes.
 pub const MAX_LENGTH: usize = 2000;
@@ -302,7 +303,7 @@ impl Cx<'_> {
         }
         let limits = raw.limits.as_ref().map(|l| self.limits(l)).unwrap_or_default();
         let schedule = raw.schedule.as_ref().and_then(|s| self.schedule(s));
-        let template_name = format!("campaign:{}", name.as_deref().unwrap_or("(unnamed)"));
+        let template_name = format!("{INLINE_PREFIX}{}", name.as_deref().unwrap_or("(unnamed)"));
         let message = match &raw.message {
             Some(m) => self.message(m, &template_name, templates),
             None => {
@@ -315,7 +316,7 @@ impl Cx<'_> {
             }
         };
         let message = message?;
-        for var in templates.variables(&message.template) {
+        for var in templates.reachable_variables(&message.template) {
             needs.extend(template_needs(&var));
         }
         Some(Campaign {
@@ -1382,16 +1383,4 @@ fn show(lit: &Literal) -> String {
         Literal::Time(t) => t.to_string(),
         Literal::Duration(d) => duration::format(*d),
     }
-}
-
-/// `2026-11-24T10:00:00Z` (any offset), `2026-11-24T10:00:00` (UTC) or `2026-11-24` (midnight UTC).
-fn parse_time(text: &str) -> Option<Timestamp> {
-    let text = text.trim();
-    if let Ok(ts) = Timestamp::from_str(text) {
-        return Some(ts);
-    }
-    if let Ok(dt) = jiff::civil::DateTime::from_str(text) {
-        return jiff::tz::TimeZone::UTC.to_timestamp(dt).ok();
-    }
-    None
 }

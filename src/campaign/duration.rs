@@ -13,7 +13,12 @@ pub struct DurationError {
 
 pub const EXPECTED: &str = "a number followed by a unit: s (seconds), m (minutes), h (hours), d (days) or w (weeks), e.g. `30m`, `2d`, `1h30m`";
 
-/// Parses `2d`, `1h30m`, `1d 12h`. Zero is allowed; negative durations are not.
+/// The longest duration a campaign may use: ten years (3650d). Longer ones are mistakes, and
+/// would overflow date arithmetic.
+pub const MAX: SignedDuration = SignedDuration::from_hours(24 * 3650);
+
+/// Parses `2d`, `1h30m`, `1d 12h`. Zero is allowed; negative durations and durations longer
+/// than [`MAX`] are not.
 pub fn parse(text: &str) -> Result<SignedDuration, DurationError> {
     let err = |why| DurationError { text: text.to_owned(), why };
     let s = text.trim();
@@ -45,7 +50,11 @@ pub fn parse(text: &str) -> Result<SignedDuration, DurationError> {
             n.checked_mul(secs).and_then(|v| total.checked_add(v)).ok_or_else(|| err("the duration is too large"))?;
         rest = &rest[unit_len..];
     }
-    Ok(SignedDuration::from_secs(total))
+    let d = SignedDuration::from_secs(total);
+    if d > MAX {
+        return Err(err("it is longer than ten years (3650d), the longest a campaign may use"));
+    }
+    Ok(d)
 }
 
 /// Formats a duration compactly: `2d 3h`, `15m`, `45s`, `0s`. Negative durations get a `-`.
@@ -91,6 +100,9 @@ mod tests {
         assert!(parse("d").unwrap_err().why.contains("expected a number"));
         assert!(parse("-2d").unwrap_err().why.contains("expected a number"));
         assert!(parse("99999999999999999999d").unwrap_err().why.contains("too large"));
+        assert!(parse("1000000w").unwrap_err().why.contains("ten years"));
+        assert_eq!(parse("3650d").unwrap(), MAX);
+        assert!(parse("3650d 1s").is_err());
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl<'a> Decider<'a> {
     }
 
     fn view<'c>(&self, campaign: &Campaign, candidate: &'c Candidate) -> View<'c> {
-        View::new(candidate, self.now - campaign.history.look_back, self.now)
+        View::new(candidate, self.now.saturating_sub(campaign.history.look_back).unwrap_or(Timestamp::MIN), self.now)
     }
 
     /// What still has to be loaded for this candidate: the needs of every enabled campaign
@@ -314,24 +314,31 @@ fn is_loaded(c: &Candidate, needs: Needs) -> bool {
 }
 
 /// At most one message per customer per run: the highest priority campaign wins (campaigns are
-/// already sorted by priority, then name), then the oldest session.
+/// already sorted by priority, then name), then the oldest session. A higher-priority campaign
+/// that could not be decided (its data did not load) blocks the lower ones: with its data it
+/// might have won, and the customer must not get the lower one now and the higher one later.
 fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
     struct Winner {
         key: (usize, Timestamp, String),
         campaign: String,
         at: (usize, usize),
+        /// Why the winner could not be decided, when it is a `data_unavailable` skip.
+        undecided: Option<String>,
     }
     let rank: HashMap<&str, usize> = set.campaigns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
     let mut winners: HashMap<String, Winner> = HashMap::new();
     for (si, s) in sessions.iter().enumerate() {
         let Some(customer) = &s.customer_id else { continue };
         for (di, d) in s.decisions.iter().enumerate() {
-            if !matches!(d.outcome, Outcome::Send { .. }) {
-                continue;
-            }
+            let undecided = match &d.outcome {
+                Outcome::Send { .. } => None,
+                Outcome::Skip { reason: SkipReason::DataUnavailable, detail } => Some(detail.clone()),
+                Outcome::Skip { .. } => continue,
+            };
             let key = (rank[d.campaign.as_str()], s.started, s.conversation_id.clone());
             if winners.get(customer).is_none_or(|w| key < w.key) {
-                winners.insert(customer.clone(), Winner { key, campaign: d.campaign.clone(), at: (si, di) });
+                let winner = Winner { key, campaign: d.campaign.clone(), at: (si, di), undecided };
+                winners.insert(customer.clone(), winner);
             }
         }
     }
@@ -341,17 +348,21 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
             if !matches!(d.outcome, Outcome::Send { .. }) || (si, di) == w.at {
                 continue;
             }
-            d.outcome = if d.campaign == w.campaign {
-                Outcome::Skip {
-                    reason: SkipReason::AlreadyChosen,
-                    detail: format!("this campaign already messages the customer through conversation {}", w.key.2),
-                }
-            } else {
-                Outcome::Skip {
-                    reason: SkipReason::LowerPriority,
-                    detail: format!("`{}` has a higher priority and messages this customer", w.campaign),
-                }
+            let (reason, detail) = match &w.undecided {
+                Some(why) => (
+                    SkipReason::DataUnavailable,
+                    format!("`{}` has a higher priority and could not be decided for this customer: {why}", w.campaign),
+                ),
+                None if d.campaign == w.campaign => (
+                    SkipReason::AlreadyChosen,
+                    format!("this campaign already messages the customer through conversation {}", w.key.2),
+                ),
+                None => (
+                    SkipReason::LowerPriority,
+                    format!("`{}` has a higher priority and messages this customer", w.campaign),
+                ),
             };
+            d.outcome = Outcome::Skip { reason, detail };
         }
     }
 }

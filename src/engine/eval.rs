@@ -13,7 +13,7 @@ use crate::campaign::{
     Comparison, Condition, Conversion, History, HistoryAttribute, HistoryCondition, Literal, Operator, Subject, Test,
 };
 use crate::model::fields::{Needs, Resolved, View, resolve_past};
-use crate::model::{PastConversation, Value};
+use crate::model::{PastConversation, Value, parse_time};
 
 /// The outcome of a condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,12 +49,14 @@ impl Truth {
         matches!(self, Truth::False)
     }
 
-    /// Kleene conjunction: `False` wins, then `Invalid`, then `Unknown`.
+    /// Kleene conjunction: `False` wins, then `Unknown` (loading may still make it `False`),
+    /// then `Invalid`.
     fn and(results: impl IntoIterator<Item = Truth>) -> Truth {
         Self::combine(results, Truth::False, Truth::True)
     }
 
-    /// Kleene disjunction: `True` wins, then `Invalid`, then `Unknown`.
+    /// Kleene disjunction: `True` wins, then `Unknown` (loading may still make it `True`),
+    /// then `Invalid`.
     fn or(results: impl IntoIterator<Item = Truth>) -> Truth {
         Self::combine(results, Truth::True, Truth::False)
     }
@@ -64,10 +66,10 @@ impl Truth {
         for r in results {
             out = match (&out, r) {
                 (_, r) if r == decisive => return decisive,
-                (Truth::Invalid(_), _) => out,
-                (_, r @ Truth::Invalid(_)) => r,
                 (Truth::Unknown(_), _) => out,
                 (_, r @ Truth::Unknown(_)) => r,
+                (Truth::Invalid(_), _) => out,
+                (_, r @ Truth::Invalid(_)) => r,
                 _ => out,
             };
         }
@@ -363,18 +365,6 @@ fn convert(v: &Value, to: Option<Conversion>) -> Result<Value, String> {
     })
 }
 
-/// Reads `2026-11-24` (midnight UTC) or an RFC 3339 date-time.
-pub fn parse_time(s: &str) -> Option<Timestamp> {
-    let s = s.trim();
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Some(t);
-    }
-    s.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
-}
-
 /// Evaluates a campaign's history conditions (all must hold).
 pub fn history(h: &History, view: &View<'_>, explain: bool) -> (Truth, Vec<Trace>) {
     let mut traces = Vec::new();
@@ -443,7 +433,8 @@ fn history_condition(c: &HistoryCondition, past: &[PastConversation], now: Times
                 }
             };
             let seen: Vec<String> = past.iter().filter_map(get).collect();
-            let found = seen.iter().any(|s| values.iter().any(|v| v.eq_ignore_ascii_case(s) || v == s));
+            // Exact, like `equals`: wrap-up code names, queue ids and message types are ids.
+            let found = seen.iter().any(|s| values.contains(s));
             let mut distinct = seen.clone();
             distinct.sort();
             distinct.dedup();
@@ -726,7 +717,7 @@ pub(crate) mod tests {
         assert_eq!(any.children[0].result, Truth::False);
         assert_eq!(any.children[1].condition, "not");
         assert_eq!(any.children[1].result, Truth::True);
-        // Invalid beats unknown but not a decisive value.
+        // Invalid loses to a decisive value, and to unknown (loading may still decide it).
         let mut bad =
             field("customer.attributes.bad_number", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)));
         bad.convert = Some(Conversion::Number);
@@ -739,7 +730,18 @@ pub(crate) mod tests {
             condition(&Condition::Any(vec![bad.clone(), eq("session.queue", "Sales")]), &view, false).0,
             Truth::True
         );
-        assert_eq!(condition(&Condition::All(vec![bad, eq("session.queue", "Nope")]), &view, false).0, Truth::False);
+        assert_eq!(
+            condition(&Condition::All(vec![bad.clone(), eq("session.queue", "Nope")]), &view, false).0,
+            Truth::False
+        );
+        let mut partial = c.clone();
+        partial.history = None;
+        let view = View::new(&partial, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let unloaded = Condition::Test(Box::new(field("history.count", Operator::Exists(true))));
+        let all = Condition::All(vec![bad.clone(), unloaded.clone()]);
+        assert_eq!(condition(&all, &view, false).0, Truth::Unknown(NeedsName(Needs::History)));
+        let any = Condition::Any(vec![bad, unloaded]);
+        assert_eq!(condition(&any, &view, false).0, Truth::Unknown(NeedsName(Needs::History)));
     }
 
     fn hist(conditions: Vec<HistoryCondition>, look_back_days: i64) -> (Truth, Vec<Trace>) {
@@ -794,6 +796,8 @@ pub(crate) mod tests {
         assert_eq!(hist(vec![had(&["Complaint"], true)], 90).0, Truth::False);
         assert_eq!(hist(vec![had(&["Complaint"], true)], 365).0, Truth::True);
         assert_eq!(hist(vec![had(&["Complaint"], false)], 90).0, Truth::True);
+        // Exact, like `equals`.
+        assert_eq!(hist(vec![had(&["sale"], true)], 90).0, Truth::False);
         // All conditions must hold.
         assert_eq!(hist(vec![had(&["Sale"], true), last(Some(7), None)], 90).0, Truth::False);
     }

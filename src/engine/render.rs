@@ -76,6 +76,23 @@ impl Templates {
         vars
     }
 
+    /// The variables a template reads, including through the templates it can reach with
+    /// `include`, `import`, `extends` or `from` (minijinja does not follow those). Names are
+    /// computed when a template is loaded, so a template that includes another one counts
+    /// every template file's variables: it may over-load data, never under-load it.
+    pub fn reachable_variables(&self, name: &str) -> HashSet<String> {
+        let mut vars = self.variables(name);
+        let reaches_others = self.env.get_template(name).is_ok_and(|t| uses_other_templates(t.source()));
+        if reaches_others {
+            for (other, _) in self.env.templates() {
+                if other != name && !other.starts_with(INLINE_PREFIX) {
+                    vars.extend(self.variables(other));
+                }
+            }
+        }
+        vars
+    }
+
     /// Renders a template. Trims surrounding white space (YAML block scalars end in a newline).
     pub fn render(&self, name: &str, context: &BTreeMap<String, serde_json::Value>) -> Result<String, RenderError> {
         let template = self.env.get_template(name).map_err(|e| RenderError::Other(describe(&e)))?;
@@ -86,6 +103,19 @@ impl Templates {
         })?;
         Ok(text.trim().to_owned())
     }
+}
+
+/// Inline `text:` templates are named `campaign:<name>`; no other template can include them.
+pub const INLINE_PREFIX: &str = "campaign:";
+
+/// Whether a template's source pulls in other templates.
+fn uses_other_templates(source: &str) -> bool {
+    source.split("{%").skip(1).any(|tag| {
+        let word = tag.trim_start_matches(['-', '+']).trim_start();
+        ["include", "import", "extends", "from"]
+            .iter()
+            .any(|kw| word.strip_prefix(kw).is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace())))
+    })
 }
 
 /// One line: what went wrong and where in the template.
@@ -125,6 +155,20 @@ mod tests {
         let c = ctx(serde_json::json!({"customer": {}}));
         assert!(matches!(t.render("strict", &c), Err(RenderError::Undefined(_))));
         assert_eq!(t.render("fallback", &c).unwrap(), "Hi there");
+    }
+
+    #[test]
+    fn reachable_variables_follow_includes() {
+        let mut t = Templates::new();
+        t.add("greet.j2", "Hi {{ customer.contact.first_name | default('there') }}").unwrap();
+        t.add("outer.j2", "{%- include 'greet.j2' %} {{ session.id }}").unwrap();
+        t.add("campaign:x", "{{ history.count }}").unwrap();
+        t.add("plain.j2", "{{ session.id }}").unwrap();
+        let vars = t.reachable_variables("outer.j2");
+        assert!(vars.contains("customer.contact.first_name") && vars.contains("session.id"), "{vars:?}");
+        assert!(!vars.contains("history.count"), "inline templates cannot be included: {vars:?}");
+        assert!(!t.variables("outer.j2").contains("customer.contact.first_name"));
+        assert_eq!(t.reachable_variables("plain.j2"), t.variables("plain.j2"));
     }
 
     #[test]

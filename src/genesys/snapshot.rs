@@ -12,6 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use crate::model::parse_time;
 use crate::source::{Source, SourceError};
 
 pub const FORMAT: &str = "runner-snapshot/1";
@@ -174,10 +175,6 @@ impl SnapshotSource {
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
     }
-}
-
-fn parse_time(s: &str) -> Option<Timestamp> {
-    s.trim().parse().ok()
 }
 
 /// Keeps the first of each conversation id, as the live client does with overlapping pages.

@@ -89,6 +89,18 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// Reads a time the one way the runner reads times, in campaign files, in attribute values
+/// (`as: date`) and in API data: RFC 3339 with an offset (`2026-11-24T10:00:00Z`), or a
+/// date-time without one (`2026-11-24T10:00:00`) or a date (`2026-11-24`, midnight), both UTC.
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t);
+    }
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
+}
+
 /// Formats a number without a trailing `.0` for whole numbers.
 pub fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
@@ -190,4 +202,20 @@ pub struct PastConversation {
     /// e.g. `webmessaging`, `sms`, `whatsapp` (message conversations only).
     pub message_type: Option<String>,
     pub direction: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_times_one_way() {
+        let t = |s: &str| parse_time(s).map(|t| t.to_string());
+        assert_eq!(t("2026-11-24T10:00:00Z").as_deref(), Some("2026-11-24T10:00:00Z"));
+        assert_eq!(t("2026-11-24T12:00:00+02:00").as_deref(), Some("2026-11-24T10:00:00Z"));
+        assert_eq!(t(" 2026-11-24T10:00:00 ").as_deref(), Some("2026-11-24T10:00:00Z"));
+        assert_eq!(t("2026-11-24").as_deref(), Some("2026-11-24T00:00:00Z"));
+        assert_eq!(t("24.11.2026"), None);
+        assert_eq!(t(""), None);
+    }
 }

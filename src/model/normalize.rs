@@ -9,9 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use jiff::Timestamp;
-
-use super::{Contact, Details, PastConversation, Session};
+use super::{Contact, Details, PastConversation, Session, parse_time};
 use crate::genesys::types::{
     AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment, AnalyticsSession, Conversation, ExternalContact,
     Participant, WrapupCode,
@@ -28,11 +26,6 @@ pub enum NormalizeError {
     /// The JSON is not a `Conversation` (`GET /api/v2/conversations/{id}`).
     #[error("the conversation details are not a Genesys conversation: at {path}: {message}")]
     Details { path: String, message: String },
-}
-
-/// Parses an RFC 3339 timestamp; `None` when it is not one.
-fn parse_time(s: &str) -> Option<Timestamp> {
-    s.trim().parse().ok()
 }
 
 fn has_purpose(purpose: Option<&str>, wanted: &str) -> bool {
