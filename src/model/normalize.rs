@@ -233,6 +233,7 @@ pub fn history(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::Timestamp;
     use serde_json::json;
 
     fn analytics(v: serde_json::Value) -> AnalyticsConversation {
