@@ -14,13 +14,10 @@ use crate::engine::decide::Plan;
 use crate::error::AppError;
 use crate::exit::ExitCode;
 use crate::genesys::client::GenesysClient;
-use crate::genesys::config::GenesysConfig;
+use crate::genesys::config::{GenesysConfig, Tuning};
 use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
 use crate::pipeline;
 use crate::report::{self, Heading};
-
-/// How far back an active session may have started, in a snapshot (the live client's default).
-pub const SESSION_LOOK_BACK: SignedDuration = SignedDuration::from_hours(24);
 
 /// Runs a command and returns the exit code; every error is printed here.
 pub fn main(cli: Cli) -> ExitCode {
@@ -93,7 +90,11 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
             let now = options.now.unwrap_or(snapshot.captured_at);
             let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
             let source = SnapshotSource::new(snapshot);
-            let plan = block_on(pipeline::plan(&source, &set, pipeline_options(&options, now, SESSION_LOOK_BACK, 8)))?;
+            let plan = block_on(pipeline::plan(
+                &source,
+                &set,
+                pipeline_options(&options, now, Tuning::default().look_back, 8),
+            ))?;
             print_plan(&plan, None, &heading, &options);
             write_report(&options, &plan, &heading, &set)?;
             Ok(ExitCode::Success)
@@ -109,20 +110,15 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
             };
             block_on(async {
                 let plan = pipeline::plan(&client, &set, pipeline_options).await?;
-                if options.dry_run {
-                    print_plan(&plan, None, &heading, &options);
-                    write_report(&options, &plan, &heading, &set)?;
-                    return Ok(ExitCode::Success);
-                }
-                let deliveries = deliver::deliver(&client, &plan, client.concurrency()).await;
-                print_plan(&plan, Some(&deliveries), &heading, &options);
+                let deliveries = match options.dry_run {
+                    true => None,
+                    false => Some(deliver::deliver(&client, &plan, client.concurrency()).await),
+                };
+                print_plan(&plan, deliveries.as_deref(), &heading, &options);
                 write_report(&options, &plan, &heading, &set)?;
-                let counts = DeliveryCounts::of(&deliveries);
-                Ok(if counts.all_sent() && plan.summary.data_errors == 0 {
-                    ExitCode::Success
-                } else {
-                    ExitCode::Failure
-                })
+                // Against the live org, a session whose data did not load was not fully decided.
+                let all_sent = deliveries.as_deref().is_none_or(|d| DeliveryCounts::of(d).all_sent());
+                Ok(if all_sent && plan.summary.data_errors == 0 { ExitCode::Success } else { ExitCode::Failure })
             })
         }
     }
@@ -163,7 +159,7 @@ fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
         explain: false,
     };
     let recorder = Recorder::new(client, now, args.description.clone());
-    block_on(pipeline::plan(&recorder, &set, options))?;
+    let plan = block_on(pipeline::plan(&recorder, &set, options))?;
     let snapshot = recorder.into_snapshot();
     snapshot.save(&args.out)?;
     println!(
@@ -175,6 +171,15 @@ fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
         snapshot.wrapup_codes.len(),
         args.out.display()
     );
+    if plan.summary.data_errors > 0 {
+        eprintln!(
+            "warning: the data of {} session{} could not be loaded (see the log above); the snapshot records \
+             the failures, so a replay skips those sessions as data_unavailable too",
+            plan.summary.data_errors,
+            if plan.summary.data_errors == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::Failure);
+    }
     Ok(ExitCode::Success)
 }
 

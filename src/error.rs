@@ -20,9 +20,6 @@ pub enum AppError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] crate::genesys::client::ClientBuildError),
-    /// A file could not be written.
-    #[error("could not write {path}: {error}")]
-    Write { path: String, error: String },
     /// The active sessions could not be listed, so nothing could be decided.
     #[error("could not list the active sessions: {0}")]
     Source(#[from] crate::source::SourceError),
@@ -31,11 +28,7 @@ pub enum AppError {
 impl AppError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            AppError::Usage(_)
-            | AppError::Snapshot(_)
-            | AppError::Config(_)
-            | AppError::Client(_)
-            | AppError::Write { .. } => ExitCode::Usage,
+            AppError::Usage(_) | AppError::Snapshot(_) | AppError::Config(_) | AppError::Client(_) => ExitCode::Usage,
             AppError::InvalidCampaigns(_) | AppError::Source(_) => ExitCode::Failure,
         }
     }

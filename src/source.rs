@@ -13,6 +13,9 @@ use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 pub enum SourceError {
     #[error("the snapshot does not hold {what}")]
     NotInSnapshot { what: String },
+    /// The request failed when the snapshot was recorded; replaying fails the same way.
+    #[error("failed when the snapshot was recorded: {error}")]
+    FailedWhenRecorded { error: String },
     #[error(transparent)]
     Api(#[from] crate::genesys::error::ApiError),
 }

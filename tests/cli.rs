@@ -153,7 +153,8 @@ fn a_customer_picked_by_two_campaigns_gets_the_higher_priority_one() {
             "name: {name}\npriority: {priority}\naudience:\n  field: customer.attributes.plan\n  in: [premium, enterprise]\nmessage:\n  text: \"{name} for {{{{ customer.name | default('you') }}}}\"\n"
         )
     };
-    let (high, low) = (campaign("high", 5), campaign("low", 1));
+    // Names sort the other way round, so only the priority can make `zz-high` win.
+    let (high, low) = (campaign("zz-high", 5), campaign("aa-low", 1));
     let mut args = DEMO.to_vec();
     args.extend(["--format", "json"]);
     let (stdout, _) = Case::new(&args).with_campaigns(&[("a.yaml", &low), ("b.yaml", &high)]).expect(0);
@@ -161,11 +162,11 @@ fn a_customer_picked_by_two_campaigns_gets_the_higher_priority_one() {
     let of = |campaign: &str, decision: &str| {
         lines.iter().filter(|d| d["campaign"] == campaign && d["decision"] == decision).count()
     };
-    assert!(of("high", "send") > 0);
-    assert_eq!(of("low", "send"), 0);
+    assert!(of("zz-high", "send") > 0);
+    assert_eq!(of("aa-low", "send"), 0);
     let lower: Vec<_> = lines.iter().filter(|d| d["reason"] == "lower_priority").collect();
-    assert_eq!(lower.len(), of("high", "send"));
-    assert!(lower.iter().all(|d| d["campaign"] == "low" && d["detail"].as_str().unwrap().contains("`high`")));
+    assert_eq!(lower.len(), of("zz-high", "send"));
+    assert!(lower.iter().all(|d| d["campaign"] == "aa-low" && d["detail"].as_str().unwrap().contains("`zz-high`")));
 }
 
 #[test]
@@ -199,12 +200,24 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn now_moves_the_clock_of_a_snapshot_run() {
-    // Two weeks later every session is older and most histories have moved out of their windows.
-    let mut later = DEMO.to_vec();
-    later.extend(["--format", "json", "--now", "2026-12-08T12:00:00Z"]);
-    let (stdout, _) = Case::new(&later).expect(0);
-    let summary = json_lines(&stdout).pop().unwrap();
-    assert_eq!(summary["now"], "2026-12-08T12:00:00Z");
+    let summary_at = |now: Option<&str>| {
+        let mut args = DEMO.to_vec();
+        args.extend(["--format", "json"]);
+        if let Some(now) = now {
+            args.extend(["--now", now]);
+        }
+        json_lines(&Case::new(&args).expect(0).0).pop().unwrap()
+    };
+    let (captured, later) = (summary_at(None), summary_at(Some("2026-12-08T12:00:00Z")));
+    assert_eq!(later["now"], "2026-12-08T12:00:00Z");
+    // Two weeks later the recorded sessions are still there (the recorded answer is replayed)...
+    assert_eq!(later["sessions"], captured["sessions"]);
+    // ...but the billing follow-ups (last contact 1 to 14 days ago) have moved out of their window.
+    let billing = |s: &serde_json::Value| s["sends_per_campaign"]["billing-follow-up"].as_u64().unwrap();
+    assert!(billing(&captured) > 0);
+    assert_eq!(billing(&later), 0);
+    // Before the sessions started there is nothing to decide.
+    assert_eq!(summary_at(Some("2026-11-01T00:00:00Z"))["sessions"], 0);
 }
 
 #[test]

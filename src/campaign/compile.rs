@@ -533,7 +533,7 @@ impl Cx<'_> {
             Err(unknown) => {
                 let help = match (unknown.suggestion, scope) {
                     (Some(s), _) => format!("did you mean `{}`?", fill_map_key(&s, field)),
-                    (None, Scope::Session) => "fields include customer.attributes.<name>, customer.contact.first_name, session.queue and history.count; see docs/campaign-format.md for the full list".to_owned(),
+                    (None, Scope::Session) => "fields include customer.attributes.<name>, customer.contact.first_name, session.queue and history.count; the README's \"Fields\" table has the full list".to_owned(),
                     (None, Scope::PastConversation) => "in `where:`, the fields are: wrap_up, wrap_up_id, queue_id, media_type, message_type, direction, started, ended, duration".to_owned(),
                 };
                 self.error("unknown-field", At::Value(&at), format!("unknown field `{field}`"), help);
@@ -737,7 +737,7 @@ impl Cx<'_> {
         let help = if t.kind == Kind::Text {
             "add `as: number` to compare numbers or `as: date` to compare dates".to_owned()
         } else {
-            format!("see the operator table in docs/campaign-format.md for what works on {}", t.kind.describe())
+            format!("the README's operator table says what works on {}", t.kind.describe())
         };
         let op_key = t.path.to_owned();
         self.error("value-type", At::Key(&op_key), message, help);

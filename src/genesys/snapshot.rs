@@ -40,7 +40,25 @@ pub struct Snapshot {
     /// `GET /api/v2/routing/wrapupcodes` entities.
     #[serde(default)]
     pub wrapup_codes: Vec<WrapupCode>,
+    /// Requests that failed while recording, so that a replay fails where the live run did
+    /// (rather than reading a failed contact as absent or a failed history as empty). Keys:
+    /// `conversation:<id>`, `contact:<id>`, `history`, `wrapup_codes`; values: the error.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, String>,
 }
+
+/// The `failures` key of a conversation's details.
+fn conversation_key(id: &str) -> String {
+    format!("conversation:{id}")
+}
+
+/// The `failures` key of a contact.
+fn contact_key(id: &str) -> String {
+    format!("contact:{id}")
+}
+
+const HISTORY_KEY: &str = "history";
+const WRAPUP_CODES_KEY: &str = "wrapup_codes";
 
 /// Why a snapshot file could not be read or written. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -184,18 +202,17 @@ fn dedup(convs: impl IntoIterator<Item = AnalyticsConversation>) -> Vec<Analytic
 }
 
 impl Source for SnapshotSource {
-    /// Like the analytics query: not ended, and started in `[now - look_back, now]` (the query's
-    /// interval selects by start). A start that does not parse cannot be in any interval: the
-    /// API never sends one, and such an entry is left out.
+    /// The recorded answer of the active-session query: its look-back was applied when it was
+    /// recorded, so `look_back` is not applied again (a replay with a later `--now` keeps the
+    /// recorded sessions; only their ages and the history windows move). Left out: ended
+    /// conversations, and sessions that start after `now` or whose start does not parse.
     async fn active_sessions(
         &self,
         now: Timestamp,
-        look_back: SignedDuration,
+        _look_back: SignedDuration,
     ) -> Result<Vec<AnalyticsConversation>, SourceError> {
-        let since = now.checked_sub(look_back.abs()).unwrap_or(Timestamp::MIN);
         let active = self.snapshot.active_conversations.iter().filter(|c| {
-            c.conversation_end.is_none()
-                && parse_time(&c.conversation_start).is_some_and(|start| since <= start && start <= now)
+            c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now)
         });
         Ok(dedup(active.cloned()))
     }
@@ -205,11 +222,13 @@ impl Source for SnapshotSource {
             .conversation_details
             .get(id)
             .cloned()
-            .ok_or_else(|| SourceError::NotInSnapshot { what: format!("the details of conversation {id}") })
+            .ok_or_else(|| self.missing(&conversation_key(id), format!("the details of conversation {id}")))
     }
 
-    /// A contact the snapshot does not hold is one that does not exist (the API's 404).
+    /// A contact the snapshot does not hold is one that does not exist (the API's 404), unless
+    /// its request failed while recording.
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
+        self.recorded_failure(&contact_key(id))?;
         Ok(self.snapshot.external_contacts.get(id).cloned())
     }
 
@@ -221,6 +240,7 @@ impl Source for SnapshotSource {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        self.recorded_failure(HISTORY_KEY)?;
         let ids: HashSet<&str> = contact_ids.iter().map(String::as_str).collect();
         let matching = self.snapshot.history.iter().filter(|c| {
             let ended = c.conversation_end.as_deref().and_then(parse_time);
@@ -234,7 +254,22 @@ impl Source for SnapshotSource {
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
+        self.recorded_failure(WRAPUP_CODES_KEY)?;
         Ok(self.snapshot.wrapup_codes.clone())
+    }
+}
+
+impl SnapshotSource {
+    /// The error recorded for `key`, if its request failed while recording.
+    fn recorded_failure(&self, key: &str) -> Result<(), SourceError> {
+        match self.snapshot.failures.get(key) {
+            Some(error) => Err(SourceError::FailedWhenRecorded { error: error.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn missing(&self, key: &str, what: String) -> SourceError {
+        self.recorded_failure(key).err().unwrap_or(SourceError::NotInSnapshot { what })
     }
 }
 
@@ -257,6 +292,7 @@ impl<S: Source> Recorder<S> {
             external_contacts: BTreeMap::new(),
             history: Vec::new(),
             wrapup_codes: Vec::new(),
+            failures: BTreeMap::new(),
         };
         Recorder { inner, captured: std::sync::Mutex::new(empty) }
     }
@@ -270,6 +306,16 @@ impl<S: Source> Recorder<S> {
 
     fn record(&self, f: impl FnOnce(&mut Snapshot)) {
         f(&mut self.captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Passes an answer through, recording the error under `key` when it failed.
+    fn keep<T>(&self, key: impl FnOnce() -> String, answer: Result<T, SourceError>) -> Result<T, SourceError> {
+        if let Err(e) = &answer {
+            self.record(|s| {
+                s.failures.insert(key(), e.to_string());
+            });
+        }
+        answer
     }
 }
 
@@ -285,7 +331,7 @@ impl<S: Source> Source for Recorder<S> {
     }
 
     async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
-        let found = self.inner.conversation(id).await?;
+        let found = self.keep(|| conversation_key(id), self.inner.conversation(id).await)?;
         self.record(|s| {
             s.conversation_details.insert(id.to_owned(), found.clone());
         });
@@ -293,7 +339,7 @@ impl<S: Source> Source for Recorder<S> {
     }
 
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-        let found = self.inner.contact(id).await?;
+        let found = self.keep(|| contact_key(id), self.inner.contact(id).await)?;
         if let Some(contact) = &found {
             self.record(|s| {
                 s.external_contacts.insert(id.to_owned(), contact.clone());
@@ -308,13 +354,13 @@ impl<S: Source> Source for Recorder<S> {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<AnalyticsConversation>, SourceError> {
-        let found = self.inner.history(contact_ids, since, until).await?;
+        let found = self.keep(|| HISTORY_KEY.to_owned(), self.inner.history(contact_ids, since, until).await)?;
         self.record(|s| s.history.extend(found.iter().cloned()));
         Ok(found)
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
-        let found = self.inner.wrapup_codes().await?;
+        let found = self.keep(|| WRAPUP_CODES_KEY.to_owned(), self.inner.wrapup_codes().await)?;
         self.record(|s| s.wrapup_codes = found.clone());
         Ok(found)
     }
@@ -373,18 +419,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn active_sessions_are_open_recent_and_unique() {
+    async fn active_sessions_are_the_recorded_open_ones_unique() {
         let source = SnapshotSource::new(demo_like());
         let now = ts("2026-11-24T12:00:00Z");
-        let got = source.active_sessions(now, SignedDuration::from_hours(24)).await.expect("snapshot");
-        let ids: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
-        assert_eq!(ids, vec!["a-1"]);
-        let week = source.active_sessions(now, SignedDuration::from_hours(24 * 7)).await.expect("snapshot");
-        let ids: Vec<&str> = week.iter().map(|c| c.conversation_id.as_str()).collect();
-        assert_eq!(ids, vec!["a-1", "a-old"]);
+        // The recorded answer already applied the look-back: it is not applied again.
+        for look_back in [SignedDuration::from_hours(1), SignedDuration::from_hours(24 * 7)] {
+            let got = source.active_sessions(now, look_back).await.expect("snapshot");
+            let ids: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
+            assert_eq!(ids, vec!["a-1", "a-old"]);
+        }
         // An earlier "now" does not see sessions that had not started yet.
         let earlier = source.active_sessions(ts("2026-11-24T11:45:00Z"), SignedDuration::from_hours(1)).await;
-        assert!(earlier.expect("snapshot").is_empty());
+        let ids: Vec<String> = earlier.expect("snapshot").into_iter().map(|c| c.conversation_id).collect();
+        assert_eq!(ids, vec!["a-old"]);
     }
 
     #[tokio::test]

@@ -43,6 +43,21 @@ pub fn preview(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, 
             explain_session(&mut out, session);
         }
     }
+    escape_controls(&out)
+}
+
+/// Customer data (names, attributes, rendered texts) reaches the terminal: control characters
+/// other than line breaks are shown as escapes, so they cannot move the cursor or recolour and
+/// hide rows of the preview.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 
@@ -272,6 +287,11 @@ mod tests {
         assert_eq!(pad("abc", 5), "abc  ");
         assert_eq!(pad("山田 太郎", 6), "山田 …");
         assert_eq!(pad("山田", 6), "山田  ");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\u{1b}[2Jb\nc\td"), "a\\u{1b}[2Jb\nc\\u{9}d");
     }
 
     #[test]

@@ -43,7 +43,9 @@ fn live_run(fake: &FakeGenesys, extra: &[&str]) -> Case {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_against_the_live_api_decides_like_the_snapshot_and_sends_nothing() {
     let fake = FakeGenesys::start(demo(), &[]).await;
-    let (stdout, _) = live_run(&fake, &["--dry-run"]).expect_async(0).await;
+    // Exit 1: against the live org, one session's details are missing (404), so it was not
+    // fully decided.
+    let (stdout, _) = live_run(&fake, &["--dry-run"]).expect_async(1).await;
     let live = json_lines(&stdout);
     assert!(live.iter().any(|l| l["decision"] == "send"));
     assert!(fake.send_bodies().is_empty(), "a dry run sent messages");
@@ -61,13 +63,19 @@ async fn a_recorded_snapshot_replays_to_the_same_plan() {
     let fake = FakeGenesys::start(demo(), &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("recorded.json");
-    let (stdout, _) =
-        Case::new(&["snapshot", "--now", NOW, "--out", out.to_str().unwrap()]).env(fake.env()).expect_async(0).await;
+    // Exit 1 with a warning: the 404 of one session's details is recorded as a failure.
+    let (stdout, stderr) =
+        Case::new(&["snapshot", "--now", NOW, "--out", out.to_str().unwrap()]).env(fake.env()).expect_async(1).await;
     assert!(stdout.starts_with("Recorded 35 active sessions"), "{stdout}");
+    assert!(stderr.contains("could not be loaded"), "{stderr}");
     let recorded = std::fs::read_to_string(&out).unwrap();
     assert!(!recorded.contains(fake_genesys::CLIENT_SECRET) && !recorded.contains(fake_genesys::TOKEN));
+    let recorded: Value = serde_json::from_str(&recorded).unwrap();
+    let failures = recorded["failures"].as_object().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures.keys().all(|k| k.starts_with("conversation:")), "{failures:?}");
 
-    let (live, _) = live_run(&fake, &["--dry-run"]).expect_async(0).await;
+    let (live, _) = live_run(&fake, &["--dry-run"]).expect_async(1).await;
     let (replay, _) =
         Case::new(&["--dry-run", "--snapshot", out.to_str().unwrap(), "--format", "json"]).expect_async(0).await;
     let (live, replay) = (json_lines(&live), json_lines(&replay));
