@@ -22,6 +22,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command() {
         Command::Validate(args) => validate(args),
         Command::Run(args) => run(args),
+        Command::Journal(args) => crate::journal::command::run(args, Timestamp::now(), &mut std::io::stdout().lock()),
     };
     result.unwrap_or_else(|e| {
         let mut stderr = std::io::stderr().lock();

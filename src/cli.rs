@@ -31,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
     Validate(ValidateArgs),
+    /// The send journal: what was sent to whom, uncertain and failed messages, and settling them.
+    Journal(crate::journal::command::JournalArgs),
 }
 
 /// Where the campaigns and their templates are.

@@ -218,8 +218,8 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
             // A missing value equals nothing, so the negative tests hold.
             Truth::from_bool(matches!(test.op, Operator::NotEquals(_) | Operator::NotIn(_)))
         }
-        Operator::Equals(lit) => equals(&value, lit, ic).map_or_else(|e| mismatch(e), Truth::from_bool),
-        Operator::NotEquals(lit) => equals(&value, lit, ic).map_or_else(|e| mismatch(e), |b| Truth::from_bool(!b)),
+        Operator::Equals(lit) => equals(&value, lit, ic).map_or_else(mismatch, Truth::from_bool),
+        Operator::NotEquals(lit) => equals(&value, lit, ic).map_or_else(mismatch, |b| Truth::from_bool(!b)),
         Operator::In(lits) | Operator::NotIn(lits) => {
             let mut found = false;
             for lit in lits {
