@@ -8,30 +8,43 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::Timestamp;
 use unicode_width::UnicodeWidthStr;
 
-use super::{Entry, EntryId, Filter, Journal, JournalError, JournalOptions, Location, Resolution, State};
+use super::{Entry, EntryId, Filter, GlobalCap, Journal, JournalError, JournalOptions, Location, Resolution, State};
 use crate::error::AppError;
 use crate::exit::ExitCode;
 
-/// `--journal`, shared by every command that reads or writes the journal.
+// `RUNNER_JOURNAL` is read by `Location::from_flag_or_env`, not by clap: clap would show its
+// value, which may hold a password, in `--help`.
+
+/// The journal settings of `runner run` (live and dry): flatten into its flags.
 #[derive(Debug, Clone, Default, Args)]
-pub struct JournalLocationArg {
+pub struct JournalRunArgs {
     /// The send journal: a SQLite file, or a postgres:// URL for several runners sharing one
     /// [default: $RUNNER_JOURNAL, else runner-journal.sqlite]
-    #[arg(long = "journal", value_name = "PATH_OR_URL", global = true)]
+    #[arg(long = "journal", value_name = "PATH_OR_URL")]
     pub journal: Option<String>,
+    /// At most N proactive messages per customer within a window, across all campaigns, e.g.
+    /// `1/24h` [default: no global cap]
+    #[arg(long, value_name = "N/DURATION", env = "RUNNER_GLOBAL_CAP")]
+    pub global_cap: Option<GlobalCap>,
 }
 
-impl JournalLocationArg {
-    /// The flag, else `RUNNER_JOURNAL`, else `runner-journal.sqlite`.
+impl JournalRunArgs {
+    /// `--journal`, else `RUNNER_JOURNAL`, else `runner-journal.sqlite`.
     pub fn location(&self) -> Result<Location, JournalError> {
         Location::from_flag_or_env(self.journal.as_deref())
+    }
+
+    pub fn options(&self) -> JournalOptions {
+        JournalOptions { global_cap: self.global_cap, ..JournalOptions::default() }
     }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct JournalArgs {
-    #[command(flatten)]
-    pub location: JournalLocationArg,
+    /// The send journal: a SQLite file or a postgres:// URL
+    /// [default: $RUNNER_JOURNAL, else runner-journal.sqlite]
+    #[arg(long = "journal", value_name = "PATH_OR_URL", global = true)]
+    pub journal: Option<String>,
     #[command(subcommand)]
     pub command: JournalCommand,
 }
@@ -100,7 +113,7 @@ pub enum ListFormat {
 /// Runs `runner journal ...`, printing to `out`. `now` is the time of the command (`--since 7d`
 /// counts back from it; a resolution is recorded at it).
 pub fn run(args: JournalArgs, now: Timestamp, out: &mut dyn Write) -> Result<ExitCode, AppError> {
-    let location = args.location.location()?;
+    let location = Location::from_flag_or_env(args.journal.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -311,7 +324,42 @@ fn csv(entries: &[Entry]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
     use super::*;
+
+    /// The shape of `crate::cli::Cli` once `runner run` flattens `JournalRunArgs`.
+    #[derive(Debug, Parser)]
+    #[command(args_conflicts_with_subcommands = true)]
+    struct TestCli {
+        #[command(subcommand)]
+        command: Option<TestCommand>,
+        #[command(flatten)]
+        run: JournalRunArgs,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum TestCommand {
+        Run(JournalRunArgs),
+        Journal(JournalArgs),
+    }
+
+    #[test]
+    fn flags_fit_the_cli() {
+        TestCli::command().debug_assert();
+        <crate::cli::Cli as CommandFactory>::command().debug_assert();
+        let cli = TestCli::try_parse_from(["runner", "--journal", "j.db", "--global-cap", "1/24h"]).unwrap();
+        assert_eq!(cli.run.location().unwrap(), Location::Sqlite("j.db".into()));
+        assert_eq!(cli.run.options().global_cap.map(|c| c.to_string()).as_deref(), Some("1 per 1d"));
+        for argv in
+            [["runner", "journal", "--journal", "x.db", "list"], ["runner", "journal", "list", "--journal", "x.db"]]
+        {
+            let Some(TestCommand::Journal(args)) = TestCli::try_parse_from(argv).unwrap().command else { panic!() };
+            assert_eq!(args.journal.as_deref(), Some("x.db"));
+        }
+        let e = TestCli::try_parse_from(["runner", "run", "--global-cap", "0/1h"]).unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+    }
 
     #[test]
     fn since_takes_times_dates_and_durations() {

@@ -81,7 +81,8 @@ impl FromStr for EntryId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
-    /// Reserved, the send not finished yet (or the process stopped: see `expire_stale`).
+    /// Reserved, the send not finished yet (if runner stopped before recording the outcome, the
+    /// next live run makes it uncertain).
     Reserved,
     /// Genesys took the message.
     Sent,
