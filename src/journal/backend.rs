@@ -301,7 +301,10 @@ fn open_error(location: &Location, e: &sqlx::Error) -> JournalError {
             (sqlx::Error::Configuration(_), _) => {
                 "fix the URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE".to_owned()
             }
-            (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_), _) => {
+            (sqlx::Error::Tls(_), _) => "this build of runner connects to PostgreSQL without TLS: the server must \
+                 accept unencrypted connections from here (sslmode=prefer or disable in the URL)"
+                .to_owned(),
+            (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut, _) => {
                 "check that PostgreSQL runs at that host and port and accepts connections from here".to_owned()
             }
             _ => "check the URL and that the database accepts this user".to_owned(),

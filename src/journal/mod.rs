@@ -35,6 +35,25 @@
 //! reservation per campaign and customer, at most one counting row per campaign and
 //! conversation.
 //!
+//! # In the send loop
+//!
+//! ```text
+//! let journal = Journal::open(&location, options).await?;      // dry run: open_read_only
+//! for entry in journal.expire_stale(now).await? { warn: entry is now uncertain }
+//! match journal.reserve(&ReserveRequest { run_id, key, once_every, text }, now).await? {
+//!     Reserve::Capped(cap) => skip, reason capped (`cap` says by what, until when),
+//!     Reserve::Reserved(id) => match client.send(&request).await {
+//!         Ok(answer) => journal.mark_sent(id, answer.conversation_id, answer.id, now).await?,
+//!         Err(SendError::Failed(e)) => journal.mark_failed(id, &e.to_string(), now).await?,
+//!         Err(SendError::Uncertain(e)) => journal.mark_uncertain(id, &e.to_string(), now).await?,
+//!     },
+//! }
+//! ```
+//!
+//! Any journal error means: do not send (a failed reservation reserved nothing). When recording
+//! an outcome fails, stop the run: the row stays `reserved`, blocks the message, and later
+//! becomes `uncertain`.
+//!
 //! Only a hash and the length of the message text are stored, never the text: it may hold
 //! personal data, and the journal outlives it.
 
