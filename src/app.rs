@@ -32,6 +32,7 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::Success
         }),
         Command::Completions(args) => print_out(&authoring::completions(args.shell)),
+        Command::Journal(args) => crate::journal::command::run(args, Timestamp::now(), &mut std::io::stdout().lock()),
     };
     result.unwrap_or_else(|e| {
         let mut stderr = std::io::stderr().lock();

@@ -39,6 +39,8 @@ pub enum Command {
     New(NewArgs),
     /// Print a shell completion script: `runner completions bash > /etc/bash_completion.d/runner`.
     Completions(CompletionsArgs),
+    /// The send journal: what was sent to whom, uncertain and failed messages, and settling them.
+    Journal(crate::journal::command::JournalArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -23,6 +23,9 @@ pub enum AppError {
     /// The active sessions could not be listed, so nothing could be decided.
     #[error("could not list the active sessions: {0}")]
     Source(#[from] crate::source::SourceError),
+    /// The send journal cannot be opened, read or written.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 impl AppError {
@@ -30,6 +33,7 @@ impl AppError {
         match self {
             AppError::Usage(_) | AppError::Snapshot(_) | AppError::Config(_) | AppError::Client(_) => ExitCode::Usage,
             AppError::InvalidCampaigns(_) | AppError::Source(_) => ExitCode::Failure,
+            AppError::Journal(e) => e.exit_code(),
         }
     }
 }

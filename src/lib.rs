@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod genesys;
+pub mod journal;
 pub mod model;
 pub mod pipeline;
 pub mod report;
