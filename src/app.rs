@@ -9,13 +9,14 @@ use crate::campaign::CampaignSet;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
 use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, ValidateArgs};
-use crate::deliver::{self, Delivery, DeliveryCounts};
+use crate::deliver::{Delivery, DeliveryCounts, Outbox};
 use crate::engine::decide::Plan;
 use crate::error::AppError;
 use crate::exit::ExitCode;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::config::{GenesysConfig, Tuning};
 use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
+use crate::journal::{self, Journal};
 use crate::pipeline;
 use crate::report::{self, Heading};
 
@@ -85,20 +86,23 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, AppError> {
 fn run(args: RunArgs) -> Result<ExitCode, AppError> {
     let options = args.check()?;
     let set = campaign_set(&options.campaigns)?;
+    let location = options.journal.location()?;
     match &options.source {
         DataSource::Snapshot(path) => {
             let snapshot = Snapshot::load(path)?;
             let now = options.now.unwrap_or(snapshot.captured_at);
             let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
             let source = SnapshotSource::new(snapshot);
-            let plan = block_on(pipeline::plan(
-                &source,
-                &set,
-                pipeline_options(&options, now, Tuning::default().look_back, 8),
-            ))?;
-            print_plan(&plan, None, &heading, &options);
-            write_report(&options, &plan, &heading, &set)?;
-            Ok(ExitCode::Success)
+            let look_back = Tuning::default().look_back;
+            block_on(async {
+                // A preview reads the journal (to show `capped`) and never writes it.
+                let journal = Journal::open_read_only(&location, options.journal.options()).await?;
+                let plan = pipeline::plan(&source, &set, Some(&journal), pipeline_options(&options, now, look_back, 8))
+                    .await?;
+                print_plan(&plan, None, &heading, &options);
+                write_report(&options, &plan, &heading, &set)?;
+                Ok(ExitCode::Success)
+            })
         }
         DataSource::Live => {
             let client = live_client(options.config.as_deref())?;
@@ -110,11 +114,38 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                 source: format!("Genesys Cloud {}", client.api_base()),
             };
             block_on(async {
-                let plan = pipeline::plan(&client, &set, pipeline_options).await?;
+                let journal = if options.dry_run {
+                    Journal::open_read_only(&location, options.journal.options()).await?
+                } else {
+                    let journal = Journal::open(&location, options.journal.options()).await?;
+                    for entry in journal.expire_stale(now).await? {
+                        tracing::warn!(
+                            "journal entry {} ({} to {}) never got an outcome: it is now uncertain and will not be \
+                             re-sent; settle it with `runner journal resolve`",
+                            entry.id,
+                            entry.campaign,
+                            entry.customer
+                        );
+                    }
+                    journal
+                };
+                let plan = pipeline::plan(&client, &set, Some(&journal), pipeline_options).await?;
                 let deliveries = match options.dry_run {
                     true => None,
-                    false => Some(deliver::deliver(&client, &plan, client.concurrency()).await),
+                    false => {
+                        let run_id = journal::new_run_id(now);
+                        let outbox = Outbox {
+                            sender: &client,
+                            journal: &journal,
+                            set: &set,
+                            run_id: &run_id,
+                            now,
+                            concurrency: client.concurrency(),
+                        };
+                        Some(outbox.deliver(&plan).await)
+                    }
                 };
+                journal.close().await;
                 print_plan(&plan, deliveries.as_deref(), &heading, &options);
                 write_report(&options, &plan, &heading, &set)?;
                 // Against the live org, a session whose data did not load was not fully decided.
@@ -160,7 +191,7 @@ fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
         explain: false,
     };
     let recorder = Recorder::new(client, now, args.description.clone());
-    let plan = block_on(pipeline::plan(&recorder, &set, options))?;
+    let plan = block_on(pipeline::plan(&recorder, &set, None, options))?;
     let snapshot = recorder.into_snapshot();
     snapshot.save(&args.out)?;
     println!(

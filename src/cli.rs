@@ -108,6 +108,8 @@ pub struct RunArgs {
     /// Settings file for the live client (look-back, request rate, concurrency, timeouts).
     #[arg(long, value_name = "FILE", env = "RUNNER_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub journal: crate::journal::command::JournalRunArgs,
     /// Also write the preview as one self-contained HTML page to FILE (e.g. preview.html).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -157,6 +159,7 @@ pub struct RunOptions {
     pub format: Format,
     pub now: Option<Timestamp>,
     pub config: Option<PathBuf>,
+    pub journal: crate::journal::command::JournalRunArgs,
     /// `--report FILE`: the HTML preview.
     pub report: Option<PathBuf>,
 }
@@ -167,6 +170,11 @@ impl RunArgs {
         if self.snapshot.is_some() && !self.dry_run {
             return Err(AppError::Usage("--snapshot previews recorded data and never sends: add --dry-run".to_owned()));
         }
+        if self.now.is_some() && !self.dry_run {
+            return Err(AppError::Usage(
+                "--now only goes with --dry-run: a run that sends decides on the real clock".to_owned(),
+            ));
+        }
         let now = self.now.as_deref().map(parse_now).transpose()?;
         Ok(RunOptions {
             campaigns: self.campaigns,
@@ -176,6 +184,7 @@ impl RunArgs {
             format: self.format,
             now,
             config: self.config,
+            journal: self.journal,
             report: self.report,
         })
     }

@@ -1,16 +1,23 @@
-//! Sending a plan's messages. A dry run never gets here.
+//! Sending a plan's messages, each through the send journal. A dry run never gets here.
 //!
-//! One failing send never stops the others. A send whose fate is unknown (the request may have
-//! reached Genesys) is reported as `uncertain` and never retried here.
+//! Architecture invariant: every send goes through the journal's reservation. Per message:
+//! reserve (atomically with the caps; another runner may have sent it meanwhile) -> send ->
+//! mark `sent`, `failed` or `uncertain`. One failing send never stops the others; a send whose
+//! fate is unknown is `uncertain`, counts as sent, and is never retried. A journal that fails
+//! stops all further sending: without it, at most once cannot be guaranteed.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::stream::{self, StreamExt};
+use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::campaign::CampaignSet;
 use crate::engine::decide::Plan;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::error::SendError;
+use crate::journal::{Journal, MessageKey, Reserve, ReserveRequest};
 
 /// What Genesys answered to a send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -35,7 +42,7 @@ impl Sender for GenesysClient {
     }
 }
 
-/// The outcome of one send.
+/// The outcome of one planned message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -46,6 +53,14 @@ pub enum DeliveryState {
     },
     /// It may or may not have reached the customer; not retried.
     Uncertain {
+        error: String,
+    },
+    /// The journal's reservation refused it: a message went out meanwhile (another runner).
+    Capped {
+        detail: String,
+    },
+    /// Not attempted: the journal failed, so the message could not be reserved.
+    NotSent {
         error: String,
     },
 }
@@ -66,6 +81,8 @@ pub struct DeliveryCounts {
     pub sent: usize,
     pub failed: usize,
     pub uncertain: usize,
+    pub capped: usize,
+    pub not_sent: usize,
 }
 
 impl DeliveryCounts {
@@ -76,47 +93,115 @@ impl DeliveryCounts {
                 DeliveryState::Sent(_) => c.sent += 1,
                 DeliveryState::Failed { .. } => c.failed += 1,
                 DeliveryState::Uncertain { .. } => c.uncertain += 1,
+                DeliveryState::Capped { .. } => c.capped += 1,
+                DeliveryState::NotSent { .. } => c.not_sent += 1,
             }
         }
         c
     }
 
-    /// Whether every planned message went out.
+    /// Whether every planned message went out, or was rightly held back by the journal.
     pub fn all_sent(&self) -> bool {
-        self.failed == 0 && self.uncertain == 0
+        self.failed == 0 && self.uncertain == 0 && self.not_sent == 0
     }
 }
 
-/// Sends every message of the plan, `concurrency` at a time, in the plan's order of sessions.
-pub async fn deliver<S: Sender>(sender: &S, plan: &Plan, concurrency: usize) -> Vec<Delivery> {
-    let sends: Vec<(String, String, String, String)> = plan
-        .sessions
-        .iter()
-        .filter_map(|s| {
-            let (campaign, text) = s.send()?;
-            let customer = s.customer_id.clone()?;
-            Some((campaign.to_owned(), s.conversation_id.clone(), customer, text.to_owned()))
-        })
-        .collect();
-    stream::iter(sends)
-        .map(|(campaign, conversation_id, customer_id, text)| async move {
-            let state = match sender.send(&customer_id, &text).await {
-                Ok(sent) => DeliveryState::Sent(sent),
-                Err(e @ SendError::Failed(_)) => DeliveryState::Failed { error: e.to_string() },
-                Err(e @ SendError::Uncertain(_)) => DeliveryState::Uncertain { error: e.to_string() },
+/// One run's sending: the journal, who is sending, and when.
+pub struct Outbox<'a, S> {
+    pub sender: &'a S,
+    pub journal: &'a Journal,
+    pub set: &'a CampaignSet,
+    /// Identifies this runner process in the journal.
+    pub run_id: &'a str,
+    /// The run's time: reservations and outcomes are recorded at it.
+    pub now: Timestamp,
+    pub concurrency: usize,
+}
+
+impl<S: Sender> Outbox<'_, S> {
+    /// Sends every message of the plan, `concurrency` at a time, in the plan's order.
+    pub async fn deliver(&self, plan: &Plan) -> Vec<Delivery> {
+        let halted = AtomicBool::new(false);
+        let sends: Vec<(&str, &str, &str, &str)> = plan
+            .sessions
+            .iter()
+            .filter_map(|s| {
+                let (campaign, text) = s.send()?;
+                Some((campaign, s.conversation_id.as_str(), s.customer_id.as_deref()?, text))
+            })
+            .collect();
+        stream::iter(sends)
+            .map(|(campaign, conversation_id, customer_id, text)| {
+                let halted = &halted;
+                async move {
+                    let key = MessageKey { campaign, customer: customer_id, conversation_id };
+                    let state = self.deliver_one(key, text, halted).await;
+                    log(&key, &state);
+                    Delivery {
+                        campaign: campaign.to_owned(),
+                        conversation_id: conversation_id.to_owned(),
+                        customer_id: customer_id.to_owned(),
+                        state,
+                    }
+                }
+            })
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Reserve, send, mark.
+    async fn deliver_one(&self, key: MessageKey<'_>, text: &str, halted: &AtomicBool) -> DeliveryState {
+        if halted.load(Ordering::SeqCst) {
+            return DeliveryState::NotSent {
+                error: "not attempted: the send journal failed earlier in this run".into(),
             };
-            match &state {
-                DeliveryState::Sent(_) => tracing::info!(%campaign, conversation = %conversation_id, "sent"),
-                DeliveryState::Failed { error } => {
-                    tracing::warn!(%campaign, conversation = %conversation_id, "send failed: {error}")
-                }
-                DeliveryState::Uncertain { error } => {
-                    tracing::warn!(%campaign, conversation = %conversation_id, "send uncertain: {error}")
-                }
+        }
+        let once_every = self.set.campaigns.iter().find(|c| c.name == key.campaign).and_then(|c| c.limits.once_every);
+        let request = ReserveRequest { run_id: self.run_id, key, once_every, text };
+        let id = match self.journal.reserve(&request, self.now).await {
+            Ok(Reserve::Reserved(id)) => id,
+            Ok(Reserve::Capped(cap)) => return DeliveryState::Capped { detail: cap.to_string() },
+            Err(e) => {
+                halted.store(true, Ordering::SeqCst);
+                return DeliveryState::NotSent { error: e.to_string() };
             }
-            Delivery { campaign, conversation_id, customer_id, state }
-        })
-        .buffered(concurrency.max(1))
-        .collect()
-        .await
+        };
+        let (state, marked) = match self.sender.send(key.customer, text).await {
+            Ok(sent) => {
+                let marked = self
+                    .journal
+                    .mark_sent(id, sent.conversation_id.as_deref(), sent.message_id.as_deref(), self.now)
+                    .await;
+                (DeliveryState::Sent(sent), marked)
+            }
+            Err(e @ SendError::Failed(_)) => {
+                let error = e.to_string();
+                let marked = self.journal.mark_failed(id, &error, self.now).await;
+                (DeliveryState::Failed { error }, marked)
+            }
+            Err(e @ SendError::Uncertain(_)) => {
+                let error = e.to_string();
+                let marked = self.journal.mark_uncertain(id, &error, self.now).await;
+                (DeliveryState::Uncertain { error }, marked)
+            }
+        };
+        if let Err(e) = marked {
+            // The row stays `reserved`: it blocks the message and later becomes uncertain.
+            halted.store(true, Ordering::SeqCst);
+            tracing::error!(campaign = %key.campaign, conversation = %key.conversation_id, "could not record the outcome in the send journal; stopping: {e}");
+        }
+        state
+    }
+}
+
+fn log(key: &MessageKey<'_>, state: &DeliveryState) {
+    let (campaign, conversation) = (key.campaign, key.conversation_id);
+    match state {
+        DeliveryState::Sent(_) => tracing::info!(%campaign, %conversation, "sent"),
+        DeliveryState::Capped { detail } => tracing::info!(%campaign, %conversation, "not sent, capped: {detail}"),
+        DeliveryState::Failed { error } => tracing::warn!(%campaign, %conversation, "send failed: {error}"),
+        DeliveryState::Uncertain { error } => tracing::warn!(%campaign, %conversation, "send uncertain: {error}"),
+        DeliveryState::NotSent { error } => tracing::error!(%campaign, %conversation, "not sent: {error}"),
+    }
 }

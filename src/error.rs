@@ -28,6 +28,15 @@ pub enum AppError {
     Journal(#[from] crate::journal::JournalError),
 }
 
+impl From<crate::pipeline::PlanError> for AppError {
+    fn from(e: crate::pipeline::PlanError) -> Self {
+        match e {
+            crate::pipeline::PlanError::Sessions(e) => AppError::Source(e),
+            crate::pipeline::PlanError::Journal(e) => AppError::Journal(e),
+        }
+    }
+}
+
 impl AppError {
     pub fn exit_code(&self) -> ExitCode {
         match self {

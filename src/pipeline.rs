@@ -6,13 +6,14 @@
 //! live run decides. A session whose data fails to load is skipped with the reason; it never
 //! aborts the run.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::campaign::CampaignSet;
-use crate::engine::decide::{Decider, Failures, Plan};
+use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
+use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, normalize};
 use crate::source::{Source, SourceError};
@@ -29,9 +30,28 @@ pub struct Options {
     pub explain: bool,
 }
 
-/// Plans a run. Fails only when the active sessions cannot be listed.
-pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) -> Result<Plan, SourceError> {
-    let conversations = source.active_sessions(options.now, options.session_look_back).await?;
+/// Why a run could not be planned at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The active sessions could not be listed, so nothing could be decided.
+    #[error("could not list the active sessions: {0}")]
+    Sessions(#[source] SourceError),
+    /// The send journal could not be read, so the caps are unknown.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Plans a run. With a journal, sends it caps are skipped as `capped` (read only: planning
+/// never writes the journal). Fails only when the sessions cannot be listed or the journal
+/// cannot be read.
+pub async fn plan<S: Source>(
+    source: &S,
+    set: &CampaignSet,
+    journal: Option<&Journal>,
+    options: Options,
+) -> Result<Plan, PlanError> {
+    let conversations =
+        source.active_sessions(options.now, options.session_look_back).await.map_err(PlanError::Sessions)?;
     let mut seen = HashSet::new();
     let mut candidates: Vec<Candidate> = conversations
         .iter()
@@ -46,7 +66,36 @@ pub async fn plan<S: Source>(source: &S, set: &CampaignSet, options: Options) ->
     loader.details(&decider, &mut candidates).await;
     loader.contacts(&decider, &mut candidates).await;
     loader.history(&decider, set, &mut candidates).await;
-    Ok(decider.plan(&candidates, &loader.failures))
+    let mut sessions = decider.decide(&candidates, &loader.failures);
+    if let Some(journal) = journal {
+        let caps = caps(journal, set, &sessions, options.now).await?;
+        decide::apply_caps(&mut sessions, &caps);
+    }
+    Ok(decider.finish(sessions, &loader.failures))
+}
+
+/// What the journal says of every planned send: (campaign, conversation id) -> why it is capped.
+async fn caps(
+    journal: &Journal,
+    set: &CampaignSet,
+    sessions: &[decide::SessionPlan],
+    now: Timestamp,
+) -> Result<HashMap<(String, String), String>, JournalError> {
+    let mut caps = HashMap::new();
+    for s in sessions {
+        let Some(customer) = &s.customer_id else { continue };
+        for d in &s.decisions {
+            if !matches!(d.outcome, Outcome::Send { .. }) {
+                continue;
+            }
+            let once_every = set.campaigns.iter().find(|c| c.name == d.campaign).and_then(|c| c.limits.once_every);
+            let key = MessageKey { campaign: &d.campaign, customer, conversation_id: &s.conversation_id };
+            if let Some(cap) = journal.would_cap(&key, once_every, now).await? {
+                caps.insert((d.campaign.clone(), s.conversation_id.clone()), cap.to_string());
+            }
+        }
+    }
+    Ok(caps)
 }
 
 struct Loader<'a, S> {

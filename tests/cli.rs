@@ -16,11 +16,18 @@ struct Case {
     args: Vec<String>,
     env: Vec<(&'static str, String)>,
     dir: Option<tempfile::TempDir>,
+    /// Holds this case's own send journal (`RUNNER_JOURNAL`), unless the case sets one.
+    journal_dir: tempfile::TempDir,
 }
 
 impl Case {
     fn new(args: &[&str]) -> Case {
-        Case { args: args.iter().map(|s| s.to_string()).collect(), env: Vec::new(), dir: None }
+        Case {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            dir: None,
+            journal_dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// Sets environment variables for the process (e.g. a fake org's `GENESYS_*`).
@@ -61,6 +68,7 @@ impl Case {
             .current_dir(root())
             .env("COLUMNS", "100")
             .env_remove("RUNNER_LOG")
+            .env("RUNNER_JOURNAL", self.journal_dir.path().join("journal.sqlite"))
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(&self.args)
             .output()

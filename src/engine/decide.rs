@@ -15,59 +15,54 @@ use crate::campaign::{Campaign, CampaignSet};
 use crate::model::Candidate;
 use crate::model::fields::{Needs, View, template_context};
 
-/// Why a session was not messaged by a campaign. A fixed set, documented in the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// The session has no external contact id: web messaging cannot reach it.
-    NoExternalContact,
-    /// The audience filters do not match.
-    AudienceNotMatched,
-    /// The history conditions do not hold.
-    HistoryNotMatched,
-    /// The data does not fit a condition (e.g. `as: number` on a text that is not a number).
-    DataMismatch,
-    /// Data the decision needs could not be loaded.
-    DataUnavailable,
-    /// The template failed (e.g. a value it uses is not defined for this customer).
-    RenderError,
-    /// The rendered message is empty.
-    EmptyMessage,
-    /// The rendered message is longer than the channel allows.
-    MessageTooLong,
-    /// A campaign with a higher priority messages this customer in this run.
-    LowerPriority,
-    /// This campaign already messages this customer through another session in this run.
-    AlreadyChosen,
+/// Declares the skip reasons once: the variant, its name in JSON and previews, and what it means
+/// (shown in the preview and the README).
+macro_rules! skip_reasons {
+    ($($variant:ident => $name:literal, $meaning:literal;)*) => {
+        /// Why a session was not messaged by a campaign. A fixed set, documented in the README.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum SkipReason {
+            $(#[doc = $meaning] $variant,)*
+        }
+
+        impl SkipReason {
+            /// Every reason, in the order previews list them.
+            pub const ALL: &'static [SkipReason] = &[$(SkipReason::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(SkipReason::$variant => $name,)*
+                }
+            }
+
+            /// What the reason means, in a few words.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(SkipReason::$variant => $meaning,)*
+                }
+            }
+        }
+    };
 }
 
-impl SkipReason {
-    pub const ALL: [SkipReason; 10] = [
-        SkipReason::NoExternalContact,
-        SkipReason::AudienceNotMatched,
-        SkipReason::HistoryNotMatched,
-        SkipReason::DataMismatch,
-        SkipReason::DataUnavailable,
-        SkipReason::RenderError,
-        SkipReason::EmptyMessage,
-        SkipReason::MessageTooLong,
-        SkipReason::LowerPriority,
-        SkipReason::AlreadyChosen,
-    ];
+skip_reasons! {
+    NoExternalContact => "no_external_contact", "no external contact id: web messaging cannot reach the session";
+    AudienceNotMatched => "audience_not_matched", "the audience conditions do not match";
+    HistoryNotMatched => "history_not_matched", "the history conditions do not hold";
+    DataMismatch => "data_mismatch", "the data does not fit a condition (see --explain)";
+    DataUnavailable => "data_unavailable", "data the decision needs could not be loaded";
+    RenderError => "render_error", "the message template failed for this customer";
+    EmptyMessage => "empty_message", "the rendered message is empty";
+    MessageTooLong => "message_too_long", "the rendered message is longer than the channel allows";
+    Capped => "capped", "the send journal shows a recent message (once_every, the global cap, or this conversation)";
+    RunLimit => "run_limit", "the campaign reached its max_per_run in this run";
+    LowerPriority => "lower_priority", "a higher-priority campaign messages this customer";
+    AlreadyChosen => "already_chosen", "the campaign messages this customer through another session";
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::NoExternalContact => "no_external_contact",
-            SkipReason::AudienceNotMatched => "audience_not_matched",
-            SkipReason::HistoryNotMatched => "history_not_matched",
-            SkipReason::DataMismatch => "data_mismatch",
-            SkipReason::DataUnavailable => "data_unavailable",
-            SkipReason::RenderError => "render_error",
-            SkipReason::EmptyMessage => "empty_message",
-            SkipReason::MessageTooLong => "message_too_long",
-            SkipReason::LowerPriority => "lower_priority",
-            SkipReason::AlreadyChosen => "already_chosen",
-        }
+impl Serialize for SkipReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -190,15 +185,25 @@ impl<'a> Decider<'a> {
         needs
     }
 
-    /// Decides every session. `failures` holds, per conversation id, why some of its data could
-    /// not be loaded. Sessions are reported in the order given.
-    pub fn plan(&self, candidates: &[Candidate], failures: &Failures) -> Plan {
-        let mut sessions: Vec<SessionPlan> =
-            candidates.iter().map(|c| self.session(c, failures.get(&c.session.id))).collect();
+    /// Decides every session and campaign on its own. `failures` holds, per conversation id,
+    /// why some of its data could not be loaded. Sessions are kept in the order given. The
+    /// customer-wide rules (caps, priority, run limits) come next, in [`Decider::finish`].
+    pub fn decide(&self, candidates: &[Candidate], failures: &Failures) -> Vec<SessionPlan> {
+        candidates.iter().map(|c| self.session(c, failures.get(&c.session.id))).collect()
+    }
+
+    /// Applies the customer-wide rules and counts: at most one message per customer per run
+    /// (priority), each campaign's `max_per_run`, and the summary.
+    pub fn finish(&self, mut sessions: Vec<SessionPlan>, failures: &Failures) -> Plan {
         resolve_priorities(self.set, &mut sessions);
         let summary = summarize(self.set, &sessions, failures.len());
         let campaigns = self.set.enabled().map(|c| c.name.clone()).collect();
         Plan { now: self.now, campaigns, sessions, summary }
+    }
+
+    /// Decides and finishes, with no send journal to consult.
+    pub fn plan(&self, candidates: &[Candidate], failures: &Failures) -> Plan {
+        self.finish(self.decide(candidates, failures), failures)
     }
 
     fn session(&self, candidate: &Candidate, failure: Option<&BTreeMap<Needs, String>>) -> SessionPlan {
@@ -313,20 +318,37 @@ fn is_loaded(c: &Candidate, needs: Needs) -> bool {
     }
 }
 
-/// At most one message per customer per run: the highest priority campaign wins (campaigns are
-/// already sorted by priority, then name), then the oldest session. A higher-priority campaign
-/// that could not be decided (its data did not load) blocks the lower ones: with its data it
-/// might have won, and the customer must not get the lower one now and the higher one later.
+/// Skips the sends that the send journal caps: `caps` maps (campaign, conversation id) to why.
+pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String), String>) {
+    for s in sessions {
+        for d in &mut s.decisions {
+            let key = (d.campaign.clone(), s.conversation_id.clone());
+            if let (Outcome::Send { .. }, Some(why)) = (&d.outcome, caps.get(&key)) {
+                d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: why.clone() };
+            }
+        }
+    }
+}
+
+/// At most one message per customer per run, and at most `max_per_run` per campaign.
+///
+/// Campaigns pick customers in priority order (then name), each taking its sessions oldest
+/// first, until it reaches its `max_per_run`; a customer whose higher campaign is full can
+/// still be picked by a lower one. A higher-priority campaign that could not be decided (its
+/// data did not load) blocks the lower ones: with its data it might have won, and the customer
+/// must not get the lower message now and the higher one later.
 fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
     struct Winner {
-        key: (usize, Timestamp, String),
         campaign: String,
+        conversation: String,
         at: (usize, usize),
         /// Why the winner could not be decided, when it is a `data_unavailable` skip.
         undecided: Option<String>,
     }
-    let rank: HashMap<&str, usize> = set.campaigns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-    let mut winners: HashMap<String, Winner> = HashMap::new();
+    let campaigns: HashMap<&str, (usize, Option<u32>)> =
+        set.campaigns.iter().enumerate().map(|(i, c)| (c.name.as_str(), (i, c.limits.max_per_run))).collect();
+    // Every send or undecided decision of a customer, in the order campaigns pick.
+    let mut contenders = Vec::new();
     for (si, s) in sessions.iter().enumerate() {
         let Some(customer) = &s.customer_id else { continue };
         for (di, d) in s.decisions.iter().enumerate() {
@@ -335,32 +357,56 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                 Outcome::Skip { reason: SkipReason::DataUnavailable, detail } => Some(detail.clone()),
                 Outcome::Skip { .. } => continue,
             };
-            let key = (rank[d.campaign.as_str()], s.started, s.conversation_id.clone());
-            if winners.get(customer).is_none_or(|w| key < w.key) {
-                let winner = Winner { key, campaign: d.campaign.clone(), at: (si, di), undecided };
-                winners.insert(customer.clone(), winner);
-            }
+            let rank = campaigns[d.campaign.as_str()].0;
+            contenders.push(((rank, s.started, s.conversation_id.clone()), customer.clone(), (si, di), undecided));
         }
     }
-    for (si, s) in sessions.iter_mut().enumerate() {
-        let Some(w) = s.customer_id.as_ref().and_then(|c| winners.get(c)) else { continue };
-        for (di, d) in s.decisions.iter_mut().enumerate() {
-            if !matches!(d.outcome, Outcome::Send { .. }) || (si, di) == w.at {
+    contenders.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut winners: HashMap<String, Winner> = HashMap::new();
+    let mut picked: HashMap<String, u32> = HashMap::new();
+    let mut over_limit = BTreeSet::new();
+    for ((_, _, conversation), customer, (si, di), undecided) in contenders {
+        if winners.contains_key(&customer) {
+            continue;
+        }
+        let campaign = sessions[si].decisions[di].campaign.clone();
+        if undecided.is_none() {
+            let count = picked.entry(campaign.clone()).or_default();
+            if campaigns[campaign.as_str()].1.is_some_and(|max| *count >= max) {
+                over_limit.insert((si, di));
                 continue;
             }
-            let (reason, detail) = match &w.undecided {
-                Some(why) => (
+            *count += 1;
+        }
+        winners.insert(customer, Winner { campaign, conversation, at: (si, di), undecided });
+    }
+    for (si, s) in sessions.iter_mut().enumerate() {
+        let winner = s.customer_id.as_ref().and_then(|c| winners.get(c));
+        for (di, d) in s.decisions.iter_mut().enumerate() {
+            if !matches!(d.outcome, Outcome::Send { .. }) || winner.is_some_and(|w| w.at == (si, di)) {
+                continue;
+            }
+            let (reason, detail) = match winner {
+                _ if over_limit.contains(&(si, di)) => {
+                    let max = campaigns[d.campaign.as_str()].1.unwrap_or_default();
+                    (
+                        SkipReason::RunLimit,
+                        format!("the campaign already sends {max} messages in this run (max_per_run)"),
+                    )
+                }
+                Some(Winner { campaign, undecided: Some(why), .. }) => (
                     SkipReason::DataUnavailable,
-                    format!("`{}` has a higher priority and could not be decided for this customer: {why}", w.campaign),
+                    format!("`{campaign}` has a higher priority and could not be decided for this customer: {why}"),
                 ),
-                None if d.campaign == w.campaign => (
+                Some(w) if d.campaign == w.campaign => (
                     SkipReason::AlreadyChosen,
-                    format!("this campaign already messages the customer through conversation {}", w.key.2),
+                    format!("this campaign already messages the customer through conversation {}", w.conversation),
                 ),
-                None => (
+                Some(w) => (
                     SkipReason::LowerPriority,
                     format!("`{}` has a higher priority and messages this customer", w.campaign),
                 ),
+                None => continue,
             };
             d.outcome = Outcome::Skip { reason, detail };
         }

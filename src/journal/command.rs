@@ -23,9 +23,31 @@ pub struct JournalRunArgs {
     #[arg(long = "journal", value_name = "PATH_OR_URL")]
     pub journal: Option<String>,
     /// At most N proactive messages per customer within a window, across all campaigns, e.g.
-    /// `1/24h` [default: no global cap]
-    #[arg(long, value_name = "N/DURATION", env = "RUNNER_GLOBAL_CAP")]
-    pub global_cap: Option<GlobalCap>,
+    /// `1/24h` or `3/7d`; `off` for none
+    #[arg(long, value_name = "N/DURATION|off", env = "RUNNER_GLOBAL_CAP", default_value = DEFAULT_GLOBAL_CAP,
+          value_parser = parse_global_cap)]
+    pub global_cap: GlobalCapSetting,
+}
+
+/// The global cap when none is configured: one proactive message per customer per day, across
+/// all campaigns. Proactive messages interrupt people; more needs a decision.
+pub const DEFAULT_GLOBAL_CAP: &str = "1/24h";
+
+/// `--global-cap`: a cap, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GlobalCapSetting(pub Option<GlobalCap>);
+
+impl Default for GlobalCapSetting {
+    fn default() -> Self {
+        parse_global_cap(DEFAULT_GLOBAL_CAP).expect("the default global cap parses")
+    }
+}
+
+fn parse_global_cap(s: &str) -> Result<GlobalCapSetting, String> {
+    match s.trim() {
+        "off" | "none" => Ok(GlobalCapSetting(None)),
+        cap => cap.parse().map(|c| GlobalCapSetting(Some(c))),
+    }
 }
 
 impl JournalRunArgs {
@@ -35,7 +57,7 @@ impl JournalRunArgs {
     }
 
     pub fn options(&self) -> JournalOptions {
-        JournalOptions { global_cap: self.global_cap, ..JournalOptions::default() }
+        JournalOptions { global_cap: self.global_cap.0, ..JournalOptions::default() }
     }
 }
 
@@ -350,6 +372,10 @@ mod tests {
         <crate::cli::Cli as CommandFactory>::command().debug_assert();
         let cli = TestCli::try_parse_from(["runner", "--journal", "j.db", "--global-cap", "1/24h"]).unwrap();
         assert_eq!(cli.run.location().unwrap(), Location::Sqlite("j.db".into()));
+        assert_eq!(cli.run.options().global_cap.map(|c| c.to_string()).as_deref(), Some("1 per 1d"));
+        let cli = TestCli::try_parse_from(["runner", "--global-cap", "off"]).unwrap();
+        assert_eq!(cli.run.options().global_cap, None);
+        let cli = TestCli::try_parse_from(["runner"]).unwrap();
         assert_eq!(cli.run.options().global_cap.map(|c| c.to_string()).as_deref(), Some("1 per 1d"));
         for argv in
             [["runner", "journal", "--journal", "x.db", "list"], ["runner", "journal", "list", "--journal", "x.db"]]

@@ -203,7 +203,7 @@ fn campaign(out: &mut String, plan: &Plan, name: &str, info: Option<&CampaignInf
     let skipped: usize = skips.values().map(Vec::len).sum();
     if skipped > 0 {
         let _ = writeln!(out, "<h3>Would not message {}</h3>", esc(&plural(skipped, "session", "sessions")));
-        for reason in SkipReason::ALL {
+        for &reason in SkipReason::ALL {
             if let Some(rows) = skips.get_mut(&reason) {
                 skip_group(out, reason, rows);
             }
@@ -243,7 +243,7 @@ fn skip_group(out: &mut String, reason: SkipReason, rows: &mut [SkipRow<'_>]) {
     rows.sort_by(|a, b| key(&a.1).cmp(&key(&b.1)).then_with(|| a.0.customer_name.cmp(&b.0.customer_name)));
     // Long lists of "not in the audience" are the normal case: folded; the others are open.
     let open = !matches!(reason, SkipReason::AudienceNotMatched | SkipReason::NoExternalContact) || rows.len() <= 3;
-    let meaning = super::text::describe(reason).trim_end_matches(" (see --explain)");
+    let meaning = reason.describe().trim_end_matches(" (see --explain)");
     let _ = write!(
         out,
         "<details class=\"skips reason-{}\"{}>\n<summary><span class=\"reason\">{}</span> <span class=\"count\">{}</span>\
@@ -403,6 +403,8 @@ fn title(reason: SkipReason) -> &'static str {
         SkipReason::RenderError => "The message could not be filled in",
         SkipReason::EmptyMessage => "The message came out empty",
         SkipReason::MessageTooLong => "The message is too long",
+        SkipReason::Capped => "Messaged recently (send journal)",
+        SkipReason::RunLimit => "Over the campaign's limit for one run",
         SkipReason::LowerPriority => "Gets another campaign's message",
         SkipReason::AlreadyChosen => "Messaged through another session",
     }

@@ -111,12 +111,18 @@ fn sends_table(out: &mut String, plan: &Plan, width: usize) {
 
 fn delivered(out: &mut String, deliveries: &[Delivery]) {
     let c = DeliveryCounts::of(deliveries);
-    let _ = writeln!(out, "Sent: {}, failed: {}, uncertain: {}", c.sent, c.failed, c.uncertain);
+    let _ = writeln!(
+        out,
+        "Sent: {}, failed: {}, uncertain: {}, capped by the journal: {}, not sent (journal failure): {}",
+        c.sent, c.failed, c.uncertain, c.capped, c.not_sent
+    );
     for d in deliveries {
         let (label, error) = match &d.state {
             DeliveryState::Sent(_) => continue,
             DeliveryState::Failed { error } => ("failed", error),
             DeliveryState::Uncertain { error } => ("UNCERTAIN (may have been delivered; not retried)", error),
+            DeliveryState::Capped { detail } => ("capped", detail),
+            DeliveryState::NotSent { error } => ("NOT SENT", error),
         };
         let _ = writeln!(
             out,
@@ -130,28 +136,12 @@ fn delivered(out: &mut String, deliveries: &[Delivery]) {
 fn skips(out: &mut String, plan: &Plan) {
     let total: usize = plan.summary.skips.values().sum();
     let _ = writeln!(out, "Skipped (session and campaign pairs): {total}");
-    for reason in SkipReason::ALL {
+    for &reason in SkipReason::ALL {
         if let Some(n) = plan.summary.skips.get(&reason) {
-            let _ = writeln!(out, "  {:<22} {n:>5}  {}", reason.as_str(), describe(reason));
+            let _ = writeln!(out, "  {:<22} {n:>5}  {}", reason.as_str(), reason.describe());
         }
     }
     out.push('\n');
-}
-
-/// The documented meaning of each skip reason.
-pub fn describe(reason: SkipReason) -> &'static str {
-    match reason {
-        SkipReason::NoExternalContact => "no external contact id: web messaging cannot reach the session",
-        SkipReason::AudienceNotMatched => "the audience conditions do not match",
-        SkipReason::HistoryNotMatched => "the history conditions do not hold",
-        SkipReason::DataMismatch => "the data does not fit a condition (see --explain)",
-        SkipReason::DataUnavailable => "data the decision needs could not be loaded",
-        SkipReason::RenderError => "the message template failed for this customer",
-        SkipReason::EmptyMessage => "the rendered message is empty",
-        SkipReason::MessageTooLong => "the rendered message is longer than the channel allows",
-        SkipReason::LowerPriority => "a higher-priority campaign messages this customer",
-        SkipReason::AlreadyChosen => "the campaign messages this customer through another session",
-    }
 }
 
 fn summary_line(out: &mut String, plan: &Plan) {

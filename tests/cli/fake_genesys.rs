@@ -17,6 +17,27 @@ pub const CLIENT_ID: &str = "client-id-1";
 pub const CLIENT_SECRET: &str = "very-secret-value-42";
 pub const DEPLOYMENT_ID: &str = "deployment-1";
 
+/// The snapshot with every analytics time moved so that it was captured now: for runs that
+/// send, which decide on the real clock (`--now` is for dry runs only).
+pub fn shifted_to_now(mut snapshot: Snapshot) -> Snapshot {
+    let delta = Timestamp::now().duration_since(snapshot.captured_at);
+    let shift = |t: &mut String| {
+        if let Ok(ts) = t.parse::<Timestamp>() {
+            *t = (ts + delta).strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        }
+    };
+    for c in snapshot.active_conversations.iter_mut().chain(snapshot.history.iter_mut()) {
+        shift(&mut c.conversation_start);
+        c.conversation_end.as_mut().map(shift);
+        for segment in c.participants.iter_mut().flat_map(|p| &mut p.sessions).flat_map(|s| &mut s.segments) {
+            segment.segment_start.as_mut().map(shift);
+            segment.segment_end.as_mut().map(shift);
+        }
+    }
+    snapshot.captured_at += delta;
+    snapshot
+}
+
 /// The fake org. `refuse_sends_to` makes sends to these contacts answer 403.
 pub struct FakeGenesys {
     pub server: MockServer,
@@ -28,22 +49,41 @@ pub struct FakeGenesys {
 struct Org {
     snapshot: Snapshot,
     refuse_sends_to: HashSet<String>,
+    slow_sends_to: HashSet<String>,
     sends: Arc<Mutex<Vec<Request>>>,
 }
 
+/// How long a slow send takes to answer: longer than the client's timeout in [`FakeGenesys`].
+const SLOW: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl FakeGenesys {
     pub async fn start(snapshot: Snapshot, refuse_sends_to: &[&str]) -> FakeGenesys {
+        FakeGenesys::start_with(snapshot, refuse_sends_to, &[]).await
+    }
+
+    /// Sends to `refuse_sends_to` answer 403; sends to `slow_sends_to` answer after the
+    /// client's timeout (their fate is unknown to the runner, but the fake counts them).
+    pub async fn start_with(snapshot: Snapshot, refuse_sends_to: &[&str], slow_sends_to: &[&str]) -> FakeGenesys {
         let server = MockServer::start().await;
         let sends = Arc::new(Mutex::new(Vec::new()));
+        let ids = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
         let org = Org {
             snapshot,
-            refuse_sends_to: refuse_sends_to.iter().map(|s| s.to_string()).collect(),
+            refuse_sends_to: ids(refuse_sends_to),
+            slow_sends_to: ids(slow_sends_to),
             sends: sends.clone(),
         };
         Mock::given(any()).respond_with(org).mount(&server).await;
         let settings = tempfile::tempdir().unwrap();
-        std::fs::write(settings.path().join("runner.yaml"), "requests_per_minute: 60000\ntimeout: 10s\n").unwrap();
+        let timeout = if slow_sends_to.is_empty() { "10s" } else { "1s" };
+        let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: 1\n");
+        std::fs::write(settings.path().join("runner.yaml"), text).unwrap();
         FakeGenesys { server, sends, settings }
+    }
+
+    /// The send requests received for one contact.
+    pub fn sends_to(&self, contact: &str) -> usize {
+        self.send_bodies().iter().filter(|b| b["externalContactId"] == contact).count()
     }
 
     /// The environment a `runner` process needs to use this org.
@@ -55,6 +95,7 @@ impl FakeGenesys {
             ("GENESYS_ENV_URL", self.server.uri()),
             ("GENESYS_LOGIN_URL", self.server.uri()),
             ("RUNNER_CONFIG", self.settings.path().join("runner.yaml").display().to_string()),
+            ("RUNNER_JOURNAL", self.settings.path().join("journal.sqlite").display().to_string()),
         ]
     }
 
@@ -161,7 +202,8 @@ impl Respond for Org {
                     return error(403, "missing.permissions", "Unable to perform the requested action.");
                 }
                 let n = self.sends.lock().unwrap().len();
-                ResponseTemplate::new(200).set_body_json(json!({
+                let delay = if self.slow_sends_to.contains(contact) { SLOW } else { std::time::Duration::ZERO };
+                ResponseTemplate::new(200).set_delay(delay).set_body_json(json!({
                     "id": format!("message-{n}"), "conversationId": format!("out-conversation-{n}"),
                     "fromAddress": body["fromAddress"], "messengerType": "webmessaging",
                     "textBody": body["textBody"], "timestamp": "2026-11-24T12:00:01Z"}))

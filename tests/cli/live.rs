@@ -91,9 +91,9 @@ async fn a_recorded_snapshot_replays_to_the_same_plan() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_sends_exactly_the_planned_messages() {
-    let fake = FakeGenesys::start(demo(), &[]).await;
+    let fake = FakeGenesys::start(fake_genesys::shifted_to_now(demo()), &[]).await;
     // Exit 1: one session's details are missing (404), so not everything went through.
-    let (stdout, stderr) = live_run(&fake, &[]).expect_async(1).await;
+    let (stdout, stderr) = Case::new(&["--format", "json"]).env(fake.env()).expect_async(1).await;
     let lines = json_lines(&stdout);
     let planned: Vec<(&str, &str)> = lines
         .iter()
@@ -126,7 +126,10 @@ async fn a_run_sends_exactly_the_planned_messages() {
     assert_eq!(deliveries.len(), planned.len());
     assert!(deliveries.iter().all(|d| d["state"] == "sent" && d["message_id"].is_string()));
     let summary = lines.last().unwrap();
-    assert_eq!(summary["delivered"], json!({"sent": planned.len(), "failed": 0, "uncertain": 0}));
+    assert_eq!(
+        summary["delivered"],
+        json!({"sent": planned.len(), "failed": 0, "uncertain": 0, "capped": 0, "not_sent": 0})
+    );
     assert_eq!(summary["data_errors"], 1);
     for secret in [fake_genesys::CLIENT_SECRET, fake_genesys::TOKEN] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "a secret leaked");
@@ -144,8 +147,8 @@ async fn a_refused_send_is_reported_with_the_missing_permission_and_exits_1() {
         .find(|c| c.first_name.as_deref() == Some("Zoë"))
         .map(|c| c.id.clone())
         .unwrap_or_else(|| refused.to_owned());
-    let fake = FakeGenesys::start(snapshot, &[&zoe]).await;
-    let (stdout, _) = Case::new(&["--now", NOW]).env(fake.env()).expect_async(1).await;
+    let fake = FakeGenesys::start(fake_genesys::shifted_to_now(snapshot), &[&zoe]).await;
+    let (stdout, _) = Case::new(&[]).env(fake.env()).expect_async(1).await;
     assert!(stdout.contains("failed: 1"), "{stdout}");
     assert!(stdout.contains("conversation:message:create"), "{stdout}");
     // Every other message still went out.
@@ -158,4 +161,51 @@ async fn missing_settings_are_named_together_and_exit_2() {
     for var in ["GENESYS_CLIENT_SECRET", "GENESYS_DEPLOYMENT_ID"] {
         assert!(stderr.contains(var), "{stderr}");
     }
+}
+
+fn contact_named(snapshot: &Snapshot, first_name: &str) -> String {
+    snapshot.external_contacts.values().find(|c| c.first_name.as_deref() == Some(first_name)).unwrap().id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_sends_nothing_new() {
+    let fake = FakeGenesys::start(fake_genesys::shifted_to_now(demo()), &[]).await;
+    let (first, _) = Case::new(&["--format", "json"]).env(fake.env()).expect_async(1).await;
+    let first = json_lines(&first).pop().unwrap();
+    let sent = first["delivered"]["sent"].as_u64().unwrap() as usize;
+    let lower = first["skips"]["lower_priority"].as_u64().unwrap() as usize;
+    assert!(sent > 10 && lower > 0);
+    assert_eq!(fake.send_bodies().len(), sent);
+
+    // Same org, same journal: every message is capped in the plan, and nothing goes out. The
+    // campaigns that lost on priority are capped too (the default global cap, 1 per 24h), so
+    // the customers do not get a second, different message either.
+    let (second, _) = Case::new(&["--format", "json"]).env(fake.env()).expect_async(1).await;
+    let summary = json_lines(&second).pop().unwrap();
+    assert_eq!(summary["sends"], 0, "{summary}");
+    assert_eq!(summary["skips"]["capped"].as_u64().unwrap() as usize, sent + lower, "{summary}");
+    assert_eq!(fake.send_bodies().len(), sent, "the second run sent again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_uncertain_send_is_reported_and_never_sent_again() {
+    let snapshot = fake_genesys::shifted_to_now(demo());
+    let zoe = contact_named(&snapshot, "Zoë");
+    let fake = FakeGenesys::start_with(snapshot, &[], &[&zoe]).await;
+    let (stdout, _) = Case::new(&[]).env(fake.env()).expect_async(1).await;
+    assert!(stdout.contains("uncertain: 1"), "{stdout}");
+    assert!(stdout.contains("UNCERTAIN"), "{stdout}");
+    assert_eq!(fake.sends_to(&zoe), 1);
+
+    // The journal holds the uncertain row: the next run does not send to Zoë again.
+    let (stdout, _) = Case::new(&["--format", "json"]).env(fake.env()).expect_async(1).await;
+    let lines = json_lines(&stdout);
+    let zoe_capped = lines.iter().any(|l| l["customer_id"] == zoe.as_str() && l["reason"] == "capped");
+    assert!(zoe_capped, "Zoë is not capped in the second run");
+    assert_eq!(fake.sends_to(&zoe), 1, "an uncertain send was repeated");
+
+    // The operator sees it in the journal's problems.
+    let journal = fake.env().into_iter().find(|(k, _)| *k == "RUNNER_JOURNAL").unwrap().1;
+    let (problems, _) = Case::new(&["journal", "problems", "--journal", &journal]).expect_async(0).await;
+    assert!(problems.contains("uncertain") && problems.contains(&zoe), "{problems}");
 }
