@@ -209,3 +209,75 @@ async fn an_uncertain_send_is_reported_and_never_sent_again() {
     let (problems, _) = Case::new(&["journal", "problems", "--journal", &journal]).expect_async(0).await;
     assert!(problems.contains("uncertain") && problems.contains(&zoe), "{problems}");
 }
+
+/// An org with `n` active web-messaging sessions, one customer each, started minutes ago.
+fn bulk_snapshot(n: usize) -> Snapshot {
+    let now = jiff::Timestamp::now();
+    let conversations: Vec<Value> = (0..n)
+        .map(|i| {
+            let started = (now - jiff::SignedDuration::from_secs(60 + i as i64)).strftime("%Y-%m-%dT%H:%M:%S%.3fZ");
+            json!({
+                "conversationId": format!("conv-{i:04}"),
+                "conversationStart": started.to_string(),
+                "originatingDirection": "inbound",
+                "participants": [{
+                    "participantId": format!("p-{i:04}"),
+                    "purpose": "customer",
+                    "externalContactId": format!("contact-{i:04}"),
+                    "sessions": [{"mediaType": "message", "messageType": "webmessaging", "direction": "inbound"}]
+                }]
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "format": "runner-snapshot/1",
+        "captured_at": now.to_string(),
+        "active_conversations": conversations,
+    }))
+    .unwrap()
+}
+
+const BULK_CAMPAIGN: &str = "name: bulk\naudience:\n  field: session.direction\n  equals: inbound\n\
+    message:\n  text: \"Hello {{ customer.id }}\"\nlimits:\n  once_every: 7d\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runners_on_one_postgres_journal_send_each_message_once() {
+    let Ok(url) = std::env::var("RUNNER_TEST_POSTGRES_URL") else {
+        println!("skipped: RUNNER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    use sqlx::Connection;
+    let schema = format!("cli_two_runners_{}_{:08x}", std::process::id(), fastrand::u32(..));
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("RUNNER_TEST_POSTGRES_URL accepts connections");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let journal = format!("{url}{separator}options[search_path]={schema}");
+
+    const CUSTOMERS: usize = 500;
+    let fake = FakeGenesys::start(bulk_snapshot(CUSTOMERS), &[]).await;
+    let runner = || {
+        let mut env = fake.env();
+        env.retain(|(k, _)| *k != "RUNNER_JOURNAL");
+        env.push(("RUNNER_JOURNAL", journal.clone()));
+        Case::new(&["--format", "json"]).with_campaigns(&[("bulk.yaml", BULK_CAMPAIGN)]).env(env)
+    };
+    // Started together: both plan all 500 sends; the journal's reservations split them.
+    let (a, b) = tokio::join!(runner().expect_async(0), runner().expect_async(0));
+    let delivered = |out: &str| json_lines(out).pop().unwrap()["delivered"].clone();
+    let (a, b) = (delivered(&a.0), delivered(&b.0));
+    let sent = |d: &Value| d["sent"].as_u64().unwrap() as usize;
+    let capped = |d: &Value| d["capped"].as_u64().unwrap() as usize;
+    assert_eq!(sent(&a) + sent(&b), CUSTOMERS, "a: {a}, b: {b}");
+    assert_eq!(sent(&a) + capped(&a), CUSTOMERS, "a: {a}");
+    assert_eq!(sent(&b) + capped(&b), CUSTOMERS, "b: {b}");
+    // The fake org received exactly one message per customer.
+    let bodies = fake.send_bodies();
+    let mut contacts: Vec<&str> = bodies.iter().map(|b| b["externalContactId"].as_str().unwrap()).collect();
+    assert_eq!(contacts.len(), CUSTOMERS);
+    contacts.sort();
+    contacts.dedup();
+    assert_eq!(contacts.len(), CUSTOMERS, "a customer got two messages");
+
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
+    let _ = admin.close().await;
+}
