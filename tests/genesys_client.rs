@@ -267,7 +267,8 @@ async fn active_sessions_stop_when_the_conversations_key_is_absent() {
 fn history_query(ids: &[String]) -> Value {
     let predicates: Vec<Value> =
         ids.iter().map(|id| json!({"type": "dimension", "dimension": "externalContactId", "value": id})).collect();
-    json!({"interval": "2026-11-01T00:00:00.000Z/2026-11-24T12:00:00.000Z",
+    // The interval reaches back 7 days before the window (it selects by start).
+    json!({"interval": "2026-10-25T00:00:00.000Z/2026-11-24T12:00:00.000Z",
         "order": "desc", "orderBy": "conversationStart",
         "paging": {"pageSize": 100, "pageNumber": 1},
         "conversationFilters": [{"type": "and", "predicates": [
@@ -280,16 +281,29 @@ async fn history_splits_contacts_into_batches_of_history_batch_size() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
     let ids: Vec<String> = (0..120).map(|i| format!("ext-{i}")).collect();
+    let ended = |id: String, end: &str| {
+        json!({"conversationId": id, "conversationStart": "2026-10-30T10:00:00.000Z", "conversationEnd": end,
+            "participants": []})
+    };
     for (n, batch) in ids.chunks(50).enumerate() {
-        // Each batch finds its own conversation, and all find one shared by two contacts.
-        let found = conversations([format!("h{n}"), "shared".to_owned()]);
-        answer_query(&server, history_query(batch), json!({"totalHits": 2, "conversations": found})).await;
+        // Each batch finds its own conversation, and all find one shared by two contacts. The
+        // first batch also finds one that started before the window and ended in it (kept), and
+        // one that ended before the window (dropped).
+        let mut found = vec![
+            ended(format!("h{n}"), "2026-11-10T10:00:00.000Z"),
+            ended("shared".into(), "2026-11-02T10:00:00.000Z"),
+        ];
+        if n == 0 {
+            found.push(ended("straddles".into(), "2026-11-01T00:00:00.000Z"));
+            found.push(ended("too-early".into(), "2026-10-31T23:59:59.000Z"));
+        }
+        answer_query(&server, history_query(batch), json!({"totalHits": found.len(), "conversations": found})).await;
     }
     let (client, _) = client(config(&server));
 
     let history = client.history(&ids, ts("2026-11-01T00:00:00Z"), ts("2026-11-24T12:00:00Z")).await.unwrap();
     let got: Vec<&str> = history.iter().map(|c| c.conversation_id.as_str()).collect();
-    assert_eq!(got, ["h0", "shared", "h1", "h2"]);
+    assert_eq!(got, ["h0", "shared", "straddles", "h1", "h2"]);
     let sizes: Vec<usize> = requests_to(&server, QUERY_PATH)
         .await
         .iter()

@@ -33,6 +33,7 @@ use super::types::{
     AgentlessMessageRequest, AgentlessMessageResponse, AnalyticsConversation, AnalyticsQueryResponse, ErrorBody,
     ExternalContact, WrapupCode, WrapupCodeListing,
 };
+use crate::model::parse_time;
 use crate::source::{Source, SourceError};
 
 /// Why the client waits; lets tests tell pacing from retry delays.
@@ -214,6 +215,11 @@ pub fn web_message(deployment_id: &str, external_contact_id: &str, text: &str) -
     }
 }
 
+/// How long before the history window a previous conversation may have started and still end in
+/// it: the history query selects conversations by their start. Conversations longer than this
+/// that end in the window are not seen.
+pub const HISTORY_START_MARGIN: SignedDuration = SignedDuration::from_hours(24 * 7);
+
 impl Source for GenesysClient {
     async fn active_sessions(
         &self,
@@ -248,12 +254,19 @@ impl Source for GenesysClient {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        // The query's interval selects by start, the window by end: reach back far enough for
+        // a conversation that started before the window and ended in it, then keep those that
+        // ended in the window.
+        let start = since.saturating_sub(HISTORY_START_MARGIN).unwrap_or(Timestamp::MIN);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for batch in contact_ids.chunks(self.tuning.history_batch_size.max(1)) {
-            let query = DetailsQuery::history(batch, since, until);
+            let query = DetailsQuery::history(batch, start, until);
             self.query_conversations(&query, &mut seen, &mut out).await?;
         }
+        out.retain(|c| {
+            c.conversation_end.as_deref().and_then(parse_time).is_some_and(|end| since <= end && end <= until)
+        });
         Ok(out)
     }
 
