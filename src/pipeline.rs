@@ -214,3 +214,269 @@ impl<S: Source> Loader<'_, S> {
         self.failures.entry(candidate.session.id.clone()).or_default().insert(what, why);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use jiff::{SignedDuration, Timestamp};
+    use serde_json::json;
+
+    use super::*;
+    use crate::campaign::compile::TemplateFiles;
+    use crate::campaign::load::load_sources;
+    use crate::engine::decide::SkipReason;
+    use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+
+    const NOW: &str = "2026-11-24T12:00:00Z";
+
+    fn now() -> Timestamp {
+        NOW.parse().unwrap()
+    }
+
+    /// A source that counts every call and fails the ones it is told to.
+    #[derive(Default)]
+    struct Counting {
+        sessions: Vec<AnalyticsConversation>,
+        details: BTreeMap<String, serde_json::Value>,
+        history: Vec<AnalyticsConversation>,
+        fail_contacts: bool,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Counting {
+        fn calls(&self, prefix: &str) -> usize {
+            self.calls.lock().unwrap().iter().filter(|c| c.starts_with(prefix)).count()
+        }
+        fn log(&self, call: String) {
+            self.calls.lock().unwrap().push(call);
+        }
+    }
+
+    fn api_error() -> SourceError {
+        SourceError::FailedWhenRecorded { error: "HTTP 500".into() }
+    }
+
+    impl Source for Counting {
+        async fn active_sessions(
+            &self,
+            _: Timestamp,
+            _: SignedDuration,
+        ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+            self.log("sessions".into());
+            Ok(self.sessions.clone())
+        }
+        async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+            self.log(format!("details {id}"));
+            self.details.get(id).cloned().ok_or_else(api_error)
+        }
+        async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
+            self.log(format!("contact {id}"));
+            if self.fail_contacts {
+                return Err(api_error());
+            }
+            Ok(Some(ExternalContact { id: id.into(), first_name: Some(format!("Name of {id}")), ..Default::default() }))
+        }
+        async fn history(
+            &self,
+            ids: &[String],
+            _: Timestamp,
+            _: Timestamp,
+        ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+            self.log(format!("history {}", ids.len()));
+            Ok(self.history.clone())
+        }
+        async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
+            self.log("wrapup codes".into());
+            Ok(vec![WrapupCode { id: "w-sale".into(), name: "Sale".into() }])
+        }
+    }
+
+    /// A web-messaging session of `customer`, `direction`, started `minutes` before now.
+    fn session(id: &str, customer: &str, direction: &str, minutes: i64) -> AnalyticsConversation {
+        let start = (now() - SignedDuration::from_mins(minutes)).to_string();
+        serde_json::from_value(json!({
+            "conversationId": id, "conversationStart": start, "originatingDirection": direction,
+            "participants": [{"purpose": "customer", "externalContactId": customer,
+                "sessions": [{"mediaType": "message", "messageType": "webmessaging"}]}]
+        }))
+        .unwrap()
+    }
+
+    fn details(id: &str, plan: &str) -> (String, serde_json::Value) {
+        (id.into(), json!({"id": id, "participants": [{"purpose": "customer", "attributes": {"plan": plan}}]}))
+    }
+
+    fn past(id: &str, customer: &str, days_ago: i64, wrap_up: &str) -> AnalyticsConversation {
+        let end = now() - SignedDuration::from_hours(24 * days_ago);
+        serde_json::from_value(json!({
+            "conversationId": id, "conversationStart": (end - SignedDuration::from_mins(10)).to_string(),
+            "conversationEnd": end.to_string(),
+            "participants": [
+                {"purpose": "customer", "externalContactId": customer, "sessions": [{"mediaType": "message"}]},
+                {"purpose": "agent", "sessions": [{"segments": [{"segmentType": "wrapup", "wrapUpCode": wrap_up}]}]}]
+        }))
+        .unwrap()
+    }
+
+    fn campaigns(files: &[(&str, &str)]) -> CampaignSet {
+        let sources =
+            files.iter().map(|(name, text)| (PathBuf::from(format!("campaigns/{name}.yaml")), text.to_string()));
+        let loaded =
+            load_sources(sources.collect(), TemplateFiles { dir: PathBuf::from("templates"), files: Some(vec![]) });
+        assert!(
+            loaded.diagnostics.iter().all(|d| d.severity != crate::campaign::Severity::Error),
+            "{:?}",
+            loaded.diagnostics
+        );
+        loaded.set.unwrap()
+    }
+
+    fn options() -> Options {
+        Options { now: now(), session_look_back: SignedDuration::from_hours(24), concurrency: 4, explain: false }
+    }
+
+    async fn run(source: &Counting, set: &CampaignSet) -> Plan {
+        plan(source, set, None, options()).await.unwrap()
+    }
+
+    /// (conversation, campaign) -> outcome in short: `send` or the skip reason.
+    fn outcomes(plan: &Plan) -> BTreeMap<(String, String), String> {
+        plan.sessions
+            .iter()
+            .flat_map(|s| s.decisions.iter().map(move |d| (s, d)))
+            .map(|(s, d)| {
+                let outcome = match &d.outcome {
+                    Outcome::Send { .. } => "send".to_owned(),
+                    Outcome::Skip { reason, .. } => reason.as_str().to_owned(),
+                };
+                ((s.conversation_id.clone(), d.campaign.clone()), outcome)
+            })
+            .collect()
+    }
+
+    fn outcome<'a>(o: &'a BTreeMap<(String, String), String>, conversation: &str, campaign: &str) -> &'a str {
+        &o[&(conversation.to_owned(), campaign.to_owned())]
+    }
+
+    const PREMIUM_INBOUND: &str = "name: premium\naudience:\n  all:\n    - field: session.direction\n      equals: inbound\n    - field: customer.attributes.plan\n      equals: premium\nmessage:\n  text: hi\n";
+
+    #[tokio::test]
+    async fn details_are_loaded_only_for_sessions_a_campaign_can_still_pick() {
+        let source = Counting {
+            sessions: vec![
+                session("c1", "k1", "inbound", 5),
+                session("c2", "k2", "outbound", 5),
+                session("c3", "k3", "inbound", 5),
+            ],
+            details: [details("c1", "premium"), details("c2", "premium"), details("c3", "basic")].into_iter().collect(),
+            ..Default::default()
+        };
+        let plan = run(&source, &campaigns(&[("premium", PREMIUM_INBOUND)])).await;
+        // The outbound session is ruled out by the analytics data alone: no details for it.
+        assert_eq!(source.calls("details"), 2);
+        assert_eq!(source.calls("details c2"), 0);
+        assert_eq!(source.calls("contact") + source.calls("history") + source.calls("wrapup"), 0);
+        let o = outcomes(&plan);
+        assert_eq!(outcome(&o, "c1", "premium"), "send");
+        assert_eq!(outcome(&o, "c2", "premium"), "audience_not_matched");
+        assert_eq!(outcome(&o, "c3", "premium"), "audience_not_matched");
+    }
+
+    const SALE_RETURNERS: &str = "name: returners\nhistory:\n  look_back: 30d\n  conditions:\n    - wrap_up_codes: { none_of: [Sale] }\nmessage:\n  text: hi\n";
+    const SALE_RETURNERS_2: &str = "name: returners-2\nhistory:\n  look_back: 60d\n  conditions:\n    - count: { at_least: 1 }\nmessage:\n  text: hi\n";
+
+    #[tokio::test]
+    async fn history_is_read_once_per_run_for_every_customer_and_campaign() {
+        let source = Counting {
+            sessions: (1..=5).map(|i| session(&format!("c{i}"), &format!("k{i}"), "inbound", 5)).collect(),
+            history: vec![past("p1", "k1", 3, "w-sale"), past("p2", "k2", 40, "w-sale")],
+            ..Default::default()
+        };
+        let set = campaigns(&[("returners", SALE_RETURNERS), ("returners-2", SALE_RETURNERS_2)]);
+        let plan = run(&source, &set).await;
+        assert_eq!(source.calls("history"), 1, "{:?}", source.calls.lock().unwrap());
+        assert_eq!(source.calls("wrapup codes"), 1);
+        let o = outcomes(&plan);
+        // k1 had a Sale 3 days ago: not for `returners`; it has history for `returners-2`.
+        assert_eq!(outcome(&o, "c1", "returners"), "history_not_matched");
+        assert_eq!(outcome(&o, "c1", "returners-2"), "send");
+        // k2's Sale is 40 days old: outside the 30-day window of `returners`, which wins on name.
+        assert_eq!(outcome(&o, "c2", "returners"), "send");
+        assert_eq!(outcome(&o, "c2", "returners-2"), "lower_priority");
+    }
+
+    #[tokio::test]
+    async fn without_its_contact_a_history_decision_is_never_made() {
+        let source = Counting {
+            sessions: vec![session("c1", "k1", "inbound", 5)],
+            history: vec![past("p1", "k1", 3, "w-sale")],
+            fail_contacts: true,
+            ..Default::default()
+        };
+        let plan = run(&source, &campaigns(&[("returners", SALE_RETURNERS)])).await;
+        // The merge set is unknown, so the history would be partial: not loaded, not decided.
+        assert_eq!(source.calls("history"), 0);
+        assert_eq!(outcome(&outcomes(&plan), "c1", "returners"), "data_unavailable");
+        assert_eq!(plan.summary.data_errors, 1);
+    }
+
+    fn everyone(name: &str, priority: i64, extra: &str) -> String {
+        format!("name: {name}\npriority: {priority}\n{extra}message:\n  text: \"{name}\"\n")
+    }
+
+    #[tokio::test]
+    async fn priorities_run_limits_and_one_message_per_customer() {
+        let source = Counting {
+            // k1 has two sessions; c1 is the older one.
+            sessions: vec![
+                session("c1", "k1", "inbound", 30),
+                session("c1b", "k1", "inbound", 10),
+                session("c2", "k2", "inbound", 20),
+                session("c3", "k3", "inbound", 5),
+            ],
+            ..Default::default()
+        };
+        let set = campaigns(&[
+            ("high", &everyone("high", 10, "limits:\n  max_per_run: 2\n")),
+            ("low", &everyone("low", 1, "")),
+        ]);
+        let plan = run(&source, &set).await;
+        let o = outcomes(&plan);
+        // `high` takes the two oldest customers; k3 falls through to `low`.
+        assert_eq!(outcome(&o, "c1", "high"), "send");
+        assert_eq!(outcome(&o, "c2", "high"), "send");
+        assert_eq!(outcome(&o, "c3", "high"), "run_limit");
+        assert_eq!(outcome(&o, "c3", "low"), "send");
+        // k1's second session: the same campaign already messages k1.
+        assert_eq!(outcome(&o, "c1b", "high"), "already_chosen");
+        assert_eq!(outcome(&o, "c1", "low"), "lower_priority");
+        assert_eq!(plan.summary.sends, 3);
+        let customers: BTreeSet<_> =
+            plan.sessions.iter().filter(|s| s.send().is_some()).filter_map(|s| s.customer_id.clone()).collect();
+        assert_eq!(customers.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_undecided_higher_priority_campaign_blocks_the_lower_ones() {
+        let source = Counting {
+            sessions: vec![session("c1", "k1", "inbound", 5)],
+            // No details for c1: `premium` (needs attributes) cannot be decided.
+            ..Default::default()
+        };
+        let high = everyone("premium", 10, "audience:\n  field: customer.attributes.plan\n  equals: premium\n");
+        let set = campaigns(&[("premium", &high), ("anyone", &everyone("anyone", 1, ""))]);
+        let plan = run(&source, &set).await;
+        let o = outcomes(&plan);
+        assert_eq!(outcome(&o, "c1", "premium"), "data_unavailable");
+        assert_eq!(outcome(&o, "c1", "anyone"), "data_unavailable");
+        let detail = match &plan.sessions[0].decisions.iter().find(|d| d.campaign == "anyone").unwrap().outcome {
+            Outcome::Skip { detail, .. } => detail.clone(),
+            Outcome::Send { .. } => unreachable!(),
+        };
+        assert!(detail.contains("`premium` has a higher priority"), "{detail}");
+        assert_eq!(SkipReason::DataUnavailable.as_str(), "data_unavailable");
+    }
+}
