@@ -81,6 +81,12 @@ impl FakeGenesys {
         FakeGenesys { server, sends, settings }
     }
 
+    /// Sets the client's per-request timeout for the next runs (e.g. longer than a slow send).
+    pub fn set_timeout(&self, timeout: &str) {
+        let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: 1\n");
+        std::fs::write(self.settings.path().join("runner.yaml"), text).unwrap();
+    }
+
     /// The send requests received for one contact.
     pub fn sends_to(&self, contact: &str) -> usize {
         self.send_bodies().iter().filter(|b| b["externalContactId"] == contact).count()

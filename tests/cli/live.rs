@@ -177,6 +177,17 @@ async fn a_second_run_sends_nothing_new() {
     assert!(sent > 10 && lower > 0);
     assert_eq!(fake.send_bodies().len(), sent);
 
+    // A dry run reads the journal (the messages show as capped) and never writes it.
+    let journal = fake.env().into_iter().find(|(k, _)| *k == "RUNNER_JOURNAL").unwrap().1;
+    // The database and its write-ahead log, byte for byte.
+    let files = |path: &str| [path.to_owned(), format!("{path}-wal")].map(|p| std::fs::read(p).unwrap_or_default());
+    let before = files(&journal);
+    let (preview, _) = Case::new(&["--dry-run", "--format", "json"]).env(fake.env()).expect_async(1).await;
+    let preview = json_lines(&preview).pop().unwrap();
+    assert_eq!(preview["sends"], 0, "{preview}");
+    assert_eq!(preview["skips"]["capped"].as_u64().unwrap() as usize, sent + lower, "{preview}");
+    assert_eq!(files(&journal), before, "a dry run wrote the journal");
+
     // Same org, same journal: every message is capped in the plan, and nothing goes out. The
     // campaigns that lost on priority are capped too (the default global cap, 1 per 24h), so
     // the customers do not get a second, different message either.
@@ -280,4 +291,43 @@ async fn two_runners_on_one_postgres_journal_send_each_message_once() {
 
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
     let _ = admin.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_killed_during_a_send_never_sends_it_again() {
+    let snapshot = fake_genesys::shifted_to_now(demo());
+    let zoe = contact_named(&snapshot, "Zoë");
+    let fake = FakeGenesys::start_with(snapshot, &[], &[&zoe]).await;
+    // Zoë's send takes 3 s to answer and the client waits for it: kill -9 the runner meanwhile.
+    fake.set_timeout("30s");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("runner"))
+        .current_dir(root())
+        .envs(fake.env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fake.sends_to(&zoe) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the runner never sent to Zoë");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The reservation stays without an outcome: it blocks Zoë's message, and the rest go out.
+    let (stdout, _) = Case::new(&["--format", "json"]).env(fake.env()).expect_async(1).await;
+    let lines = json_lines(&stdout);
+    assert!(lines.iter().any(|l| l["customer_id"] == zoe.as_str() && l["reason"] == "capped"), "Zoë not capped");
+    assert_eq!(fake.sends_to(&zoe), 1, "the interrupted send was repeated");
+    let bodies = fake.send_bodies();
+    let mut contacts: Vec<&str> = bodies.iter().map(|b| b["externalContactId"].as_str().unwrap()).collect();
+    let total = contacts.len();
+    contacts.sort();
+    contacts.dedup();
+    assert_eq!(contacts.len(), total, "a customer got two messages");
+    let journal = fake.env().into_iter().find(|(k, _)| *k == "RUNNER_JOURNAL").unwrap().1;
+    let (reserved, _) =
+        Case::new(&["journal", "list", "--state", "reserved", "--journal", &journal]).expect_async(0).await;
+    assert!(reserved.contains(&zoe), "{reserved}");
 }
