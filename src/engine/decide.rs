@@ -1,9 +1,12 @@
 //! Deciding, for every session and campaign, send or skip, and why.
 //!
 //! Pure and synchronous: it reads candidates whose data is loaded (or failed to load) and
-//! writes a [`Plan`]. A customer gets at most one message per run: among the campaigns that
-//! would message them, the highest priority wins (then the campaign name, then the oldest
-//! session); every other match is skipped as `lower_priority` or `already_chosen`.
+//! writes a [`Plan`], in two steps: [`Decider::decide`] judges each session and campaign on its
+//! own; [`Decider::finish`] applies the customer-wide rules. In between, the pipeline may mark
+//! sends the send journal caps ([`apply_caps`]). A customer gets at most one message per run:
+//! among the campaigns that would message them, the highest priority wins (then the campaign
+//! name, then the oldest session), within each campaign's `max_per_run`; every other match is
+//! skipped as `lower_priority`, `already_chosen` or `run_limit`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
