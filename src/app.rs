@@ -8,7 +8,10 @@ use crate::authoring;
 use crate::campaign::CampaignSet;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
-use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, ValidateArgs};
+use crate::campaign_tests;
+use crate::cli::{
+    CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, TestArgs, ValidateArgs,
+};
 use crate::deliver::{Delivery, DeliveryCounts, Outbox};
 use crate::engine::decide::Plan;
 use crate::error::AppError;
@@ -25,6 +28,7 @@ pub fn main(cli: Cli) -> ExitCode {
     init_tracing();
     let result = match cli.command() {
         Command::Validate(args) => validate(args),
+        Command::Test(args) => test(args),
         Command::Run(args) => run(args),
         Command::Snapshot(args) => snapshot(args),
         Command::Schema => print_out(authoring::schema_text().as_bytes()),
@@ -81,6 +85,18 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, AppError> {
         }
     }
     Ok(if ok { ExitCode::Success } else { ExitCode::Failure })
+}
+
+/// `runner test`: the tests inside the campaign files, planned like real runs.
+fn test(args: TestArgs) -> Result<ExitCode, AppError> {
+    let set = campaign_set(&args.campaigns)?;
+    let report = block_on(campaign_tests::run(&set));
+    let text = match args.format {
+        Format::Text => campaign_tests::text(&report),
+        Format::Json => campaign_tests::json_lines(&report),
+    };
+    print_out(text.as_bytes())?;
+    Ok(if report.failed() == 0 { ExitCode::Success } else { ExitCode::Failure })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, AppError> {

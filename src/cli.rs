@@ -31,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
     Validate(ValidateArgs),
+    /// Run the tests written inside the campaign files (`tests:`): exit 0 when all pass, 1 when any fails.
+    Test(TestArgs),
     /// Record the live org's active sessions and the data the campaigns need into a snapshot file.
     Snapshot(SnapshotArgs),
     /// Print the JSON Schema of campaign files, for YAML editors (schema/campaign.schema.json).
@@ -135,6 +137,15 @@ pub struct SnapshotArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
+    #[command(flatten)]
+    pub campaigns: CampaignArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
     #[command(flatten)]
     pub campaigns: CampaignArgs,
     /// Output format.

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod authoring;
 pub mod campaign;
+pub mod campaign_tests;
 pub mod cli;
 pub mod deliver;
 pub mod engine;
