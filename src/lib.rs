@@ -15,5 +15,6 @@ pub mod genesys;
 pub mod journal;
 pub mod model;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod source;

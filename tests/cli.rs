@@ -438,3 +438,17 @@ fn a_campaign_test_with_a_mistyped_reason_is_a_validation_error() {
     assert!(stderr.contains("<tmp>/campaigns/welcome.yaml:20:13"), "{stderr}");
     assert!(stderr.contains("did you mean `audience_not_matched`?"), "{stderr}");
 }
+
+#[test]
+fn quiet_shows_only_errors_and_output_off_a_terminal_has_no_colours() {
+    let everyone = "name: everyone\nmessage:\n  text: hi\n";
+    let (_, stderr) = Case::new(&["validate"]).with_campaigns(&[("everyone.yaml", everyone)]).expect(0);
+    assert!(stderr.contains("warning[no-audience]"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colours off a terminal: {stderr:?}");
+    let (stdout, stderr) = Case::new(&["validate", "--quiet"]).with_campaigns(&[("everyone.yaml", everyone)]).expect(0);
+    assert_eq!(stderr, "");
+    assert!(stdout.contains("1 warning"), "{stdout}");
+    let broken = "name: broken\nmessage: {}\n";
+    let (_, stderr) = Case::new(&["validate", "-q"]).with_campaigns(&[("broken.yaml", broken)]).expect(1);
+    assert!(stderr.contains("error[message]"), "{stderr}");
+}
