@@ -8,7 +8,10 @@ use crate::authoring;
 use crate::campaign::CampaignSet;
 use crate::campaign::diagnostic;
 use crate::campaign::load::{self, LoadOptions, Loaded};
-use crate::cli::{CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, ValidateArgs};
+use crate::campaign_tests;
+use crate::cli::{
+    CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, TestArgs, ValidateArgs,
+};
 use crate::deliver::{Delivery, DeliveryCounts, Outbox};
 use crate::engine::decide::Plan;
 use crate::error::AppError;
@@ -18,15 +21,47 @@ use crate::genesys::config::{GenesysConfig, Tuning};
 use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
 use crate::journal::{self, Journal};
 use crate::pipeline;
+use crate::progress::Bar;
 use crate::report::{self, Heading};
+
+/// How to talk to the person at the terminal: what stderr shows and how.
+#[derive(Debug, Clone, Copy)]
+struct Ui {
+    /// `--quiet`: only errors on stderr.
+    quiet: bool,
+    /// Colours on stderr: it is a terminal and `NO_COLOR` is not set.
+    color: bool,
+    /// A progress bar on live runs: stderr is a terminal and not --quiet.
+    progress: bool,
+}
+
+impl Ui {
+    fn from_env(quiet: bool) -> Ui {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui { quiet, color: terminal && !no_color, progress: terminal && !quiet }
+    }
+
+    /// The diagnostics to show on stderr: with --quiet, only the errors.
+    fn render(&self, diagnostics: &[diagnostic::Diagnostic]) -> String {
+        let shown: Vec<diagnostic::Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| !self.quiet || d.severity == crate::campaign::Severity::Error)
+            .cloned()
+            .collect();
+        diagnostic::render(&shown, self.color)
+    }
+}
 
 /// Runs a command and returns the exit code; every error is printed here.
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing();
+    let ui = Ui::from_env(cli.quiet);
+    init_tracing(cli.log_filter(), ui.color);
     let result = match cli.command() {
-        Command::Validate(args) => validate(args),
-        Command::Run(args) => run(args),
-        Command::Snapshot(args) => snapshot(args),
+        Command::Validate(args) => validate(args, ui),
+        Command::Test(args) => test(args, ui),
+        Command::Run(args) => run(args, ui),
+        Command::Snapshot(args) => snapshot(args, ui),
         Command::Schema => print_out(authoring::schema_text().as_bytes()),
         Command::New(args) => authoring::new_campaign(&args.name, &args.dir).map(|path| {
             println!("Created {}: edit it, then check it with `runner validate`.", path.display());
@@ -50,10 +85,10 @@ pub fn main(cli: Cli) -> ExitCode {
     })
 }
 
-fn init_tracing() {
+/// Logs go to stderr, filtered by `RUNNER_LOG` when it is set, else by --quiet / --verbose.
+fn init_tracing(default_filter: &str, ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -66,12 +101,12 @@ fn load_campaigns(args: &CampaignArgs) -> Loaded {
     load::load(&LoadOptions { campaigns: args.campaign_paths(), templates_dir: args.templates.clone() })
 }
 
-fn validate(args: ValidateArgs) -> Result<ExitCode, AppError> {
+fn validate(args: ValidateArgs, ui: Ui) -> Result<ExitCode, AppError> {
     let loaded = load_campaigns(&args.campaigns);
     let ok = loaded.set.is_some();
     match args.format {
         Format::Text => {
-            eprint!("{}", diagnostic::render(&loaded.diagnostics, false));
+            eprint!("{}", ui.render(&loaded.diagnostics));
             println!("{}", diagnostic::summary(&loaded.diagnostics, loaded.files));
         }
         Format::Json => {
@@ -83,9 +118,21 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, AppError> {
     Ok(if ok { ExitCode::Success } else { ExitCode::Failure })
 }
 
-fn run(args: RunArgs) -> Result<ExitCode, AppError> {
+/// `runner test`: the tests inside the campaign files, planned like real runs.
+fn test(args: TestArgs, ui: Ui) -> Result<ExitCode, AppError> {
+    let set = campaign_set(&args.campaigns, ui)?;
+    let report = block_on(campaign_tests::run(&set));
+    let text = match args.format {
+        Format::Text => campaign_tests::text(&report),
+        Format::Json => campaign_tests::json_lines(&report),
+    };
+    print_out(text.as_bytes())?;
+    Ok(if report.failed() == 0 { ExitCode::Success } else { ExitCode::Failure })
+}
+
+fn run(args: RunArgs, ui: Ui) -> Result<ExitCode, AppError> {
     let options = args.check()?;
-    let set = campaign_set(&options.campaigns)?;
+    let set = campaign_set(&options.campaigns, ui)?;
     let location = options.journal.location()?;
     match &options.source {
         DataSource::Snapshot(path) => {
@@ -113,6 +160,8 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                 mode: if options.dry_run { "Dry run" } else { "Run" },
                 source: format!("Genesys Cloud {}", client.api_base()),
             };
+            // Live runs can take a while: a progress bar on a terminal (hidden otherwise).
+            let progress = Bar::on_stderr(ui.progress);
             block_on(async {
                 let journal = if options.dry_run {
                     Journal::open_read_only(&location, options.journal.options()).await?
@@ -129,7 +178,7 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                     }
                     journal
                 };
-                let plan = pipeline::plan(&client, &set, Some(&journal), pipeline_options).await?;
+                let plan = pipeline::plan_observed(&client, &set, Some(&journal), pipeline_options, &progress).await?;
                 let deliveries = match options.dry_run {
                     true => None,
                     false => {
@@ -142,7 +191,7 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
                             now,
                             concurrency: client.concurrency(),
                         };
-                        Some(outbox.deliver(&plan).await)
+                        Some(outbox.deliver_observed(&plan, &progress).await)
                     }
                 };
                 journal.close().await;
@@ -156,11 +205,12 @@ fn run(args: RunArgs) -> Result<ExitCode, AppError> {
     }
 }
 
-/// Loads the campaigns; refuses an invalid set, naming every problem. Warnings go to stderr.
-fn campaign_set(args: &CampaignArgs) -> Result<CampaignSet, AppError> {
+/// Loads the campaigns; refuses an invalid set, naming every problem. Warnings go to stderr
+/// (not with --quiet).
+fn campaign_set(args: &CampaignArgs, ui: Ui) -> Result<CampaignSet, AppError> {
     let loaded = load_campaigns(args);
     let Some(set) = loaded.set else {
-        let mut text = diagnostic::render(&loaded.diagnostics, false);
+        let mut text = ui.render(&loaded.diagnostics);
         text.push_str(&format!(
             "{}\nNothing was run: fix the campaigns above (check them with `runner validate`).\n",
             diagnostic::summary(&loaded.diagnostics, loaded.files)
@@ -168,7 +218,7 @@ fn campaign_set(args: &CampaignArgs) -> Result<CampaignSet, AppError> {
         return Err(AppError::InvalidCampaigns(text));
     };
     if !loaded.diagnostics.is_empty() {
-        eprint!("{}", diagnostic::render(&loaded.diagnostics, false));
+        eprint!("{}", ui.render(&loaded.diagnostics));
     }
     Ok(set)
 }
@@ -180,9 +230,9 @@ fn live_client(config: Option<&std::path::Path>) -> Result<GenesysClient, AppErr
 }
 
 /// `runner snapshot`: a dry run against the live org whose every answer is recorded.
-fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
+fn snapshot(args: SnapshotArgs, ui: Ui) -> Result<ExitCode, AppError> {
     let now = args.now()?;
-    let set = campaign_set(&args.campaigns)?;
+    let set = campaign_set(&args.campaigns, ui)?;
     let client = live_client(args.config.as_deref())?;
     let options = pipeline::Options {
         now,
@@ -191,7 +241,8 @@ fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
         explain: false,
     };
     let recorder = Recorder::new(client, now, args.description.clone());
-    let plan = block_on(pipeline::plan(&recorder, &set, None, options))?;
+    let progress = Bar::on_stderr(ui.progress);
+    let plan = block_on(pipeline::plan_observed(&recorder, &set, None, options, &progress))?;
     let snapshot = recorder.into_snapshot();
     snapshot.save(&args.out)?;
     println!(
@@ -204,12 +255,14 @@ fn snapshot(args: SnapshotArgs) -> Result<ExitCode, AppError> {
         args.out.display()
     );
     if plan.summary.data_errors > 0 {
-        eprintln!(
-            "warning: the data of {} session{} could not be loaded (see the log above); the snapshot records \
+        if !ui.quiet {
+            eprintln!(
+                "warning: the data of {} session{} could not be loaded (see the log above); the snapshot records \
              the failures, so a replay skips those sessions as data_unavailable too",
-            plan.summary.data_errors,
-            if plan.summary.data_errors == 1 { "" } else { "s" }
-        );
+                plan.summary.data_errors,
+                if plan.summary.data_errors == 1 { "" } else { "s" }
+            );
+        }
         return Ok(ExitCode::Failure);
     }
     Ok(ExitCode::Success)

@@ -21,6 +21,12 @@ use crate::error::AppError;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Print only errors on stderr: no warnings, no progress bar.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log what the run does on stderr: -v for info, -vv for debug. RUNNER_LOG, when set, wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -31,6 +37,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check every campaign and template: exit 0 when all are valid, 1 when any is not.
     Validate(ValidateArgs),
+    /// Run the tests written inside the campaign files (`tests:`): exit 0 when all pass, 1 when any fails.
+    Test(TestArgs),
     /// Record the live org's active sessions and the data the campaigns need into a snapshot file.
     Snapshot(SnapshotArgs),
     /// Print the JSON Schema of campaign files, for YAML editors (schema/campaign.schema.json).
@@ -142,6 +150,15 @@ pub struct ValidateArgs {
     pub format: Format,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub campaigns: CampaignArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 /// Where a run reads its data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
@@ -203,6 +220,17 @@ fn parse_now(t: &str) -> Result<Timestamp, AppError> {
 }
 
 impl Cli {
+    /// The log filter the flags ask for: `error` with --quiet, `warn` by default, `info` with
+    /// -v, `debug` with -vv.
+    pub fn log_filter(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, _) => "debug",
+        }
+    }
+
     /// The command to run: `runner` alone means `runner run`.
     pub fn command(self) -> Command {
         self.command.unwrap_or(Command::Run(self.run))
@@ -233,6 +261,15 @@ mod tests {
         assert!(matches!(args.check(), Err(AppError::Usage(m)) if m.contains("--dry-run")));
         let Command::Run(args) = parse(&["--dry-run", "--now", "yesterday"]).unwrap().command() else { panic!() };
         assert!(matches!(args.check(), Err(AppError::Usage(m)) if m.contains("RFC 3339")));
+    }
+
+    #[test]
+    fn quiet_and_verbose_set_the_log_filter_anywhere_on_the_line() {
+        assert_eq!(parse(&["--dry-run"]).unwrap().log_filter(), "warn");
+        assert_eq!(parse(&["-v", "--dry-run"]).unwrap().log_filter(), "info");
+        assert_eq!(parse(&["validate", "-vv"]).unwrap().log_filter(), "debug");
+        assert_eq!(parse(&["test", "--quiet"]).unwrap().log_filter(), "error");
+        assert!(parse(&["validate", "-q", "-v"]).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::engine::decide::Plan;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::error::SendError;
 use crate::journal::{Journal, MessageKey, Reserve, ReserveRequest};
+use crate::progress::{Progress, Silent};
 
 /// What Genesys answered to a send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -121,6 +122,11 @@ pub struct Outbox<'a, S> {
 impl<S: Sender> Outbox<'_, S> {
     /// Sends every message of the plan, `concurrency` at a time, in the plan's order.
     pub async fn deliver(&self, plan: &Plan) -> Vec<Delivery> {
+        self.deliver_observed(plan, &Silent).await
+    }
+
+    /// [`Outbox::deliver`], reporting each finished send to `progress`.
+    pub async fn deliver_observed(&self, plan: &Plan, progress: &dyn Progress) -> Vec<Delivery> {
         let halted = AtomicBool::new(false);
         let sends: Vec<(&str, &str, &str, &str)> = plan
             .sessions
@@ -130,13 +136,15 @@ impl<S: Sender> Outbox<'_, S> {
                 Some((campaign, s.conversation_id.as_str(), s.customer_id.as_deref()?, text))
             })
             .collect();
-        stream::iter(sends)
+        progress.start("sending", sends.len());
+        let deliveries = stream::iter(sends)
             .map(|(campaign, conversation_id, customer_id, text)| {
                 let halted = &halted;
                 async move {
                     let key = MessageKey { campaign, customer: customer_id, conversation_id };
                     let state = self.deliver_one(key, text, halted).await;
                     log(&key, &state);
+                    progress.advance(1);
                     Delivery {
                         campaign: campaign.to_owned(),
                         conversation_id: conversation_id.to_owned(),
@@ -147,7 +155,9 @@ impl<S: Sender> Outbox<'_, S> {
             })
             .buffered(self.concurrency.max(1))
             .collect()
-            .await
+            .await;
+        progress.finish();
+        deliveries
     }
 
     /// Reserve, send, mark.

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod authoring;
 pub mod campaign;
+pub mod campaign_tests;
 pub mod cli;
 pub mod deliver;
 pub mod engine;
@@ -14,5 +15,6 @@ pub mod genesys;
 pub mod journal;
 pub mod model;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod source;

@@ -16,6 +16,7 @@ use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, normalize};
+use crate::progress::{Progress, Silent};
 use crate::source::{Source, SourceError};
 
 /// How a run reads its data.
@@ -50,6 +51,18 @@ pub async fn plan<S: Source>(
     journal: Option<&Journal>,
     options: Options,
 ) -> Result<Plan, PlanError> {
+    plan_observed(source, set, journal, options, &Silent).await
+}
+
+/// [`plan`], reporting each loading stage (details, contacts, history) and its steps to
+/// `progress`.
+pub async fn plan_observed<S: Source>(
+    source: &S,
+    set: &CampaignSet,
+    journal: Option<&Journal>,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Plan, PlanError> {
     let conversations =
         source.active_sessions(options.now, options.session_look_back).await.map_err(PlanError::Sessions)?;
     let mut seen = HashSet::new();
@@ -62,10 +75,11 @@ pub async fn plan<S: Source>(
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
-    let mut loader = Loader { source, options, failures: Failures::new() };
+    let mut loader = Loader { source, options, failures: Failures::new(), progress };
     loader.details(&decider, &mut candidates).await;
     loader.contacts(&decider, &mut candidates).await;
     loader.history(&decider, set, &mut candidates).await;
+    progress.finish();
     let mut sessions = decider.decide(&candidates, &loader.failures);
     if let Some(journal) = journal {
         let caps = caps(journal, set, &sessions, options.now).await?;
@@ -103,6 +117,7 @@ struct Loader<'a, S> {
     options: Options,
     /// Why data could not be loaded, by conversation id and part.
     failures: Failures,
+    progress: &'a dyn Progress,
 }
 
 impl<S: Source> Loader<'_, S> {
@@ -122,11 +137,16 @@ impl<S: Source> Loader<'_, S> {
 
     async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
         let wanted = self.wanting(decider, candidates, &[Needs::Details]);
-        let source = self.source;
+        let (source, progress) = (self.source, self.progress);
+        progress.start("conversation details", wanted.len());
         let results: Vec<(usize, Result<serde_json::Value, SourceError>)> = stream::iter(wanted)
             .map(|i| {
                 let id = candidates[i].session.id.clone();
-                async move { (i, source.conversation(&id).await) }
+                async move {
+                    let result = source.conversation(&id).await;
+                    progress.advance(1);
+                    (i, result)
+                }
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
@@ -142,14 +162,19 @@ impl<S: Source> Loader<'_, S> {
     /// Contacts are loaded for contact fields, and for history: a merged contact's history is
     /// spread over the ids of its merge set.
     async fn contacts(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
-        let wanted = self.wanting(decider, candidates, &[Needs::Contact, Needs::History]);
-        let source = self.source;
+        let wanted: Vec<(usize, String)> = self
+            .wanting(decider, candidates, &[Needs::Contact, Needs::History])
+            .into_iter()
+            .filter_map(|i| candidates[i].session.external_contact_id.clone().map(|id| (i, id)))
+            .collect();
+        let (source, progress) = (self.source, self.progress);
+        progress.start("contacts", wanted.len());
         let results: Vec<(usize, Result<_, SourceError>)> = stream::iter(wanted)
-            .filter_map(|i| {
-                let id = candidates[i].session.external_contact_id.clone();
-                async move { id.map(|id| (i, id)) }
+            .map(|(i, id)| async move {
+                let result = source.contact(&id).await;
+                progress.advance(1);
+                (i, result)
             })
-            .map(|(i, id)| async move { (i, source.contact(&id).await) })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
             .await;
@@ -187,13 +212,16 @@ impl<S: Source> Loader<'_, S> {
         all_ids.sort();
         all_ids.dedup();
         let now = self.options.now;
+        self.progress.start("earlier conversations", wanted.len());
         let loaded = async {
             let codes = self.source.wrapup_codes().await?;
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
             let past = self.source.history(&all_ids, since, now).await?;
             Ok::<_, SourceError>((normalize::wrapup_names(&codes), past))
         };
-        match loaded.await {
+        let loaded = loaded.await;
+        self.progress.advance(wanted.len());
+        match loaded {
             Ok((names, past)) => {
                 for i in wanted {
                     let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
@@ -383,6 +411,44 @@ mod tests {
         assert_eq!(outcome(&o, "c1", "premium"), "send");
         assert_eq!(outcome(&o, "c2", "premium"), "audience_not_matched");
         assert_eq!(outcome(&o, "c3", "premium"), "audience_not_matched");
+    }
+
+    /// Records the stages and steps a plan reports.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<String>>);
+
+    impl Progress for Recording {
+        fn start(&self, stage: &str, total: usize) {
+            self.0.lock().unwrap().push(format!("{stage} 0/{total}"));
+        }
+        fn advance(&self, steps: usize) {
+            self.0.lock().unwrap().push(format!("+{steps}"));
+        }
+        fn finish(&self) {
+            self.0.lock().unwrap().push("done".into());
+        }
+    }
+
+    #[tokio::test]
+    async fn progress_sees_each_stage_with_the_requests_it_makes() {
+        let source = Counting {
+            sessions: vec![session("c1", "k1", "inbound", 5), session("c2", "k2", "outbound", 5)],
+            details: [details("c1", "premium"), details("c2", "premium")].into_iter().collect(),
+            ..Default::default()
+        };
+        let set = campaigns(&[("premium", PREMIUM_INBOUND), ("returners", SALE_RETURNERS)]);
+        let progress = Recording::default();
+        plan_observed(&source, &set, None, options(), &progress).await.unwrap();
+        // Details only for c1 (`premium` rules out the outbound c2 from analytics alone, and
+        // `returners` reads no details); contacts and history for both customers (`returners`).
+        let seen = progress.0.lock().unwrap().join(", ");
+        assert_eq!(
+            seen,
+            "conversation details 0/1, +1, contacts 0/2, +1, +1, earlier conversations 0/2, +2, done",
+            "{:?}",
+            source.calls.lock().unwrap()
+        );
+        assert_eq!(source.calls("details"), 1);
     }
 
     const SALE_RETURNERS: &str = "name: returners\nhistory:\n  look_back: 30d\n  conditions:\n    - wrap_up_codes: { none_of: [Sale] }\nmessage:\n  text: hi\n";

@@ -382,3 +382,73 @@ fn report_renders_in_headless_chromium() {
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 2000);
     assert!(png.len() > 50_000, "the screenshot is only {} bytes: a blank page?", png.len());
 }
+
+#[test]
+fn bundled_campaign_tests_pass() {
+    let (stdout, _) = Case::new(&["test"]).expect(0);
+    assert!(stdout.contains("cart-rescue / a customer who opted out is left alone ... ok\n"), "{stdout}");
+    assert!(stdout.contains("no tests: b2b-setup-help, feature-tour\n"), "{stdout}");
+    assert!(stdout.ends_with("\ntest result: ok. 21 passed, 0 failed\n"), "{stdout}");
+}
+
+const TESTED: &str = r#"name: welcome
+audience:
+  field: customer.attributes.page
+  starts_with: /pricing
+message:
+  text: "Hi {{ customer.contact.first_name | default('there') }}, questions about pricing?"
+tests:
+  - name: a visitor of the pricing page
+    now: 2026-11-24T12:00:00Z
+    customer:
+      attributes: { page: /pricing }
+      contact: { first_name: Ada }
+    expect: send
+    text: Hello Ada, questions about pricing?
+  - name: elsewhere on the site
+    now: 2026-11-24T12:00:00Z
+    customer:
+      attributes: { page: /blog }
+    expect: skip
+    reason: audience_not_matched
+"#;
+
+#[test]
+fn a_failing_campaign_test_exits_1_and_shows_the_difference() {
+    let (stdout, _) = Case::new(&["test"]).with_campaigns(&[("welcome.yaml", TESTED)]).expect(1);
+    insta::assert_snapshot!("campaign_test_failure", stdout);
+    let (stdout, _) = Case::new(&["test", "--format", "json"]).with_campaigns(&[("welcome.yaml", TESTED)]).expect(1);
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["passed"], false);
+    assert_eq!(lines[0]["actual"]["text"], "Hi Ada, questions about pricing?");
+    assert_eq!(lines[1]["passed"], true);
+    assert_eq!(
+        lines[2],
+        serde_json::json!({"type": "summary", "passed": 1, "failed": 1, "campaigns_without_tests": []})
+    );
+}
+
+#[test]
+fn a_campaign_test_with_a_mistyped_reason_is_a_validation_error() {
+    let broken = TESTED.replace("reason: audience_not_matched", "reason: audience_not_matchd");
+    let (stdout, stderr) = Case::new(&["test"]).with_campaigns(&[("welcome.yaml", &broken)]).expect(1);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("error[test]: `audience_not_matchd` is not a skip reason"), "{stderr}");
+    assert!(stderr.contains("<tmp>/campaigns/welcome.yaml:20:13"), "{stderr}");
+    assert!(stderr.contains("did you mean `audience_not_matched`?"), "{stderr}");
+}
+
+#[test]
+fn quiet_shows_only_errors_and_output_off_a_terminal_has_no_colours() {
+    let everyone = "name: everyone\nmessage:\n  text: hi\n";
+    let (_, stderr) = Case::new(&["validate"]).with_campaigns(&[("everyone.yaml", everyone)]).expect(0);
+    assert!(stderr.contains("warning[no-audience]"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colours off a terminal: {stderr:?}");
+    let (stdout, stderr) = Case::new(&["validate", "--quiet"]).with_campaigns(&[("everyone.yaml", everyone)]).expect(0);
+    assert_eq!(stderr, "");
+    assert!(stdout.contains("1 warning"), "{stdout}");
+    let broken = "name: broken\nmessage: {}\n";
+    let (_, stderr) = Case::new(&["validate", "-q"]).with_campaigns(&[("broken.yaml", broken)]).expect(1);
+    assert!(stderr.contains("error[message]"), "{stderr}");
+}

@@ -14,14 +14,16 @@ use super::diagnostic::{Diagnostic, Severity};
 use super::duration;
 use super::load::{At, SourceFile, choose_help, describe_value};
 use super::raw::{
-    OPERATORS, RawActiveWindow, RawCampaign, RawCondition, RawConversion, RawCount, RawHad, RawHistory,
-    RawHistoryCondition, RawLastContact, RawLimits, RawMessage, RawSchedule,
+    OPERATORS, RawActiveWindow, RawCampaign, RawCondition, RawConversion, RawCount, RawExpect, RawHad, RawHistory,
+    RawHistoryCondition, RawLastContact, RawLimits, RawMessage, RawSchedule, RawTestCase, RawTestContact,
+    RawTestConversation, RawTestSession,
 };
 use super::{
-    ActiveWindow, Campaign, CampaignSet, Comparison, Condition, Conversion, History, HistoryAttribute,
-    HistoryCondition, JsonPathQuery, Limits, Literal, Message, OnceEvery, Operator, Schedule, Subject, Test,
-    WindowZone,
+    ActiveWindow, Campaign, CampaignSet, Comparison, Condition, Conversion, Expectation, History, HistoryAttribute,
+    HistoryCondition, JsonPathQuery, Limits, Literal, Message, OnceEvery, Operator, Schedule, Subject, Test, TestCase,
+    TestContact, TestConversation, TestCustomer, TestSession, WindowZone,
 };
+use crate::engine::decide::SkipReason;
 use crate::engine::render::{INLINE_PREFIX, Templates};
 use crate::model::fields::{self, Kind, Needs, Scope};
 use crate::model::parse_time;
@@ -32,6 +34,20 @@ pub const MAX_LENGTH: usize = 2000;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// The default `history.look_back`.
 const DEFAULT_LOOK_BACK: SignedDuration = SignedDuration::from_hours(30 * 24);
+/// How long before `now` a test's session started, unless it says.
+const DEFAULT_TEST_SESSION_AGE: SignedDuration = SignedDuration::from_mins(10);
+/// How long a test's earlier conversation lasted, unless it says.
+const DEFAULT_TEST_CONVERSATION_LENGTH: SignedDuration = SignedDuration::from_mins(10);
+/// The skip reasons a campaign test can meet: a test plans one session of one campaign with all
+/// its data and without the send journal, so the customer-wide and journal reasons never occur.
+pub const TESTABLE_REASONS: &[SkipReason] = &[
+    SkipReason::AudienceNotMatched,
+    SkipReason::HistoryNotMatched,
+    SkipReason::DataMismatch,
+    SkipReason::RenderError,
+    SkipReason::EmptyMessage,
+    SkipReason::MessageTooLong,
+];
 /// Operators that compare text, and so take `ignore_case`.
 const TEXT_OPERATORS: &[&str] =
     &["equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "matches"];
@@ -224,6 +240,22 @@ fn warning(mut d: Diagnostic, help: &str) -> Diagnostic {
     d
 }
 
+fn testable_reason_names() -> Vec<String> {
+    TESTABLE_REASONS.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+fn test_contact(raw: &RawTestContact) -> TestContact {
+    TestContact {
+        first_name: raw.first_name.clone(),
+        last_name: raw.last_name.clone(),
+        work_email: raw.work_email.clone(),
+        personal_email: raw.personal_email.clone(),
+        phone: raw.phone.clone(),
+        contact_type: raw.contact_type.clone(),
+        custom_fields: raw.custom_fields.clone().unwrap_or_default(),
+    }
+}
+
 /// A form of a condition that is equal for conditions that differ only in the order of items.
 fn canonical(c: &Condition) -> String {
     let list = |name: &str, items: &[Condition]| {
@@ -315,6 +347,7 @@ impl Cx<'_> {
                 None
             }
         };
+        let tests = self.tests(raw.tests.as_deref().unwrap_or_default());
         let message = message?;
         for var in templates.reachable_variables(&message.template) {
             needs.extend(template_needs(&var));
@@ -331,6 +364,7 @@ impl Cx<'_> {
             limits,
             schedule,
             needs: needs.into_iter().collect(),
+            tests,
         })
     }
 
@@ -1019,6 +1053,240 @@ impl Cx<'_> {
         let shown = values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
         let display = format!("{} {} [{shown}]", key.replace('_', " "), which.replace('_', " "));
         Some(HistoryCondition::Had { attribute, values: values.clone(), wanted, display })
+    }
+
+    // --- tests ------------------------------------------------------------------------------
+
+    fn tests(&mut self, raw: &[RawTestCase]) -> Vec<TestCase> {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut tests = Vec::new();
+        for (i, case) in raw.iter().enumerate() {
+            let path = format!("tests[{i}]");
+            if let Some(name) = case.name.as_deref() {
+                if let Some(first) = names.insert(name, i) {
+                    self.error(
+                        "test",
+                        At::Value(&format!("{path}.name")),
+                        format!("another test of this campaign is already named `{name}`"),
+                        format!("the first is test {} of the list; give each test its own name", first + 1),
+                    );
+                }
+            }
+            tests.extend(self.test_case(case, &path));
+        }
+        tests
+    }
+
+    fn test_case(&mut self, raw: &RawTestCase, path: &str) -> Option<TestCase> {
+        let name = self.required_text(raw.name.as_deref(), path, "name", "`name: what this test shows`");
+        let now = match raw.now.as_deref() {
+            Some(text) => self.test_time(text, &format!("{path}.now")),
+            None => {
+                self.missing(
+                    path,
+                    "this test has no `now:`",
+                    "add `now: 2026-11-24T12:00:00Z`: the time of the imagined run",
+                );
+                None
+            }
+        };
+        let expect = self.expectation(raw, path);
+        let customer = raw.customer.as_ref().map(|c| TestCustomer {
+            name: c.name.clone(),
+            locale: c.locale.clone(),
+            attributes: c.attributes.clone().unwrap_or_default(),
+            contact: c.contact.as_ref().map(test_contact),
+        });
+        let now = now?;
+        let session = self.test_session(raw.session.as_ref(), now, &format!("{path}.session"));
+        let history = raw.history.iter().flatten().enumerate();
+        let history: Vec<Option<TestConversation>> =
+            history.map(|(i, c)| self.test_conversation(c, now, &format!("{path}.history[{i}]"))).collect();
+        Some(TestCase {
+            name: name?,
+            line: self.file.line_of(path).unwrap_or(1),
+            now,
+            customer: customer.unwrap_or_default(),
+            session: session?,
+            history: history.into_iter().collect::<Option<_>>()?,
+            expect: expect?,
+        })
+    }
+
+    fn required_text(&mut self, value: Option<&str>, path: &str, key: &str, example: &str) -> Option<String> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Some(v.to_owned()),
+            Some(_) => {
+                self.error(
+                    "test",
+                    At::Value(&format!("{path}.{key}")),
+                    format!("`{key}` is empty"),
+                    format!("write {example}"),
+                );
+                None
+            }
+            None => {
+                self.missing(path, &format!("this test has no `{key}:`"), &format!("add {example}"));
+                None
+            }
+        }
+    }
+
+    fn test_time(&mut self, text: &str, at: &str) -> Option<jiff::Timestamp> {
+        let time = parse_time(text);
+        if time.is_none() {
+            self.error(
+                "test",
+                At::Value(at),
+                format!("`{text}` is not a date-time"),
+                "write a date-time such as `2026-11-24T12:00:00Z` (UTC) or `2026-11-24T13:00:00+01:00`".to_owned(),
+            );
+        }
+        time
+    }
+
+    /// A time given as a date-time (`key`) or as a duration before `now` (`key_ago`).
+    fn test_when(
+        &mut self,
+        (at, at_key): (Option<&str>, &str),
+        (ago, ago_key): (Option<&Value>, &str),
+        now: jiff::Timestamp,
+        path: &str,
+    ) -> Option<Option<jiff::Timestamp>> {
+        match (at, ago) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    "test",
+                    At::Key(&format!("{path}.{ago_key}")),
+                    format!("give `{at_key}` or `{ago_key}`, not both"),
+                    "remove one of them".to_owned(),
+                );
+                None
+            }
+            (Some(text), None) => self.test_time(text, &format!("{path}.{at_key}")).map(Some),
+            (None, Some(value)) => {
+                let ago = self.duration(value, &format!("{path}.{ago_key}"))?;
+                Some(Some(now.saturating_sub(ago).unwrap_or(jiff::Timestamp::MIN)))
+            }
+            (None, None) => Some(None),
+        }
+    }
+
+    fn test_session(&mut self, raw: Option<&RawTestSession>, now: jiff::Timestamp, path: &str) -> Option<TestSession> {
+        let default = RawTestSession::default();
+        let raw = raw.unwrap_or(&default);
+        let started =
+            self.test_when((raw.started.as_deref(), "started"), (raw.started_ago.as_ref(), "started_ago"), now, path)?;
+        let started = started.unwrap_or_else(|| now.saturating_sub(DEFAULT_TEST_SESSION_AGE).unwrap_or(now));
+        if started > now {
+            let message = "the session starts after `now`: a run at `now` would not see it";
+            self.error("test", At::Value(&format!("{path}.started")), message, "start it before `now`".to_owned());
+            return None;
+        }
+        Some(TestSession {
+            started,
+            direction: raw.direction.clone().unwrap_or_else(|| "inbound".to_owned()),
+            queue: raw.queue.clone(),
+            queue_id: raw.queue_id.clone(),
+        })
+    }
+
+    fn test_conversation(
+        &mut self,
+        raw: &RawTestConversation,
+        now: jiff::Timestamp,
+        path: &str,
+    ) -> Option<TestConversation> {
+        let ended =
+            self.test_when((raw.ended.as_deref(), "ended"), (raw.ended_ago.as_ref(), "ended_ago"), now, path)?;
+        let Some(ended) = ended else {
+            self.error(
+                "test",
+                At::Key(path),
+                "this earlier conversation has no `ended:` or `ended_ago:`",
+                "add `ended_ago: 3d` (or `ended: 2026-11-21T10:00:00Z`)".to_owned(),
+            );
+            return None;
+        };
+        let length = match &raw.duration {
+            Some(v) => self.duration(v, &format!("{path}.duration"))?,
+            None => DEFAULT_TEST_CONVERSATION_LENGTH,
+        };
+        let media_type = raw.media_type.clone().unwrap_or_else(|| "message".to_owned());
+        let message_type =
+            raw.message_type.clone().or_else(|| (media_type == "message").then(|| "webmessaging".to_owned()));
+        Some(TestConversation {
+            started: ended.saturating_sub(length).unwrap_or(ended),
+            ended,
+            wrap_up: raw.wrap_up.clone(),
+            queue_id: raw.queue_id.clone(),
+            media_type,
+            message_type,
+            direction: raw.direction.clone().unwrap_or_else(|| "inbound".to_owned()),
+        })
+    }
+
+    fn expectation(&mut self, raw: &RawTestCase, path: &str) -> Option<Expectation> {
+        let misplaced = |key: &str, with: &str| {
+            (format!("`{key}` goes with `expect: {with}`"), format!("remove `{key}` or write `expect: {with}`"))
+        };
+        match raw.expect {
+            None => {
+                self.missing(
+                    path,
+                    "this test has no `expect:`",
+                    "add `expect: send` (with `text:` or `text_contains:`) or `expect: skip` (with `reason:`)",
+                );
+                None
+            }
+            Some(RawExpect::Send) => {
+                if raw.reason.is_some() {
+                    let (message, help) = misplaced("reason", "skip");
+                    self.error("test", At::Key(&format!("{path}.reason")), message, help);
+                    return None;
+                }
+                Some(Expectation::Send { text: raw.text.clone(), contains: raw.text_contains.clone() })
+            }
+            Some(RawExpect::Skip) => {
+                for key in ["text", "text_contains"] {
+                    let present = if key == "text" { raw.text.is_some() } else { raw.text_contains.is_some() };
+                    if present {
+                        let (message, help) = misplaced(key, "send");
+                        self.error("test", At::Key(&format!("{path}.{key}")), message, help);
+                        return None;
+                    }
+                }
+                let Some(reason) = raw.reason.as_deref() else {
+                    let help = format!("add `reason:`, one of: {}", testable_reason_names().join(", "));
+                    self.missing(path, "this test expects a skip but has no `reason:`", &help);
+                    return None;
+                };
+                self.skip_reason(reason, &format!("{path}.reason")).map(|reason| Expectation::Skip { reason })
+            }
+        }
+    }
+
+    fn skip_reason(&mut self, word: &str, at: &str) -> Option<SkipReason> {
+        let word = word.trim();
+        let allowed = testable_reason_names();
+        match SkipReason::ALL.iter().find(|r| r.as_str() == word) {
+            Some(r) if TESTABLE_REASONS.contains(r) => Some(*r),
+            Some(r) => {
+                let message = format!("`{word}` cannot happen in a test");
+                let help = format!(
+                    "a test plans one session for this campaign alone, without the send journal, so `{r}` never \
+                     happens there; expect one of: {}",
+                    allowed.join(", ")
+                );
+                self.error("test", At::Value(at), message, help);
+                None
+            }
+            None => {
+                let message = format!("`{word}` is not a skip reason");
+                self.error("test", At::Value(at), message, choose_help(word, &allowed));
+                None
+            }
+        }
     }
 
     // --- message, limits, schedule ----------------------------------------------------------

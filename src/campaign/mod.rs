@@ -18,17 +18,19 @@ pub mod schema;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
 
 pub use diagnostic::{Diagnostic, Severity};
 
+use crate::engine::decide::SkipReason;
 use crate::engine::render::Templates;
 use crate::model::fields::{FieldRef, Needs};
 
 /// Every campaign of a run, valid, with the templates they use compiled once.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CampaignSet {
     /// Sorted by priority (highest first), then name.
     pub campaigns: Vec<Campaign>,
@@ -46,10 +48,18 @@ impl CampaignSet {
     pub fn max_look_back(&self) -> Option<SignedDuration> {
         self.enabled().filter(|c| c.needs.contains(&Needs::History)).map(|c| c.history.look_back).max()
     }
+
+    /// A set of this one campaign, switched on (its tests run even when it is off), with the
+    /// same templates: what `runner test` plans a campaign's tests with.
+    pub fn only(&self, name: &str) -> Option<CampaignSet> {
+        let mut campaign = self.campaigns.iter().find(|c| c.name == name)?.clone();
+        campaign.enabled = true;
+        Some(CampaignSet { campaigns: vec![campaign], templates: self.templates.clone(), warnings: Vec::new() })
+    }
 }
 
 /// One compiled campaign.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Campaign {
     pub name: String,
     pub description: Option<String>,
@@ -66,6 +76,75 @@ pub struct Campaign {
     pub schedule: Option<Schedule>,
     /// Everything the audience, history conditions and message need, cheapest first.
     pub needs: Vec<Needs>,
+    /// The campaign's own tests (`tests:`), run by `runner test`.
+    pub tests: Vec<TestCase>,
+}
+
+/// One test of a campaign: an imagined customer session at a fixed time, and what the campaign
+/// should do with it. `runner test` turns it into Genesys data and plans it like a real run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestCase {
+    pub name: String,
+    /// The line of the campaign file where the test starts.
+    pub line: usize,
+    pub now: Timestamp,
+    pub customer: TestCustomer,
+    pub session: TestSession,
+    /// The customer's earlier conversations, as written.
+    pub history: Vec<TestConversation>,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestCustomer {
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    /// `None`: the customer has no external contact record.
+    pub contact: Option<TestContact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestContact {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub work_email: Option<String>,
+    pub personal_email: Option<String>,
+    pub phone: Option<String>,
+    pub contact_type: Option<String>,
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestSession {
+    pub started: Timestamp,
+    pub direction: String,
+    pub queue: Option<String>,
+    pub queue_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestConversation {
+    pub started: Timestamp,
+    pub ended: Timestamp,
+    pub wrap_up: Option<String>,
+    pub queue_id: Option<String>,
+    pub media_type: String,
+    pub message_type: Option<String>,
+    pub direction: String,
+}
+
+/// What a test expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// A message; `text` is the whole text, `contains` a part of it (both optional).
+    Send {
+        text: Option<String>,
+        contains: Option<String>,
+    },
+    Skip {
+        reason: SkipReason,
+    },
 }
 
 /// A filter: a tree of `all` / `any` / `not` over tests.

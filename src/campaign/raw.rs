@@ -8,6 +8,8 @@
 //! comments below are the descriptions editors show to campaign authors, so they are written for
 //! them, and every key carries an example.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
@@ -80,6 +82,176 @@ pub struct RawCampaign {
     /// optional first and last days, and hours during which messages may go out.
     #[schemars(example = json!({"cron": "*/15 9-17 * * 1-5", "time_zone": "Europe/Berlin"}))]
     pub schedule: Option<RawSchedule>,
+    /// Tests of this campaign, run by `runner test`: each imagines one customer on the website
+    /// (their attributes, their contact record, their earlier conversations) at a fixed time,
+    /// and says what the campaign should do: send (a given text) or skip (for a given reason).
+    #[schemars(example = json!([{
+        "name": "a premium customer on the pricing page gets the offer",
+        "now": "2026-11-24T12:00:00Z",
+        "customer": {"attributes": {"plan": "premium", "page": "/pricing"}, "contact": {"first_name": "Ada"}},
+        "history": [{"ended_ago": "10d", "wrap_up": "Sale"}],
+        "expect": "send",
+        "text_contains": "Hi Ada"
+    }]))]
+    pub tests: Option<Vec<RawTestCase>>,
+}
+
+/// One test of the campaign: a customer, their session and earlier conversations, the time of
+/// the run, and the expected outcome (`expect: send` or `expect: skip`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Test", extend("required" = ["name", "now", "expect"]))]
+pub struct RawTestCase {
+    /// What the test shows, in a few words; `runner test` prints it.
+    #[schemars(example = &"an opted-out customer is left alone")]
+    pub name: Option<String>,
+    /// The time of the imagined run: a date-time such as `2026-11-24T12:00:00Z` (UTC), so that
+    /// ages and look-back windows give the same result on every day.
+    #[schemars(example = &"2026-11-24T12:00:00Z")]
+    pub now: Option<String>,
+    /// The customer: the attributes the website or flow set, and their contact record.
+    #[schemars(example = json!({"attributes": {"cart_value": "149.90"}, "contact": {"first_name": "Ada"}}))]
+    pub customer: Option<RawTestCustomer>,
+    /// The web-messaging session: when it started, its direction and queue. Default: an
+    /// inbound session that started 10 minutes before `now`, in no queue.
+    #[schemars(example = json!({"started_ago": "10m", "queue": "Sales"}))]
+    pub session: Option<RawTestSession>,
+    /// The customer's earlier, ended conversations, in any order. Default: none.
+    #[schemars(example = json!([{"ended_ago": "3d", "wrap_up": "Billing - Unresolved"}]))]
+    pub history: Option<Vec<RawTestConversation>>,
+    /// `send`: the campaign should message this customer (check the text with `text` or
+    /// `text_contains`). `skip`: it should not (say why with `reason`).
+    #[schemars(example = &"send", example = &"skip")]
+    pub expect: Option<RawExpect>,
+    /// With `expect: send`: the exact message. Spaces and line breaks at its start and end do
+    /// not count.
+    #[schemars(example = &"Ada, need a hand with your order? Reply here and we'll help you finish checkout.")]
+    pub text: Option<String>,
+    /// With `expect: send`: a part the message must contain.
+    #[schemars(example = &"Your cart is saved (149.90 EUR)")]
+    pub text_contains: Option<String>,
+    /// With `expect: skip`: why the campaign skips this customer, one of the skip reasons of
+    /// the preview (`audience_not_matched`, `history_not_matched`, `data_mismatch`,
+    /// `render_error`, ...).
+    #[schemars(example = &"audience_not_matched", example = &"history_not_matched")]
+    pub reason: Option<String>,
+}
+
+/// What a test expects the campaign to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Expect")]
+pub enum RawExpect {
+    /// The campaign messages the customer.
+    Send,
+    /// The campaign does not message the customer.
+    Skip,
+}
+
+/// The imagined customer of a test.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TestCustomer")]
+pub struct RawTestCustomer {
+    /// The participant attributes the Messenger or the flow set (`customer.attributes.<name>`).
+    /// They are always text: put numbers and yes/no values in quotes (`cart_value: "149.90"`).
+    #[schemars(example = json!({"plan": "premium", "page": "/pricing", "cart_value": "149.90"}))]
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// The customer's external contact record (`customer.contact.*`). Leave it out for a
+    /// customer without one.
+    #[schemars(example = json!({"first_name": "Ada", "custom_fields": {"loyalty_level": "VIP"}}))]
+    pub contact: Option<RawTestContact>,
+    /// The customer's display name in the conversation (`customer.name`).
+    #[schemars(example = &"Ada Lovelace")]
+    pub name: Option<String>,
+    /// The customer's locale (`customer.locale`), e.g. `de-de`.
+    #[schemars(example = &"de-de")]
+    pub locale: Option<String>,
+}
+
+/// An external contact record, as `customer.contact.*` sees it.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TestContact")]
+pub struct RawTestContact {
+    /// `customer.contact.first_name`.
+    #[schemars(example = &"Ada")]
+    pub first_name: Option<String>,
+    /// `customer.contact.last_name`.
+    #[schemars(example = &"Lovelace")]
+    pub last_name: Option<String>,
+    /// `customer.contact.work_email` (also `customer.contact.email`).
+    #[schemars(example = &"ada@example.com")]
+    pub work_email: Option<String>,
+    /// `customer.contact.personal_email` (`customer.contact.email` when there is no work email).
+    #[schemars(example = &"ada@home.example")]
+    pub personal_email: Option<String>,
+    /// `customer.contact.phone`.
+    #[schemars(example = &"+4930123456")]
+    pub phone: Option<String>,
+    /// `customer.contact.type`: `ephemeral`, `identified` or `curated`.
+    #[serde(rename = "type")]
+    #[schemars(example = &"identified")]
+    pub contact_type: Option<String>,
+    /// `customer.contact.custom_fields.<name>`: numbers and `true`/`false` keep their type.
+    #[schemars(example = json!({"loyalty_level": "VIP", "marketing_consent": true, "points": 120}))]
+    pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The imagined web-messaging session of a test.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TestSession")]
+pub struct RawTestSession {
+    /// When the session started, as a date-time (`2026-11-24T11:50:00Z`). Or use `started_ago`.
+    #[schemars(example = &"2026-11-24T11:50:00Z")]
+    pub started: Option<String>,
+    /// How long before `now` the session started (`session.age`), e.g. `10m`. Default: `10m`.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "s::duration", example = &"1m", example = &"2h")]
+    pub started_ago: Option<Value>,
+    /// `inbound` (the customer started it, the default) or `outbound`.
+    #[schemars(example = &"inbound")]
+    pub direction: Option<String>,
+    /// The name of the queue the session is in (`session.queue`).
+    #[schemars(example = &"Collections")]
+    pub queue: Option<String>,
+    /// The id of that queue (`session.queue_id`).
+    #[schemars(example = &"5f0e7a52-6a4e-4b56-9d2b-0c6a1f3e9b11")]
+    pub queue_id: Option<String>,
+}
+
+/// One earlier, ended conversation of the customer. Give `ended` or `ended_ago`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TestConversation")]
+pub struct RawTestConversation {
+    /// When it ended, as a date-time (`2026-11-20T15:30:00Z`). Or use `ended_ago`.
+    #[schemars(example = &"2026-11-20T15:30:00Z")]
+    pub ended: Option<String>,
+    /// How long before `now` it ended, e.g. `3d`.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "s::duration", example = &"3d", example = &"45d")]
+    pub ended_ago: Option<Value>,
+    /// How long it lasted (`duration` in `count.where`). Default: `10m`.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "s::duration", example = &"25m")]
+    pub duration: Option<Value>,
+    /// The name of the wrap-up code the agent chose, e.g. `Sale` or `Do Not Contact`.
+    #[schemars(example = &"Do Not Contact")]
+    pub wrap_up: Option<String>,
+    /// The id of the queue it went through (`queues` conditions).
+    #[schemars(example = &"5f0e7a52-6a4e-4b56-9d2b-0c6a1f3e9b11")]
+    pub queue_id: Option<String>,
+    /// `message` (the default), `voice`, `email`, ...
+    #[schemars(example = &"voice")]
+    pub media_type: Option<String>,
+    /// For messages: `webmessaging` (the default for `media_type: message`), `sms`, `whatsapp`, ...
+    #[schemars(example = &"sms")]
+    pub message_type: Option<String>,
+    /// `inbound` (the default) or `outbound`.
+    #[schemars(example = &"outbound")]
+    pub direction: Option<String>,
 }
 
 /// A condition. Either a group (`all`, `any` or `not`) or a test: a `field` (or `jsonpath`)

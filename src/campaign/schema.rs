@@ -301,9 +301,10 @@ mod tests {
                 assert!(!property.to_string().contains("null"), "{pointer}/properties/{key} allows null");
             }
         }
-        // Campaign 9, Condition 23, History 2, HistoryCondition 5, Count 3, LastContact 2,
-        // AnyOfNoneOf 2, Message 2, Limits 2, Schedule 5, ActiveWindow 4.
-        assert_eq!(keys, 59);
+        // Campaign 10, Condition 23, History 2, HistoryCondition 5, Count 3, LastContact 2,
+        // AnyOfNoneOf 2, Message 2, Limits 2, Schedule 5, ActiveWindow 4; Test 9, TestCustomer 4,
+        // TestContact 7, TestSession 5, TestConversation 8.
+        assert_eq!(keys, 93);
     }
 
     #[test]

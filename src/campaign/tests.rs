@@ -544,3 +544,33 @@ fn inline_messages_are_templates_named_after_the_campaign() {
     assert!(set.templates.contains("campaign:offer"));
     assert_eq!(set.campaigns[0].needs, [crate::model::fields::Needs::Details]);
 }
+
+#[test]
+fn campaign_test_cases() {
+    insta::assert_snapshot!(with_head(
+        "tests:\n  - name: typo in the reason\n    now: 2026-11-24T12:00:00Z\n    expect: skip\n    reason: audience_not_machted\n  - name: a reason a test cannot meet\n    now: 2026-11-24T12:00:00Z\n    expect: skip\n    reason: capped\n  - name: text with a skip\n    now: tomorrow\n    expect: skip\n    text: Hi\n    reason: history_not_matched\n  - name: no expectation\n    now: 2026-11-24T12:00:00Z\n    customer:\n      attributes: { cart_value: 149.90 }\n    history:\n      - { wrap_up: Sale }\n      - { ended_ago: 2 days }\n  - name: typo in the reason\n    now: 2026-11-24T12:00:00Z\n    session: { started: 2026-11-24T12:30:00Z }\n    expect: sned\n"
+    ));
+}
+
+#[test]
+fn campaign_test_cases_compile() {
+    let loaded = load(&[(
+        "offer.yaml",
+        &format!(
+            "{HEAD}tests:\n  - name: sends\n    now: 2026-11-24T12:00:00Z\n    customer:\n      attributes: {{ plan: premium }}\n      contact: {{ first_name: Ada, custom_fields: {{ points: 120 }} }}\n    session: {{ started_ago: 1h, queue: Sales }}\n    history:\n      - {{ ended_ago: 3d, wrap_up: Sale, duration: 25m, media_type: voice }}\n    expect: send\n    text_contains: Hi\n"
+        ),
+    )]);
+    let set = loaded.set.expect("valid");
+    let case = &set.campaigns[0].tests[0];
+    assert_eq!(case.line, 8);
+    assert_eq!(case.session.started.to_string(), "2026-11-24T11:00:00Z");
+    assert_eq!(case.session.queue.as_deref(), Some("Sales"));
+    assert_eq!(case.customer.contact.as_ref().unwrap().custom_fields["points"], serde_json::json!(120));
+    let past = &case.history[0];
+    assert_eq!(
+        (past.started.to_string().as_str(), past.ended.to_string().as_str()),
+        ("2026-11-21T11:35:00Z", "2026-11-21T12:00:00Z")
+    );
+    assert_eq!((past.media_type.as_str(), past.message_type.as_deref()), ("voice", None));
+    assert_eq!(case.expect, super::Expectation::Send { text: None, contains: Some("Hi".into()) });
+}
