@@ -223,10 +223,22 @@ impl<S: Source> Loader<'_, S> {
         self.progress.advance(wanted.len());
         match loaded {
             Ok((names, past)) => {
+                // Index the answer by customer once, so each candidate reads only its own
+                // conversations (not every customer's).
+                let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
+                for (n, conv) in past.iter().enumerate() {
+                    for id in conv.participants.iter().filter_map(|p| p.external_contact_id.as_deref()) {
+                        by_customer.entry(id).or_default().push(n);
+                    }
+                }
                 for i in wanted {
                     let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
+                    let mut mine: Vec<usize> =
+                        ids.iter().filter_map(|id| by_customer.get(id.as_str())).flatten().copied().collect();
+                    mine.sort_unstable();
+                    mine.dedup();
                     let c = &mut candidates[i];
-                    c.history = Some(normalize::history(&past, &ids, &c.session.id, &names));
+                    c.history = Some(normalize::history(mine.iter().map(|&n| &past[n]), &ids, &c.session.id, &names));
                 }
             }
             Err(e) => {

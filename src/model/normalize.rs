@@ -188,8 +188,8 @@ pub fn customer_ids(contact_id: &str, contact: Option<&Contact>) -> Vec<String> 
 /// The wrap-up is the latest wrap-up code on an agent's segments, named with `wrapups` (its id
 /// when the name is unknown, e.g. a deleted code). Media and message type come from the matching
 /// customer participant's session; the queue is the last one the conversation was routed to.
-pub fn history(
-    convs: &[AnalyticsConversation],
+pub fn history<'a>(
+    convs: impl IntoIterator<Item = &'a AnalyticsConversation>,
     customer_ids: &HashSet<String>,
     current_conversation: &str,
     wrapups: &HashMap<String, String>,
