@@ -15,4 +15,5 @@ pub mod journal;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod serve;
 pub mod source;

@@ -17,6 +17,7 @@ pub const FUEL: u64 = 50_000;
 pub const RECURSION_LIMIT: usize = 64;
 
 /// Every template of a campaign set, parsed once.
+#[derive(Clone)]
 pub struct Templates {
     env: Environment<'static>,
 }
