@@ -231,3 +231,99 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap as Map;
+
+    use super::*;
+    use crate::engine::decide::{Decider, Failures, SkipReason, apply_customer_windows};
+    use crate::journal::{JournalOptions, Location, MessageKey, Reserve, ReserveRequest};
+    use crate::model::{Candidate, Details, Session};
+    use crate::serve::tests::{set_of, ts};
+
+    fn candidate(id: &str, zone: Option<&str>) -> Candidate {
+        let session = Session {
+            id: id.to_owned(),
+            started: ts("2026-12-01T08:00:00Z"),
+            direction: None,
+            message_type: None,
+            queue_id: None,
+            division_ids: Vec::new(),
+            external_tag: None,
+            external_contact_id: Some(format!("contact-{id}")),
+            customer_name: None,
+        };
+        let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
+        let details = Details { attributes, queue_name: None, locale: None, raw: serde_json::Value::Null };
+        Candidate { session, details: Some(details), contact: None, history: None }
+    }
+
+    /// The customer-zone window: 09:00-18:00 in the customer's own zone, Berlin as the fallback.
+    #[test]
+    fn customer_window_skips_customers_outside_their_hours() {
+        let set = set_of(&[(
+            "w",
+            "cron: \"0 * * * *\"\ntime_zone: Europe/Berlin\nactive_window:\n  from: \"09:00\"\n  to: \"18:00\"\n  time_zone: customer:tz",
+        )]);
+        // 2026-12-01T12:00Z: 13:00 in Berlin, 07:00 in New York, 21:00 in Tokyo.
+        let now = ts("2026-12-01T12:00:00Z");
+        let candidates = [
+            candidate("berlin", Some("Europe/Berlin")),
+            candidate("ny", Some("America/New_York")),
+            candidate("tokyo", Some("Asia/Tokyo")),
+            candidate("none", None),
+            candidate("bad", Some("Mars/Olympus")),
+        ];
+        let decider = Decider::new(&set, now, false);
+        let failures = Failures::new();
+        let mut sessions = decider.decide(&candidates, &failures);
+        apply_customer_windows(&set, &candidates, &mut sessions, now);
+        let outcome = |i: usize| match &sessions[i].decisions[0].outcome {
+            Outcome::Send { .. } => "send".to_owned(),
+            Outcome::Skip { reason, detail } => format!("{reason}: {detail}"),
+        };
+        assert_eq!(outcome(0), "send");
+        assert_eq!(
+            outcome(1),
+            "outside_window: the customer's local time Tue 07:00 (America/New_York) is outside the active window \
+             09:00-18:00, mon, tue, wed, thu, fri, sat, sun"
+        );
+        assert!(outcome(2).starts_with("outside_window: the customer's local time Tue 21:00 (Asia/Tokyo)"));
+        // No attribute or not a zone: the schedule's zone (13:00 in Berlin, inside), said in detail
+        // only when skipped; here they are sent.
+        assert_eq!(outcome(3), "send");
+        assert_eq!(outcome(4), "send");
+        // At 20:00 Berlin the fallback skips them, and the detail says why the zone was Berlin.
+        let late = ts("2026-12-01T19:00:00Z");
+        let decider = Decider::new(&set, late, false);
+        let mut sessions = decider.decide(&candidates, &failures);
+        apply_customer_windows(&set, &candidates, &mut sessions, late);
+        let Outcome::Skip { reason, detail } = &sessions[4].decisions[0].outcome else { panic!() };
+        assert_eq!(*reason, SkipReason::OutsideWindow);
+        assert!(detail.contains("`Mars/Olympus`, not an IANA time zone: the schedule's zone is used"), "{detail}");
+        let Outcome::Skip { detail, .. } = &sessions[3].decisions[0].outcome else { panic!() };
+        assert!(detail.contains("no attribute `tz`"), "{detail}");
+    }
+
+    /// A run stopped by the shutdown timeout between reserving and recording leaves no row
+    /// `reserved`: abandon makes it uncertain (never re-sent).
+    #[tokio::test]
+    async fn abandon_leaves_no_reservation_without_an_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Sqlite(dir.path().join("journal.sqlite"));
+        let journal = Journal::open(&location, JournalOptions::default()).await.unwrap();
+        let since = Timestamp::now();
+        let key = MessageKey { campaign: "w", customer: "c1", conversation_id: "conv-1" };
+        let request = ReserveRequest { run_id: "r", key, once_every: None, text: "Hi" };
+        let Reserve::Reserved(id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
+        // Another campaign's reservation is not this run's business.
+        let other = MessageKey { campaign: "other", customer: "c2", conversation_id: "conv-2" };
+        let request = ReserveRequest { run_id: "r2", key: other, once_every: None, text: "Hi" };
+        let Reserve::Reserved(other_id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
+        abandon(&journal, &["w".to_owned()], since).await;
+        assert_eq!(journal.get(id).await.unwrap().unwrap().state, State::Uncertain);
+        assert_eq!(journal.get(other_id).await.unwrap().unwrap().state, State::Reserved);
+        journal.close().await;
+    }
+}
