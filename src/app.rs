@@ -12,14 +12,14 @@ use crate::campaign_tests;
 use crate::cli::{
     CampaignArgs, Cli, Command, DataSource, Format, RunArgs, RunOptions, SnapshotArgs, TestArgs, ValidateArgs,
 };
-use crate::deliver::{Delivery, DeliveryCounts, Outbox};
+use crate::deliver::{self, Delivery, DeliveryCounts};
 use crate::engine::decide::Plan;
 use crate::error::AppError;
 use crate::exit::ExitCode;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::config::{GenesysConfig, Tuning};
 use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
-use crate::journal::{self, Journal};
+use crate::journal::Journal;
 use crate::pipeline;
 use crate::progress::Bar;
 use crate::report::{self, Heading};
@@ -68,6 +68,8 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::Success
         }),
         Command::Completions(args) => print_out(&authoring::completions(args.shell)),
+        Command::Serve(args) => crate::serve::live::serve(args),
+        Command::Schedule(args) => crate::serve::schedule_command(args, &mut std::io::stdout().lock()),
         Command::Journal(args) => crate::journal::command::run(args, Timestamp::now(), &mut std::io::stdout().lock()),
     };
     result.unwrap_or_else(|e| {
@@ -166,34 +168,18 @@ fn run(args: RunArgs, ui: Ui) -> Result<ExitCode, AppError> {
                 let journal = if options.dry_run {
                     Journal::open_read_only(&location, options.journal.options()).await?
                 } else {
-                    let journal = Journal::open(&location, options.journal.options()).await?;
-                    for entry in journal.expire_stale(now).await? {
-                        tracing::warn!(
-                            "journal entry {} ({} to {}) never got an outcome: it is now uncertain and will not be \
-                             re-sent; settle it with `runner journal resolve`",
-                            entry.id,
-                            entry.campaign,
-                            entry.customer
-                        );
-                    }
-                    journal
+                    Journal::open(&location, options.journal.options()).await?
                 };
-                let plan = pipeline::plan_observed(&client, &set, Some(&journal), pipeline_options, &progress).await?;
-                let deliveries = match options.dry_run {
-                    true => None,
-                    false => {
-                        let run_id = journal::new_run_id(now);
-                        let outbox = Outbox {
-                            sender: &client,
-                            journal: &journal,
-                            set: &set,
-                            run_id: &run_id,
-                            now,
-                            concurrency: client.concurrency(),
-                        };
-                        Some(outbox.deliver_observed(&plan, &progress).await)
-                    }
-                };
+                let (plan, deliveries) = deliver::plan_and_deliver(
+                    &client,
+                    &set,
+                    &journal,
+                    pipeline_options,
+                    options.dry_run,
+                    None,
+                    &progress,
+                )
+                .await?;
                 journal.close().await;
                 print_plan(&plan, deliveries.as_deref(), &heading, &options);
                 write_report(&options, &plan, &heading, &set)?;
@@ -239,6 +225,7 @@ fn snapshot(args: SnapshotArgs, ui: Ui) -> Result<ExitCode, AppError> {
         session_look_back: client.tuning().look_back,
         concurrency: client.concurrency(),
         explain: false,
+        customer_windows: false,
     };
     let recorder = Recorder::new(client, now, args.description.clone());
     let progress = Bar::on_stderr(ui.progress);
@@ -275,7 +262,13 @@ fn pipeline_options(
     concurrency: usize,
 ) -> pipeline::Options {
     // The HTML report shows the condition that failed, from the explanation.
-    pipeline::Options { now, session_look_back, concurrency, explain: options.explain || options.report.is_some() }
+    pipeline::Options {
+        now,
+        session_look_back,
+        concurrency,
+        explain: options.explain || options.report.is_some(),
+        customer_windows: false,
+    }
 }
 
 /// Writes the HTML report when `--report` asks for one.

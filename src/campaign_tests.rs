@@ -128,6 +128,8 @@ async fn run_case(alone: &CampaignSet, campaign: &Campaign, case: &TestCase) -> 
         session_look_back: SignedDuration::from_hours(24),
         concurrency: 1,
         explain: false,
+        // Like `runner run`: the active window is the scheduler's business.
+        customer_windows: false,
     };
     let actual = match pipeline::plan(&source, alone, None, options).await {
         Ok(plan) => {

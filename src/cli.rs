@@ -49,6 +49,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// The send journal: what was sent to whom, uncertain and failed messages, and settling them.
     Journal(crate::journal::command::JournalArgs),
+    /// Run every enabled campaign that has a `schedule` on its own cron, until SIGTERM / Ctrl-C.
+    Serve(crate::serve::ServeArgs),
+    /// List each scheduled campaign's next run times in its time zone, and its cron in words.
+    Schedule(crate::serve::ScheduleArgs),
 }
 
 #[derive(Debug, Clone, Args)]

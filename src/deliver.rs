@@ -17,8 +17,10 @@ use crate::campaign::CampaignSet;
 use crate::engine::decide::Plan;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::error::SendError;
-use crate::journal::{Journal, MessageKey, Reserve, ReserveRequest};
+use crate::journal::{self, Journal, MessageKey, Reserve, ReserveRequest};
+use crate::pipeline::{self, PlanError};
 use crate::progress::{Progress, Silent};
+use crate::source::Source;
 
 /// What Genesys answered to a send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -117,6 +119,9 @@ pub struct Outbox<'a, S> {
     /// The run's time: reservations and outcomes are recorded at it.
     pub now: Timestamp,
     pub concurrency: usize,
+    /// Set when the runner is shutting down (`runner serve`): messages not yet reserved are
+    /// not attempted; sends already under way finish and are recorded.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl<S: Sender> Outbox<'_, S> {
@@ -167,6 +172,9 @@ impl<S: Sender> Outbox<'_, S> {
                 error: "not attempted: the send journal failed earlier in this run".into(),
             };
         }
+        if self.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            return DeliveryState::NotSent { error: "not attempted: the runner is shutting down".into() };
+        }
         let once_every = self.set.campaigns.iter().find(|c| c.name == key.campaign).and_then(|c| c.limits.once_every);
         let request = ReserveRequest { run_id: self.run_id, key, once_every, text };
         let id = match self.journal.reserve(&request, self.now).await {
@@ -203,6 +211,47 @@ impl<S: Sender> Outbox<'_, S> {
         }
         state
     }
+}
+
+/// One live run after the journal is open, shared by `runner run` and `runner serve`: turn
+/// stale reservations into `uncertain` (logged), plan, and unless `dry_run`, deliver through
+/// the journal. `stop` stops taking new messages (shutdown); `progress` sees each stage.
+pub async fn plan_and_deliver<C: Source + Sender>(
+    client: &C,
+    set: &CampaignSet,
+    journal: &Journal,
+    options: pipeline::Options,
+    dry_run: bool,
+    stop: Option<&AtomicBool>,
+    progress: &dyn Progress,
+) -> Result<(Plan, Option<Vec<Delivery>>), PlanError> {
+    if !dry_run {
+        for entry in journal.expire_stale(options.now).await? {
+            tracing::warn!(
+                "journal entry {} ({} to {}) never got an outcome: it is now uncertain and will not be \
+                 re-sent; settle it with `runner journal resolve`",
+                entry.id,
+                entry.campaign,
+                entry.customer
+            );
+        }
+    }
+    let plan = pipeline::plan_observed(client, set, Some(journal), options, progress).await?;
+    if dry_run {
+        return Ok((plan, None));
+    }
+    let run_id = journal::new_run_id(options.now);
+    let outbox = Outbox {
+        sender: client,
+        journal,
+        set,
+        run_id: &run_id,
+        now: options.now,
+        concurrency: options.concurrency,
+        stop,
+    };
+    let deliveries = outbox.deliver_observed(&plan, progress).await;
+    Ok((plan, Some(deliveries)))
 }
 
 fn log(key: &MessageKey<'_>, state: &DeliveryState) {

@@ -29,6 +29,9 @@ pub struct Options {
     pub concurrency: usize,
     /// Keep the condition-by-condition explanation.
     pub explain: bool,
+    /// `runner serve`: skip sends outside a campaign's active window in the customer's zone
+    /// (`outside_window`). `runner run` ignores schedules.
+    pub customer_windows: bool,
 }
 
 /// Why a run could not be planned at all.
@@ -81,6 +84,9 @@ pub async fn plan_observed<S: Source>(
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
     let mut sessions = decider.decide(&candidates, &loader.failures);
+    if options.customer_windows {
+        decide::apply_customer_windows(set, &candidates, &mut sessions, options.now);
+    }
     if let Some(journal) = journal {
         let caps = caps(journal, set, &sessions, options.now).await?;
         decide::apply_caps(&mut sessions, &caps);
@@ -375,7 +381,13 @@ mod tests {
     }
 
     fn options() -> Options {
-        Options { now: now(), session_look_back: SignedDuration::from_hours(24), concurrency: 4, explain: false }
+        Options {
+            now: now(),
+            session_look_back: SignedDuration::from_hours(24),
+            concurrency: 4,
+            explain: false,
+            customer_windows: false,
+        }
     }
 
     async fn run(source: &Counting, set: &CampaignSet) -> Plan {

@@ -314,6 +314,27 @@ pub struct ActiveWindow {
     pub time_zone: WindowZone,
 }
 
+impl ActiveWindow {
+    /// Whether a local date and time (in the window's zone) is inside the window: `from`
+    /// inclusive, `to` exclusive, on one of `days`. A window that ends before it starts
+    /// (`from: "22:00"`, `to: "06:00"`) runs overnight, and its hours after midnight belong to
+    /// the day it started on.
+    pub fn contains(&self, local: jiff::civil::DateTime) -> bool {
+        let (time, day) = (local.time(), local.date().weekday());
+        if self.from < self.to {
+            self.days.contains(&day) && time >= self.from && time < self.to
+        } else {
+            (time >= self.from && self.days.contains(&day)) || (time < self.to && self.days.contains(&day.previous()))
+        }
+    }
+
+    /// `08:00-18:00, mon, tue, wed, thu, fri` for logs and skip details.
+    pub fn describe(&self) -> String {
+        let days: Vec<String> = self.days.iter().map(|d| format!("{d:?}").to_lowercase()[..3].to_owned()).collect();
+        format!("{}-{}, {}", self.from.strftime("%H:%M"), self.to.strftime("%H:%M"), days.join(", "))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum WindowZone {
     /// The schedule's time zone.

@@ -61,6 +61,7 @@ skip_reasons! {
     RunLimit => "run_limit", "the campaign reached its max_per_run in this run";
     LowerPriority => "lower_priority", "a higher-priority campaign messages this customer";
     AlreadyChosen => "already_chosen", "the campaign messages this customer through another session";
+    OutsideWindow => "outside_window", "runner serve: the customer's local time is outside the campaign's active window";
 }
 
 impl Serialize for SkipReason {
@@ -328,6 +329,57 @@ pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String),
             let key = (d.campaign.clone(), s.conversation_id.clone());
             if let (Outcome::Send { .. }, Some(why)) = (&d.outcome, caps.get(&key)) {
                 d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: why.clone() };
+            }
+        }
+    }
+}
+
+/// `runner serve`: skips the sends of campaigns whose active window is in the customer's time
+/// zone (`time_zone: customer:<attribute>`) when the customer's local time at `now` is outside
+/// it. The zone is the participant attribute's IANA name; when the attribute is missing or not a
+/// zone, the schedule's zone is used and the detail says so. `sessions` are in `candidates`' order.
+pub fn apply_customer_windows(
+    set: &CampaignSet,
+    candidates: &[Candidate],
+    sessions: &mut [SessionPlan],
+    now: Timestamp,
+) {
+    use crate::campaign::WindowZone;
+    for (candidate, s) in candidates.iter().zip(sessions.iter_mut()) {
+        for d in &mut s.decisions {
+            if !matches!(d.outcome, Outcome::Send { .. }) {
+                continue;
+            }
+            let Some(campaign) = set.campaigns.iter().find(|c| c.name == d.campaign) else { continue };
+            let Some(schedule) = &campaign.schedule else { continue };
+            let Some(window) = &schedule.active_window else { continue };
+            let WindowZone::Customer { attribute } = &window.time_zone else { continue };
+            let value = candidate.details.as_ref().and_then(|det| det.attributes.get(attribute)).map(|v| v.trim());
+            let (zone, name, fallback) = match value.filter(|v| !v.is_empty()) {
+                Some(v) => match jiff::tz::TimeZone::get(v) {
+                    Ok(tz) => (tz, v.to_owned(), String::new()),
+                    Err(_) => (
+                        schedule.time_zone.clone(),
+                        schedule.time_zone_name.clone(),
+                        format!(
+                            " (the attribute `{attribute}` is `{v}`, not an IANA time zone: the schedule's zone is used)"
+                        ),
+                    ),
+                },
+                None => (
+                    schedule.time_zone.clone(),
+                    schedule.time_zone_name.clone(),
+                    format!(" (the customer has no attribute `{attribute}`: the schedule's zone is used)"),
+                ),
+            };
+            let local = now.to_zoned_datetime(zone).datetime();
+            if !window.contains(local) {
+                let detail = format!(
+                    "the customer's local time {} ({name}) is outside the active window {}{fallback}",
+                    local.strftime("%a %H:%M"),
+                    window.describe()
+                );
+                d.outcome = Outcome::Skip { reason: SkipReason::OutsideWindow, detail };
             }
         }
     }

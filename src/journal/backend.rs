@@ -22,7 +22,7 @@ use super::{MessageKey, Reserve, ReserveRequest, State};
 use crate::campaign::OnceEvery;
 
 /// The schema version this build writes: the number of the last migration.
-pub(super) const LATEST_VERSION: i64 = 2;
+pub(super) const LATEST_VERSION: i64 = 3;
 
 type Migrations = [(i64, &'static str, &'static str)];
 
@@ -30,11 +30,13 @@ type Migrations = [(i64, &'static str, &'static str)];
 const SQLITE_MIGRATIONS: &Migrations = &[
     (1, "sends", include_str!("../../migrations/sqlite/0001_sends.sql")),
     (2, "global cap and resolution", include_str!("../../migrations/sqlite/0002_global_cap_and_resolution.sql")),
+    (3, "occurrences", include_str!("../../migrations/sqlite/0003_occurrences.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: &Migrations = &[
     (1, "sends", include_str!("../../migrations/postgres/0001_sends.sql")),
     (2, "global cap and resolution", include_str!("../../migrations/postgres/0002_global_cap_and_resolution.sql")),
+    (3, "occurrences", include_str!("../../migrations/postgres/0003_occurrences.sql")),
 ];
 
 /// How a journal is opened.

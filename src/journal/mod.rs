@@ -61,6 +61,7 @@ mod backend;
 pub mod command;
 mod error;
 mod location;
+mod occurrence;
 #[cfg(test)]
 mod tests;
 

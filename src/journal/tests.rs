@@ -684,3 +684,28 @@ fn the_journal_command() {
     let problems = journal_command(&path, &["problems"]).unwrap();
     assert!(problems.starts_with("No uncertain or failed messages"), "{problems}");
 }
+
+/// `runner serve`'s lease: two instances claim one occurrence; exactly one gets it.
+async fn occurrence_lease(db: &TestDb) {
+    let (a, b) = (db.open(JournalOptions::default()).await, db.open(JournalOptions::default()).await);
+    let (first, second) = tokio::join!(
+        a.claim_occurrence("cart-recovery", at(0), "serve-a", at(1)),
+        b.claim_occurrence("cart-recovery", at(0), "serve-b", at(1)),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first ^ second, "exactly one instance takes the lease: {first} {second}");
+    let winner = if first { "serve-a" } else { "serve-b" };
+    assert_eq!(a.occurrence_owner("cart-recovery", at(0)).await.unwrap(), Some((winner.to_owned(), false)));
+    // Claiming again (a restart, a late instance) is refused too.
+    assert!(!a.claim_occurrence("cart-recovery", at(0), "serve-c", at(2)).await.unwrap());
+    // Other occurrences and other campaigns are separate leases.
+    assert!(b.claim_occurrence("cart-recovery", at(60), "serve-b", at(61)).await.unwrap());
+    assert!(a.claim_occurrence("welcome", at(0), "serve-a", at(1)).await.unwrap());
+    a.finish_occurrence("cart-recovery", at(0), winner, "sent 3", at(5)).await.unwrap();
+    assert_eq!(a.occurrence_owner("cart-recovery", at(0)).await.unwrap(), Some((winner.to_owned(), true)));
+    assert_eq!(a.occurrence_owner("cart-recovery", at(120)).await.unwrap(), None);
+    a.close().await;
+    b.close().await;
+}
+
+on_both!(occurrence_lease);

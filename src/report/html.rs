@@ -407,6 +407,7 @@ fn title(reason: SkipReason) -> &'static str {
         SkipReason::RunLimit => "Over the campaign's limit for one run",
         SkipReason::LowerPriority => "Gets another campaign's message",
         SkipReason::AlreadyChosen => "Messaged through another session",
+        SkipReason::OutsideWindow => "Outside the active window",
     }
 }
 

@@ -1,0 +1,331 @@
+//! `runner serve` against the live org: the occurrence runner (lease, then the same plan and
+//! deliver path as `runner run`), signals, logging and the metrics endpoint.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use jiff::Timestamp;
+
+use super::daemon::{self, OccurrenceRunner, RunReport, Settings, SystemClock};
+use super::metrics::{self, Metrics};
+use super::reload::{Fingerprint, Watcher};
+use super::{LogFormat, ServeArgs};
+use crate::campaign::CampaignSet;
+use crate::deliver::{self, DeliveryCounts};
+use crate::engine::decide::Outcome;
+use crate::error::AppError;
+use crate::exit::ExitCode;
+use crate::genesys::client::GenesysClient;
+use crate::journal::{Filter, Journal, State};
+use crate::pipeline;
+use crate::progress::Silent;
+
+/// Runs occurrences through the journal and the Genesys client.
+pub struct LiveRunner<C> {
+    pub client: C,
+    pub journal: Journal,
+    /// This instance in the lease table: host, process and start time.
+    pub owner: String,
+    pub dry_run: bool,
+    pub session_look_back: jiff::SignedDuration,
+    pub concurrency: usize,
+}
+
+impl<C: crate::source::Source + deliver::Sender + 'static> OccurrenceRunner for LiveRunner<C> {
+    async fn run(&self, set: Arc<CampaignSet>, occurrence: Timestamp, stop: Arc<AtomicBool>) -> RunReport {
+        let campaign = set.campaigns[0].name.clone();
+        let now = Timestamp::now();
+        if !self.dry_run {
+            match self.journal.claim_occurrence(&campaign, occurrence, &self.owner, now).await {
+                Ok(true) => {}
+                Ok(false) => return RunReport { result: "leased_elsewhere", ..RunReport::default() },
+                Err(e) => return failed(e.to_string()),
+            }
+        }
+        let options = pipeline::Options {
+            now,
+            session_look_back: self.session_look_back,
+            concurrency: self.concurrency,
+            explain: false,
+            customer_windows: true,
+        };
+        let result =
+            deliver::plan_and_deliver(&self.client, &set, &self.journal, options, self.dry_run, Some(&stop), &Silent)
+                .await;
+        let report = match result {
+            Err(e) => failed(e.to_string()),
+            Ok((plan, deliveries)) => {
+                let mut skips = BTreeMap::new();
+                for d in plan.sessions.iter().flat_map(|s| &s.decisions) {
+                    if let Outcome::Skip { reason, .. } = &d.outcome {
+                        *skips.entry(reason.as_str().to_owned()).or_default() += 1;
+                    }
+                }
+                let c = DeliveryCounts::of(deliveries.as_deref().unwrap_or_default());
+                let sends: BTreeMap<&'static str, usize> = [
+                    ("sent", c.sent),
+                    ("failed", c.failed),
+                    ("uncertain", c.uncertain),
+                    ("capped", c.capped),
+                    ("not_sent", c.not_sent),
+                ]
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .collect();
+                let error = (plan.summary.data_errors > 0 || !c.all_sent()).then(|| {
+                    format!(
+                        "{} session(s) without data, {} failed, {} uncertain, {} not sent",
+                        plan.summary.data_errors, c.failed, c.uncertain, c.not_sent
+                    )
+                });
+                RunReport {
+                    result: if error.is_some() { "failed" } else { "ok" },
+                    sends,
+                    skips,
+                    sessions: plan.summary.sessions,
+                    error,
+                }
+            }
+        };
+        if !self.dry_run {
+            let summary = format!("{} {:?} {:?}", report.result, report.sends, report.skips);
+            if let Err(e) =
+                self.journal.finish_occurrence(&campaign, occurrence, &self.owner, &summary, Timestamp::now()).await
+            {
+                tracing::warn!(%campaign, "could not record the end of the occurrence: {e}");
+            }
+        }
+        report
+    }
+
+    async fn abandon(&self, campaigns: Vec<String>, since: Timestamp) {
+        abandon(&self.journal, &campaigns, since).await;
+    }
+}
+
+fn failed(error: String) -> RunReport {
+    RunReport { result: "failed", error: Some(error), ..RunReport::default() }
+}
+
+/// Marks `uncertain` the reservations of these campaigns made since `since` that never got an
+/// outcome (their runs were stopped after the shutdown timeout): never left `reserved`.
+pub async fn abandon(journal: &Journal, campaigns: &[String], since: Timestamp) {
+    for campaign in campaigns {
+        let filter = Filter {
+            campaign: Some(campaign.clone()),
+            state: Some(State::Reserved),
+            since: Some(since),
+            ..Filter::default()
+        };
+        let entries = match journal.list(&filter).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!(%campaign, "could not list the reservations left by the stopped run: {e}");
+                continue;
+            }
+        };
+        for entry in entries {
+            let why = "runner serve stopped (shutdown timeout) while this message was being sent: it may or may not have gone out";
+            match journal.mark_uncertain(entry.id, why, Timestamp::now()).await {
+                Ok(()) => {
+                    tracing::warn!(%campaign, entry = %entry.id, "send interrupted by the shutdown: marked uncertain")
+                }
+                Err(e) => {
+                    tracing::error!(%campaign, entry = %entry.id, "could not mark the interrupted send uncertain: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// `runner serve`.
+pub fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let dispatch = match args.log_format {
+        LogFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
+        LogFormat::Text => {
+            tracing::Dispatch::new(builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).finish())
+        }
+    };
+    // The whole loop runs on this thread (a current-thread runtime), so this default applies.
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let (set, loaded) = super::load_set(&args.campaigns)?;
+    if !loaded.diagnostics.is_empty() {
+        eprint!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false));
+    }
+    for c in &set.campaigns {
+        match (&c.schedule, c.enabled) {
+            (None, _) => tracing::info!(campaign = %c.name, "no schedule: runner serve does not run it"),
+            (Some(_), false) => tracing::info!(campaign = %c.name, "disabled: runner serve does not run it"),
+            (Some(s), true) => tracing::info!(campaign = %c.name, cron = %s.cron_text, time_zone = %s.time_zone_name,
+                "scheduled: {}", super::describe::describe(&s.cron, &s.cron_text)),
+        }
+    }
+    let config = crate::genesys::config::GenesysConfig::from_env(&|k| std::env::var(k).ok(), args.config.as_deref())?;
+    let client = GenesysClient::new(config)?;
+    let location = args.journal.location()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
+    runtime.block_on(async {
+        let journal = if args.dry_run {
+            Journal::open_read_only(&location, args.journal.options()).await?
+        } else {
+            Journal::open(&location, args.journal.options()).await?
+        };
+        let metrics = Arc::new(Metrics::default());
+        let server = match args.metrics_addr {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| AppError::Usage(format!("--metrics-addr {addr}: cannot listen: {e}")))?;
+                tracing::info!(%addr, "serving /healthz and /metrics");
+                Some(tokio::spawn(metrics::serve(listener, metrics.clone())))
+            }
+            None => None,
+        };
+        let now = Timestamp::now();
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+        let runner = Arc::new(LiveRunner {
+            session_look_back: client.tuning().look_back,
+            concurrency: client.concurrency(),
+            client,
+            journal: journal.clone(),
+            owner: format!("{host}/{}/{}", std::process::id(), now.strftime("%Y%m%dT%H%M%SZ")),
+            dry_run: args.dry_run,
+        });
+        let watcher = Watcher::new(args.campaigns.clone(), Fingerprint::of(&args.campaigns));
+        let settings = Settings {
+            max_lateness: args.max_lateness,
+            shutdown_timeout: std::time::Duration::try_from(args.shutdown_timeout).unwrap_or_default(),
+            reload_interval: std::time::Duration::try_from(args.reload_interval).unwrap_or_default(),
+        };
+        tracing::info!(journal = %journal.location(), dry_run = args.dry_run, "runner serve started");
+        let stopped =
+            daemon::serve(runner, &SystemClock, set, Some(watcher), metrics, settings, shutdown_signal()).await;
+        if let Some(server) = server {
+            server.abort();
+        }
+        journal.close().await;
+        Ok(if stopped.abandoned == 0 { ExitCode::Success } else { ExitCode::Failure })
+    })
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap as Map;
+
+    use super::*;
+    use crate::engine::decide::{Decider, Failures, SkipReason, apply_customer_windows};
+    use crate::journal::{JournalOptions, Location, MessageKey, Reserve, ReserveRequest};
+    use crate::model::{Candidate, Details, Session};
+    use crate::serve::tests::{set_of, ts};
+
+    fn candidate(id: &str, zone: Option<&str>) -> Candidate {
+        let session = Session {
+            id: id.to_owned(),
+            started: ts("2026-12-01T08:00:00Z"),
+            direction: None,
+            message_type: None,
+            queue_id: None,
+            division_ids: Vec::new(),
+            external_tag: None,
+            external_contact_id: Some(format!("contact-{id}")),
+            customer_name: None,
+        };
+        let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
+        let details = Details { attributes, queue_name: None, locale: None, raw: serde_json::Value::Null };
+        Candidate { session, details: Some(details), contact: None, history: None }
+    }
+
+    /// The customer-zone window: 09:00-18:00 in the customer's own zone, Berlin as the fallback.
+    #[test]
+    fn customer_window_skips_customers_outside_their_hours() {
+        let set = set_of(&[(
+            "w",
+            "cron: \"0 * * * *\"\ntime_zone: Europe/Berlin\nactive_window:\n  from: \"09:00\"\n  to: \"18:00\"\n  time_zone: customer:tz",
+        )]);
+        // 2026-12-01T12:00Z: 13:00 in Berlin, 07:00 in New York, 21:00 in Tokyo.
+        let now = ts("2026-12-01T12:00:00Z");
+        let candidates = [
+            candidate("berlin", Some("Europe/Berlin")),
+            candidate("ny", Some("America/New_York")),
+            candidate("tokyo", Some("Asia/Tokyo")),
+            candidate("none", None),
+            candidate("bad", Some("Mars/Olympus")),
+        ];
+        let decider = Decider::new(&set, now, false);
+        let failures = Failures::new();
+        let mut sessions = decider.decide(&candidates, &failures);
+        apply_customer_windows(&set, &candidates, &mut sessions, now);
+        let outcome = |i: usize| match &sessions[i].decisions[0].outcome {
+            Outcome::Send { .. } => "send".to_owned(),
+            Outcome::Skip { reason, detail } => format!("{reason}: {detail}"),
+        };
+        assert_eq!(outcome(0), "send");
+        assert_eq!(
+            outcome(1),
+            "outside_window: the customer's local time Tue 07:00 (America/New_York) is outside the active window \
+             09:00-18:00, mon, tue, wed, thu, fri, sat, sun"
+        );
+        assert!(outcome(2).starts_with("outside_window: the customer's local time Tue 21:00 (Asia/Tokyo)"));
+        // No attribute or not a zone: the schedule's zone (13:00 in Berlin, inside), said in detail
+        // only when skipped; here they are sent.
+        assert_eq!(outcome(3), "send");
+        assert_eq!(outcome(4), "send");
+        // At 20:00 Berlin the fallback skips them, and the detail says why the zone was Berlin.
+        let late = ts("2026-12-01T19:00:00Z");
+        let decider = Decider::new(&set, late, false);
+        let mut sessions = decider.decide(&candidates, &failures);
+        apply_customer_windows(&set, &candidates, &mut sessions, late);
+        let Outcome::Skip { reason, detail } = &sessions[4].decisions[0].outcome else { panic!() };
+        assert_eq!(*reason, SkipReason::OutsideWindow);
+        assert!(detail.contains("`Mars/Olympus`, not an IANA time zone: the schedule's zone is used"), "{detail}");
+        let Outcome::Skip { detail, .. } = &sessions[3].decisions[0].outcome else { panic!() };
+        assert!(detail.contains("no attribute `tz`"), "{detail}");
+    }
+
+    /// A run stopped by the shutdown timeout between reserving and recording leaves no row
+    /// `reserved`: abandon makes it uncertain (never re-sent).
+    #[tokio::test]
+    async fn abandon_leaves_no_reservation_without_an_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Sqlite(dir.path().join("journal.sqlite"));
+        let journal = Journal::open(&location, JournalOptions::default()).await.unwrap();
+        let since = Timestamp::now();
+        let key = MessageKey { campaign: "w", customer: "c1", conversation_id: "conv-1" };
+        let request = ReserveRequest { run_id: "r", key, once_every: None, text: "Hi" };
+        let Reserve::Reserved(id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
+        // Another campaign's reservation is not this run's business.
+        let other = MessageKey { campaign: "other", customer: "c2", conversation_id: "conv-2" };
+        let request = ReserveRequest { run_id: "r2", key: other, once_every: None, text: "Hi" };
+        let Reserve::Reserved(other_id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
+        abandon(&journal, &["w".to_owned()], since).await;
+        assert_eq!(journal.get(id).await.unwrap().unwrap().state, State::Uncertain);
+        assert_eq!(journal.get(other_id).await.unwrap().unwrap().state, State::Reserved);
+        journal.close().await;
+    }
+}
