@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use crate::error::AppError;
@@ -15,8 +16,7 @@ use crate::error::AppError;
     long_about = "Proactive messaging campaigns for Genesys Cloud web messaging.\n\n\
         `runner` with no command is `runner run`: it loads every campaign, lists the active \
         web-messaging sessions, decides who gets which message and sends it. Add --dry-run to \
-        preview without sending, and --snapshot FILE to preview against recorded data.",
-    args_conflicts_with_subcommands = true
+        preview without sending, and --snapshot FILE to preview against recorded data."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -223,6 +223,35 @@ fn parse_now(t: &str) -> Result<Timestamp, AppError> {
         .map_err(|e| AppError::Usage(format!("--now `{t}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}")))
 }
 
+/// Parses the command line, exiting with code 2 and clap's message on a usage error.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+/// Parses arguments. `runner`'s own flags (those of `run`, which `runner` alone means) cannot
+/// stand before a command; `-q`/`-v` can stand anywhere.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = <Cli as CommandFactory>::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    if let Some((name, _)) = matches.subcommand() {
+        let misplaced = matches.ids().map(|id| id.as_str()).find(|id| {
+            !matches!(*id, "quiet" | "verbose") && matches.value_source(id) == Some(ValueSource::CommandLine)
+        });
+        if let Some(id) = misplaced {
+            let message = format!(
+                "`--{}` belongs to `runner run` (what `runner` alone means); it cannot come before `{name}`",
+                id.replace('_', "-")
+            );
+            return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
+        }
+    }
+    Cli::from_arg_matches(&matches)
+}
+
 impl Cli {
     /// The log filter the flags ask for: `error` with --quiet, `warn` by default, `info` with
     /// -v, `debug` with -vv.
@@ -246,7 +275,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("runner").chain(args.iter().copied()))
+        parse_from(std::iter::once("runner").chain(args.iter().copied()))
     }
 
     #[test]
@@ -273,7 +302,21 @@ mod tests {
         assert_eq!(parse(&["-v", "--dry-run"]).unwrap().log_filter(), "info");
         assert_eq!(parse(&["validate", "-vv"]).unwrap().log_filter(), "debug");
         assert_eq!(parse(&["test", "--quiet"]).unwrap().log_filter(), "error");
+        assert_eq!(parse(&["-q", "validate"]).unwrap().log_filter(), "error");
+        assert_eq!(parse(&["-vv", "journal", "list"]).unwrap().log_filter(), "debug");
         assert!(parse(&["validate", "-q", "-v"]).is_err());
+    }
+
+    #[test]
+    fn run_flags_cannot_stand_before_another_command() {
+        for args in [&["--dry-run", "validate"][..], &["--campaigns", "x", "test"], &["--explain", "schedule"]] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+            assert!(e.to_string().contains("belongs to `runner run`"), "{e}");
+        }
+        // After `run` they are fine, and so is `runner` alone.
+        assert!(parse(&["run", "--dry-run", "--campaigns", "x"]).is_ok());
+        assert!(parse(&["--dry-run", "--campaigns", "x"]).is_ok());
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The `runner` binary: parse the flags, run, exit with the code the app chose.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = runner::cli::Cli::parse();
+    let cli = runner::cli::parse();
     runner::app::main(cli).into()
 }
