@@ -236,10 +236,18 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let mut command = <Cli as CommandFactory>::command();
+    // Argument ids only (flattened structs also show as group ids).
+    let arguments: Vec<String> = command.get_arguments().map(|a| a.get_id().to_string()).collect();
     let matches = command.try_get_matches_from_mut(args)?;
-    if let Some((name, _)) = matches.subcommand() {
+    if let Some((name, sub)) = matches.subcommand() {
+        // A global flag of the command itself (e.g. `journal --journal`) shows at the top too.
+        let given_to_command =
+            |id: &str| sub.ids().any(|i| i.as_str() == id) && sub.value_source(id) == Some(ValueSource::CommandLine);
         let misplaced = matches.ids().map(|id| id.as_str()).find(|id| {
-            !matches!(*id, "quiet" | "verbose") && matches.value_source(id) == Some(ValueSource::CommandLine)
+            arguments.iter().any(|a| a == id)
+                && !matches!(*id, "quiet" | "verbose")
+                && matches.value_source(id) == Some(ValueSource::CommandLine)
+                && !given_to_command(id)
         });
         if let Some(id) = misplaced {
             let message = format!(

@@ -610,7 +610,6 @@ fn hashes_and_run_ids() {
 // `runner journal`
 
 fn journal_command(path: &std::path::Path, args: &[&str]) -> Result<String, crate::error::AppError> {
-    use clap::Parser;
     let argv = ["runner", "journal", "--journal", path.to_str().unwrap()].into_iter().chain(args.iter().copied());
     let cli = crate::cli::parse_from(argv).expect("the flags parse");
     let crate::cli::Command::Journal(args) = cli.command() else { panic!("expected `journal`") };
