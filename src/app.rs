@@ -19,7 +19,7 @@ use crate::exit::ExitCode;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::config::{GenesysConfig, Tuning};
 use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
-use crate::journal::Journal;
+use crate::journal::{self, Journal};
 use crate::pipeline;
 use crate::progress::Bar;
 use crate::report::{self, Heading};
@@ -170,16 +170,16 @@ fn run(args: RunArgs, ui: Ui) -> Result<ExitCode, AppError> {
                 } else {
                     Journal::open(&location, options.journal.options()).await?
                 };
-                let (plan, deliveries) = deliver::plan_and_deliver(
-                    &client,
-                    &set,
-                    &journal,
-                    pipeline_options,
-                    options.dry_run,
-                    None,
-                    &progress,
-                )
-                .await?;
+                let run_id = journal::new_run_id(now);
+                let run = deliver::RunContext {
+                    journal: &journal,
+                    run_id: &run_id,
+                    dry_run: options.dry_run,
+                    stop: None,
+                    progress: &progress,
+                    clock: Timestamp::now,
+                };
+                let (plan, deliveries) = deliver::plan_and_deliver(&client, &set, pipeline_options, run).await?;
                 journal.close().await;
                 print_plan(&plan, deliveries.as_deref(), &heading, &options);
                 write_report(&options, &plan, &heading, &set)?;

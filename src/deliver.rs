@@ -17,7 +17,7 @@ use crate::campaign::CampaignSet;
 use crate::engine::decide::Plan;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::error::SendError;
-use crate::journal::{self, Journal, MessageKey, Reserve, ReserveRequest};
+use crate::journal::{Journal, MessageKey, Reserve, ReserveRequest};
 use crate::pipeline::{self, PlanError};
 use crate::progress::{Progress, Silent};
 use crate::source::Source;
@@ -114,10 +114,12 @@ pub struct Outbox<'a, S> {
     pub sender: &'a S,
     pub journal: &'a Journal,
     pub set: &'a CampaignSet,
-    /// Identifies this runner process in the journal.
+    /// Identifies this run in the journal.
     pub run_id: &'a str,
-    /// The run's time: reservations and outcomes are recorded at it.
-    pub now: Timestamp,
+    /// The clock reservations and outcomes are stamped with: the real time of each, not the
+    /// run's start, so the caps count from the moment a message was reserved and a long run's
+    /// reservations never look stale to another runner.
+    pub clock: fn() -> Timestamp,
     pub concurrency: usize,
     /// Set when the runner is shutting down (`runner serve`): messages not yet reserved are
     /// not attempted; sends already under way finish and are recorded.
@@ -177,7 +179,7 @@ impl<S: Sender> Outbox<'_, S> {
         }
         let once_every = self.set.campaigns.iter().find(|c| c.name == key.campaign).and_then(|c| c.limits.once_every);
         let request = ReserveRequest { run_id: self.run_id, key, once_every, text };
-        let id = match self.journal.reserve(&request, self.now).await {
+        let id = match self.journal.reserve(&request, (self.clock)()).await {
             Ok(Reserve::Reserved(id)) => id,
             Ok(Reserve::Capped(cap)) => return DeliveryState::Capped { detail: cap.to_string() },
             Err(e) => {
@@ -189,18 +191,18 @@ impl<S: Sender> Outbox<'_, S> {
             Ok(sent) => {
                 let marked = self
                     .journal
-                    .mark_sent(id, sent.conversation_id.as_deref(), sent.message_id.as_deref(), self.now)
+                    .mark_sent(id, sent.conversation_id.as_deref(), sent.message_id.as_deref(), (self.clock)())
                     .await;
                 (DeliveryState::Sent(sent), marked)
             }
             Err(e @ SendError::Failed(_)) => {
                 let error = e.to_string();
-                let marked = self.journal.mark_failed(id, &error, self.now).await;
+                let marked = self.journal.mark_failed(id, &error, (self.clock)()).await;
                 (DeliveryState::Failed { error }, marked)
             }
             Err(e @ SendError::Uncertain(_)) => {
                 let error = e.to_string();
-                let marked = self.journal.mark_uncertain(id, &error, self.now).await;
+                let marked = self.journal.mark_uncertain(id, &error, (self.clock)()).await;
                 (DeliveryState::Uncertain { error }, marked)
             }
         };
@@ -213,20 +215,33 @@ impl<S: Sender> Outbox<'_, S> {
     }
 }
 
+/// How one live run sends, beyond what it plans with.
+pub struct RunContext<'a> {
+    pub journal: &'a Journal,
+    /// Identifies the run in the journal (see [`journal::new_run_id`]).
+    pub run_id: &'a str,
+    /// Plan only (reading the journal), send nothing.
+    pub dry_run: bool,
+    /// Stops taking new messages (shutdown).
+    pub stop: Option<&'a AtomicBool>,
+    /// Sees each stage.
+    pub progress: &'a dyn Progress,
+    /// Stamps reservations and outcomes (`Timestamp::now` outside tests).
+    pub clock: fn() -> Timestamp,
+}
+
 /// One live run after the journal is open, shared by `runner run` and `runner serve`: turn
 /// stale reservations into `uncertain` (logged), plan, and unless `dry_run`, deliver through
-/// the journal. `stop` stops taking new messages (shutdown); `progress` sees each stage.
+/// the journal.
 pub async fn plan_and_deliver<C: Source + Sender>(
     client: &C,
     set: &CampaignSet,
-    journal: &Journal,
     options: pipeline::Options,
-    dry_run: bool,
-    stop: Option<&AtomicBool>,
-    progress: &dyn Progress,
+    run: RunContext<'_>,
 ) -> Result<(Plan, Option<Vec<Delivery>>), PlanError> {
+    let RunContext { journal, run_id, dry_run, stop, progress, clock } = run;
     if !dry_run {
-        for entry in journal.expire_stale(options.now).await? {
+        for entry in journal.expire_stale(clock()).await? {
             tracing::warn!(
                 "journal entry {} ({} to {}) never got an outcome: it is now uncertain and will not be \
                  re-sent; settle it with `runner journal resolve`",
@@ -240,16 +255,7 @@ pub async fn plan_and_deliver<C: Source + Sender>(
     if dry_run {
         return Ok((plan, None));
     }
-    let run_id = journal::new_run_id(options.now);
-    let outbox = Outbox {
-        sender: client,
-        journal,
-        set,
-        run_id: &run_id,
-        now: options.now,
-        concurrency: options.concurrency,
-        stop,
-    };
+    let outbox = Outbox { sender: client, journal, set, run_id, clock, concurrency: options.concurrency, stop };
     let deliveries = outbox.deliver_observed(&plan, progress).await;
     Ok((plan, Some(deliveries)))
 }

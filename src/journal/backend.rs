@@ -610,12 +610,23 @@ macro_rules! queries {
                 outcome: &Outcome<'_>,
                 now: Timestamp,
             ) -> Result<Marked, Fault> {
-                let done = sqlx::query(
-                    "UPDATE sends SET state = $2, updated_at = $3, \
-                     genesys_conversation_id = COALESCE($4, genesys_conversation_id), \
-                     genesys_message_id = COALESCE($5, genesys_message_id), error = $6 \
-                     WHERE id = $1 AND state IN ('reserved', 'uncertain')",
-                )
+                // A definite answer from Genesys (sent, failed) wins over a guess (uncertain) and
+                // over an operator's release made while the send was still under way; an
+                // uncertain outcome only ever replaces a reservation.
+                let done = sqlx::query(match outcome.state {
+                    State::Uncertain => {
+                        "UPDATE sends SET state = $2, updated_at = $3, \
+                         genesys_conversation_id = COALESCE($4, genesys_conversation_id), \
+                         genesys_message_id = COALESCE($5, genesys_message_id), error = $6 \
+                         WHERE id = $1 AND state = 'reserved'"
+                    }
+                    _ => {
+                        "UPDATE sends SET state = $2, updated_at = $3, \
+                         genesys_conversation_id = COALESCE($4, genesys_conversation_id), \
+                         genesys_message_id = COALESCE($5, genesys_message_id), error = $6 \
+                         WHERE id = $1 AND state IN ('reserved', 'uncertain', 'released')"
+                    }
+                })
                 .bind(id.0)
                 .bind(outcome.state.as_str())
                 .bind(micros(now))
@@ -669,12 +680,14 @@ macro_rules! queries {
                     "SELECT ",
                     columns!(),
                     " FROM sends WHERE ($1 IS NULL OR campaign = $1) AND ($2 IS NULL OR customer = $2) ",
-                    "AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR created_at >= $4) ORDER BY created_at, id"
+                    "AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR created_at >= $4) ",
+                    "AND ($5 IS NULL OR substr(run_id, 1, length($5)) = $5) ORDER BY created_at, id"
                 ))
                 .bind(filter.campaign.as_deref())
                 .bind(filter.customer.as_deref())
                 .bind(filter.state.map(State::as_str))
                 .bind(filter.since.map(micros))
+                .bind(filter.run_id_prefix.as_deref())
                 .fetch_all(&mut *conn)
                 .await?;
                 rows.iter().map(entry).collect()

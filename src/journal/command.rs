@@ -154,7 +154,13 @@ async fn command(journal: &Journal, command: JournalCommand, now: Timestamp) -> 
     match command {
         JournalCommand::List(args) => {
             let since = args.since.as_deref().map(|s| parse_since(s, now)).transpose()?;
-            let filter = Filter { campaign: args.campaign, customer: args.customer, state: args.state, since };
+            let filter = Filter {
+                campaign: args.campaign,
+                customer: args.customer,
+                state: args.state,
+                since,
+                run_id_prefix: None,
+            };
             let entries = journal.list(&filter).await?;
             Ok(match args.format {
                 ListFormat::Table => {

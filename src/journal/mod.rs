@@ -306,6 +306,8 @@ pub struct Filter {
     pub state: Option<State>,
     /// Reserved at or after this time.
     pub since: Option<Timestamp>,
+    /// Reserved by runs whose id starts with this (one `runner serve` instance's runs).
+    pub run_id_prefix: Option<String>,
 }
 
 /// What an operator decides about an uncertain row.

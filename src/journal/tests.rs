@@ -121,6 +121,7 @@ on_both!(
     stale_reservations_become_uncertain,
     resolve_only_uncertain,
     marks,
+    a_definite_outcome_wins_over_a_guess,
     list_filters_and_problems,
     read_only_never_writes,
     migration_from_version_1,
@@ -328,6 +329,24 @@ async fn marks(db: &TestDb) {
     assert_eq!(j.get(id).await.unwrap().unwrap().error.unwrap().chars().count(), MAX_ERROR_CHARS + 1);
 }
 
+/// Genesys answered after the row was guessed uncertain (or even released by an operator): the
+/// answer is recorded, so a `sent` message keeps counting for the caps. An uncertain guess never
+/// replaces a known outcome.
+async fn a_definite_outcome_wins_over_a_guess(db: &TestDb) {
+    let j = db.open(JournalOptions::default()).await;
+    let id = reserved(j.reserve(&request("cart", "ada", "conv-1", every(DAY)), t0()).await.unwrap());
+    j.mark_uncertain(id, "no answer yet", at(1)).await.unwrap();
+    j.resolve(id, Resolution::Released, Some("not visible in Genesys yet"), at(2)).await.unwrap();
+    j.mark_sent(id, Some("g-conv"), Some("g-msg"), at(3)).await.unwrap();
+    assert_eq!(j.get(id).await.unwrap().unwrap().state, State::Sent);
+    capped(j.reserve(&request("cart", "ada", "conv-2", every(DAY)), at(HOUR)).await.unwrap());
+
+    let id = reserved(j.reserve(&request("cart", "bob", "conv-3", every(DAY)), t0()).await.unwrap());
+    j.mark_sent(id, None, None, at(1)).await.unwrap();
+    let e = j.mark_uncertain(id, "late guess", at(2)).await.unwrap_err();
+    assert!(matches!(e, JournalError::AlreadyFinal { state: State::Sent, .. }), "{e}");
+}
+
 async fn list_filters_and_problems(db: &TestDb) {
     let j = db.open(JournalOptions::default()).await;
     let a = reserved(j.reserve(&request("cart", "ada", "c1", None), at(0)).await.unwrap());
@@ -345,6 +364,7 @@ async fn list_filters_and_problems(db: &TestDb) {
         customer: customer.map(str::to_owned),
         state,
         since,
+        run_id_prefix: None,
     };
     assert_eq!(ids(j.list(&f(Some("cart"), None, None, None)).await.unwrap()), vec![a, b]);
     assert_eq!(ids(j.list(&f(None, Some("ada"), None, None)).await.unwrap()), vec![a, c]);

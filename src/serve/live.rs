@@ -50,9 +50,17 @@ impl<C: crate::source::Source + deliver::Sender + 'static> OccurrenceRunner for 
             explain: false,
             customer_windows: true,
         };
-        let result =
-            deliver::plan_and_deliver(&self.client, &set, &self.journal, options, self.dry_run, Some(&stop), &Silent)
-                .await;
+        // This instance's runs carry its owner as a prefix: a shutdown abandons only its own.
+        let run_id = format!("{}/{campaign}/{}", self.owner, occurrence.strftime("%Y%m%dT%H%M%SZ"));
+        let run = deliver::RunContext {
+            journal: &self.journal,
+            run_id: &run_id,
+            dry_run: self.dry_run,
+            stop: Some(&stop),
+            progress: &Silent,
+            clock: Timestamp::now,
+        };
+        let result = deliver::plan_and_deliver(&self.client, &set, options, run).await;
         let report = match result {
             Err(e) => failed(e.to_string()),
             Ok((plan, deliveries)) => {
@@ -100,7 +108,7 @@ impl<C: crate::source::Source + deliver::Sender + 'static> OccurrenceRunner for 
     }
 
     async fn abandon(&self, campaigns: Vec<String>, since: Timestamp) {
-        abandon(&self.journal, &campaigns, since).await;
+        abandon(&self.journal, &self.owner, &campaigns, since).await;
     }
 }
 
@@ -108,14 +116,16 @@ fn failed(error: String) -> RunReport {
     RunReport { result: "failed", error: Some(error), ..RunReport::default() }
 }
 
-/// Marks `uncertain` the reservations of these campaigns made since `since` that never got an
-/// outcome (their runs were stopped after the shutdown timeout): never left `reserved`.
-pub async fn abandon(journal: &Journal, campaigns: &[String], since: Timestamp) {
+/// Marks `uncertain` the reservations of this instance's runs (`owner`) of these campaigns made
+/// since `since` that never got an outcome (their runs were stopped after the shutdown
+/// timeout): never left `reserved`. Other runners' reservations on a shared journal are theirs.
+pub async fn abandon(journal: &Journal, owner: &str, campaigns: &[String], since: Timestamp) {
     for campaign in campaigns {
         let filter = Filter {
             campaign: Some(campaign.clone()),
             state: Some(State::Reserved),
             since: Some(since),
+            run_id_prefix: Some(format!("{owner}/")),
             ..Filter::default()
         };
         let entries = match journal.list(&filter).await {
@@ -316,16 +326,25 @@ mod tests {
         let location = Location::Sqlite(dir.path().join("journal.sqlite"));
         let journal = Journal::open(&location, JournalOptions::default()).await.unwrap();
         let since = Timestamp::now();
-        let key = MessageKey { campaign: "w", customer: "c1", conversation_id: "conv-1" };
-        let request = ReserveRequest { run_id: "r", key, once_every: None, text: "Hi" };
-        let Reserve::Reserved(id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
-        // Another campaign's reservation is not this run's business.
-        let other = MessageKey { campaign: "other", customer: "c2", conversation_id: "conv-2" };
-        let request = ReserveRequest { run_id: "r2", key: other, once_every: None, text: "Hi" };
-        let Reserve::Reserved(other_id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else { panic!() };
-        abandon(&journal, &["w".to_owned()], since).await;
-        assert_eq!(journal.get(id).await.unwrap().unwrap().state, State::Uncertain);
-        assert_eq!(journal.get(other_id).await.unwrap().unwrap().state, State::Reserved);
+        let reserve = |campaign: &'static str, customer: &'static str, run_id: &'static str| {
+            let journal = &journal;
+            async move {
+                let key = MessageKey { campaign, customer, conversation_id: customer };
+                let request = ReserveRequest { run_id, key, once_every: None, text: "Hi" };
+                let Reserve::Reserved(id) = journal.reserve(&request, Timestamp::now()).await.unwrap() else {
+                    panic!()
+                };
+                id
+            }
+        };
+        let mine = reserve("w", "c1", "host/1/start/w/20261201T120000Z").await;
+        // Another campaign's reservation, and another runner's (a shared journal), are not ours.
+        let other_campaign = reserve("other", "c2", "host/1/start/other/20261201T120000Z").await;
+        let other_runner = reserve("w", "c3", "host/2/start/w/20261201T120000Z").await;
+        abandon(&journal, "host/1/start", &["w".to_owned()], since).await;
+        assert_eq!(journal.get(mine).await.unwrap().unwrap().state, State::Uncertain);
+        assert_eq!(journal.get(other_campaign).await.unwrap().unwrap().state, State::Reserved);
+        assert_eq!(journal.get(other_runner).await.unwrap().unwrap().state, State::Reserved);
         journal.close().await;
     }
 }
