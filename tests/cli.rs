@@ -291,10 +291,15 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on a page with the given extra arguments; returns stdout.
+/// Runs headless Chromium on a page, under coreutils' `timeout` so a hung browser (no /dev/shm,
+/// no D-Bus in a container) fails the test instead of hanging CI.
 fn run_chromium(chromium: &Path, profile: &Path, page: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(chromium)
+    let out = std::process::Command::new("timeout")
+        .args(["--kill-after=10", "120"])
+        .arg(chromium)
         .args([
             "--headless",
+            "--disable-dev-shm-usage",
             "--no-sandbox",
             "--disable-gpu",
             "--disable-quic",

@@ -118,12 +118,22 @@ impl fmt::Debug for Location {
     }
 }
 
-/// For messages about a location that did not parse: drop anything between `://` and `@`.
+/// For messages about a location that did not parse: drop the user information (between
+/// `://` and `@`) and the value of every `password=` parameter.
 fn redact_text(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
+    let text = match (text.find("://"), text.rfind('@')) {
         (Some(start), Some(at)) if at > start => format!("{}://***@{}", &text[..start], &text[at + 1..]),
         _ => text.to_owned(),
-    }
+    };
+    let Some((base, query)) = text.split_once('?') else { return text };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -135,6 +145,17 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_that_does_not_parse_keeps_its_passwords_out_of_the_message() {
+        for given in
+            ["postgres://db:port/j?password=hunter2", "postgres://u:hunter2@db:port/j?sslmode=x&PASSWORD=hunter2"]
+        {
+            let e = Location::parse(given).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{e}");
+            assert!(e.contains("***"), "{e}");
+        }
+    }
 
     #[test]
     fn sqlite_paths_and_urls() {

@@ -62,6 +62,8 @@ impl TestDb {
     /// `None` (after saying so) when no PostgreSQL is configured.
     async fn postgres(name: &str) -> Option<TestDb> {
         let Ok(url) = std::env::var("RUNNER_TEST_POSTGRES_URL") else {
+            // In CI (`.ci/run` sets CI=true and starts a server) a missing URL is a failure.
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but RUNNER_TEST_POSTGRES_URL is not set");
             println!("skipped: RUNNER_TEST_POSTGRES_URL not set");
             return None;
         };
