@@ -419,6 +419,50 @@ pub(super) async fn list(db: &Db, filter: &Filter) -> Result<Vec<Entry>, Fault> 
     with_conn!(db, write = false, absent = Ok(Vec::new()), |conn, q| q::list(conn, filter).await)
 }
 
+pub(super) async fn claim_occurrence(
+    db: &Db,
+    campaign: &str,
+    scheduled_at: Timestamp,
+    owner: &str,
+    now: Timestamp,
+) -> Result<bool, Fault> {
+    with_conn!(db, write = true, absent = Ok(false), |conn, q| q::claim_occurrence(
+        conn,
+        campaign,
+        scheduled_at,
+        owner,
+        now
+    )
+    .await)
+}
+
+pub(super) async fn finish_occurrence(
+    db: &Db,
+    campaign: &str,
+    scheduled_at: Timestamp,
+    owner: &str,
+    outcome: &str,
+    now: Timestamp,
+) -> Result<(), Fault> {
+    with_conn!(db, write = true, absent = Ok(()), |conn, q| q::finish_occurrence(
+        conn,
+        campaign,
+        scheduled_at,
+        owner,
+        outcome,
+        now
+    )
+    .await)
+}
+
+pub(super) async fn occurrence_owner(
+    db: &Db,
+    campaign: &str,
+    scheduled_at: Timestamp,
+) -> Result<Option<(String, bool)>, Fault> {
+    with_conn!(db, write = false, absent = Ok(None), |conn, q| q::occurrence_owner(conn, campaign, scheduled_at).await)
+}
+
 pub(super) async fn problems(db: &Db) -> Result<Vec<Entry>, Fault> {
     with_conn!(db, write = false, absent = Ok(Vec::new()), |conn, q| q::problems(conn).await)
 }
@@ -726,6 +770,63 @@ macro_rules! queries {
                     Some(row) => Ok(Ok(entry(&row)?)),
                     None => Ok(Err(state_of(conn, id).await?)),
                 }
+            }
+
+            pub(in crate::journal) async fn claim_occurrence(
+                conn: &mut $Conn,
+                campaign: &str,
+                scheduled_at: Timestamp,
+                owner: &str,
+                now: Timestamp,
+            ) -> Result<bool, Fault> {
+                let done = sqlx::query(
+                    "INSERT INTO occurrences (campaign, scheduled_at, owner, started_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (campaign, scheduled_at) DO NOTHING",
+                )
+                .bind(campaign)
+                .bind(micros(scheduled_at))
+                .bind(owner)
+                .bind(micros(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(in crate::journal) async fn finish_occurrence(
+                conn: &mut $Conn,
+                campaign: &str,
+                scheduled_at: Timestamp,
+                owner: &str,
+                outcome: &str,
+                now: Timestamp,
+            ) -> Result<(), Fault> {
+                sqlx::query(
+                    "UPDATE occurrences SET finished_at = $1, outcome = $2 \
+                     WHERE campaign = $3 AND scheduled_at = $4 AND owner = $5",
+                )
+                .bind(micros(now))
+                .bind(outcome)
+                .bind(campaign)
+                .bind(micros(scheduled_at))
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            pub(in crate::journal) async fn occurrence_owner(
+                conn: &mut $Conn,
+                campaign: &str,
+                scheduled_at: Timestamp,
+            ) -> Result<Option<(String, bool)>, Fault> {
+                let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                    "SELECT owner, finished_at FROM occurrences WHERE campaign = $1 AND scheduled_at = $2",
+                )
+                .bind(campaign)
+                .bind(micros(scheduled_at))
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(row.map(|(owner, finished)| (owner, finished.is_some())))
             }
 
             async fn state_of(conn: &mut $Conn, id: EntryId) -> Result<Option<State>, Fault> {

@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use super::backend::{Db, Fault};
+use super::backend;
 use super::{Journal, JournalError};
 
 impl Journal {
@@ -18,29 +18,9 @@ impl Journal {
         owner: &str,
         now: Timestamp,
     ) -> Result<bool, JournalError> {
-        const SQL: &str = "INSERT INTO occurrences (campaign, scheduled_at, owner, started_at) VALUES ($1, $2, $3, $4) \
-                           ON CONFLICT (campaign, scheduled_at) DO NOTHING";
-        let (at, now) = (scheduled_at.as_microsecond(), now.as_microsecond());
-        let result: Result<u64, sqlx::Error> = match &self.db {
-            Db::Sqlite { pool, .. } => sqlx::query(SQL)
-                .bind(campaign)
-                .bind(at)
-                .bind(owner)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            Db::Postgres { pool, .. } => sqlx::query(SQL)
-                .bind(campaign)
-                .bind(at)
-                .bind(owner)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            Db::Absent => return Err(self.fault("taking an occurrence lease", Fault::ReadOnly)),
-        };
-        result.map(|n| n == 1).map_err(|e| self.fault("taking an occurrence lease", Fault::Db(e)))
+        backend::claim_occurrence(&self.db, campaign, scheduled_at, owner, now)
+            .await
+            .map_err(|f| self.fault("taking an occurrence lease", f))
     }
 
     /// Records how the occurrence this `owner` claimed ended (a short summary of its counts).
@@ -52,31 +32,9 @@ impl Journal {
         outcome: &str,
         now: Timestamp,
     ) -> Result<(), JournalError> {
-        const SQL: &str = "UPDATE occurrences SET finished_at = $1, outcome = $2 \
-                           WHERE campaign = $3 AND scheduled_at = $4 AND owner = $5";
-        let (at, now) = (scheduled_at.as_microsecond(), now.as_microsecond());
-        let result: Result<u64, sqlx::Error> = match &self.db {
-            Db::Sqlite { pool, .. } => sqlx::query(SQL)
-                .bind(now)
-                .bind(outcome)
-                .bind(campaign)
-                .bind(at)
-                .bind(owner)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            Db::Postgres { pool, .. } => sqlx::query(SQL)
-                .bind(now)
-                .bind(outcome)
-                .bind(campaign)
-                .bind(at)
-                .bind(owner)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            Db::Absent => return Err(self.fault("finishing an occurrence", Fault::ReadOnly)),
-        };
-        result.map(|_| ()).map_err(|e| self.fault("finishing an occurrence", Fault::Db(e)))
+        backend::finish_occurrence(&self.db, campaign, scheduled_at, owner, outcome, now)
+            .await
+            .map_err(|f| self.fault("finishing an occurrence", f))
     }
 
     /// Who holds the lease of an occurrence, and whether it finished: (owner, finished).
@@ -85,14 +43,8 @@ impl Journal {
         campaign: &str,
         scheduled_at: Timestamp,
     ) -> Result<Option<(String, bool)>, JournalError> {
-        const SQL: &str = "SELECT owner, finished_at FROM occurrences WHERE campaign = $1 AND scheduled_at = $2";
-        let at = scheduled_at.as_microsecond();
-        let row: Result<Option<(String, Option<i64>)>, sqlx::Error> = match &self.db {
-            Db::Sqlite { pool, .. } => sqlx::query_as(SQL).bind(campaign).bind(at).fetch_optional(pool).await,
-            Db::Postgres { pool, .. } => sqlx::query_as(SQL).bind(campaign).bind(at).fetch_optional(pool).await,
-            Db::Absent => return Ok(None),
-        };
-        row.map(|r| r.map(|(owner, finished)| (owner, finished.is_some())))
-            .map_err(|e| self.fault("reading an occurrence", Fault::Db(e)))
+        backend::occurrence_owner(&self.db, campaign, scheduled_at)
+            .await
+            .map_err(|f| self.fault("reading an occurrence", f))
     }
 }
