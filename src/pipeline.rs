@@ -7,6 +7,7 @@
 //! aborts the run.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
@@ -141,22 +142,32 @@ impl<S: Source> Loader<'_, S> {
             .collect()
     }
 
-    async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
-        let wanted = self.wanting(decider, candidates, &[Needs::Details]);
-        let (source, progress) = (self.source, self.progress);
-        progress.start("conversation details", wanted.len());
-        let results: Vec<(usize, Result<serde_json::Value, SourceError>)> = stream::iter(wanted)
-            .map(|i| {
-                let id = candidates[i].session.id.clone();
-                async move {
-                    let result = source.conversation(&id).await;
-                    progress.advance(1);
-                    (i, result)
-                }
+    /// Fetches one thing per (candidate, id), `concurrency` at a time, reporting to progress.
+    async fn fetch_each<T, F, Fut>(&self, stage: &str, wanted: Vec<(usize, String)>, fetch: F) -> Vec<(usize, T)>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let progress = self.progress;
+        progress.start(stage, wanted.len());
+        let fetch = &fetch;
+        stream::iter(wanted)
+            .map(|(i, id)| async move {
+                let result = fetch(id).await;
+                progress.advance(1);
+                (i, result)
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
-            .await;
+            .await
+    }
+
+    async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
+        let wanted = self.wanting(decider, candidates, &[Needs::Details]);
+        let wanted = wanted.into_iter().map(|i| (i, candidates[i].session.id.clone())).collect();
+        let source = self.source;
+        let results =
+            self.fetch_each("conversation details", wanted, |id| async move { source.conversation(&id).await }).await;
         for (i, result) in results {
             match result.map_err(|e| e.to_string()).and_then(|raw| normalize::details(raw).map_err(|e| e.to_string())) {
                 Ok(details) => candidates[i].details = Some(details),
@@ -173,17 +184,8 @@ impl<S: Source> Loader<'_, S> {
             .into_iter()
             .filter_map(|i| candidates[i].session.external_contact_id.clone().map(|id| (i, id)))
             .collect();
-        let (source, progress) = (self.source, self.progress);
-        progress.start("contacts", wanted.len());
-        let results: Vec<(usize, Result<_, SourceError>)> = stream::iter(wanted)
-            .map(|(i, id)| async move {
-                let result = source.contact(&id).await;
-                progress.advance(1);
-                (i, result)
-            })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
+        let source = self.source;
+        let results = self.fetch_each("contacts", wanted, |id| async move { source.contact(&id).await }).await;
         for (i, result) in results {
             match result {
                 Ok(contact) => candidates[i].contact = Some(contact.as_ref().map(normalize::contact)),
