@@ -56,7 +56,12 @@ impl Ui {
 /// Runs a command and returns the exit code; every error is printed here.
 pub fn main(cli: Cli) -> ExitCode {
     let ui = Ui::from_env(cli.quiet);
-    init_tracing(cli.log_filter(), ui.color);
+    // `runner serve` is a service: its own default level (`info`) and format, on every thread.
+    let (filter, json) = match &cli.command {
+        Some(Command::Serve(args)) => (crate::serve::log_filter(cli.quiet, cli.verbose), args.log_format.is_json()),
+        _ => (cli.log_filter(), false),
+    };
+    init_tracing(filter, ui.color, json);
     let result = match cli.command() {
         Command::Validate(args) => validate(args, ui),
         Command::Test(args) => test(args, ui),
@@ -87,16 +92,13 @@ pub fn main(cli: Cli) -> ExitCode {
     })
 }
 
-/// Logs go to stderr, filtered by `RUNNER_LOG` when it is set, else by --quiet / --verbose.
-fn init_tracing(default_filter: &str, ansi: bool) {
+/// Logs go to stderr, filtered by `RUNNER_LOG` when it is set, else by --quiet / --verbose;
+/// as text, or one JSON object per line. The subscriber is global: every thread logs alike.
+fn init_tracing(default_filter: &str, ansi: bool, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.with_ansi(ansi).try_init() };
 }
 
 fn load_campaigns(args: &CampaignArgs) -> Loaded {

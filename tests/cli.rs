@@ -457,3 +457,34 @@ fn quiet_shows_only_errors_and_output_off_a_terminal_has_no_colours() {
     let (_, stderr) = Case::new(&["validate", "-q"]).with_campaigns(&[("broken.yaml", broken)]).expect(1);
     assert!(stderr.contains("error[message]"), "{stderr}");
 }
+
+/// `runner serve` logs at `info` by default, `-q` keeps only errors, and `--log-format json`
+/// makes every log line JSON. (No Genesys settings: serve logs its campaigns, then stops.)
+#[test]
+fn serve_logs_at_info_by_default_and_follows_quiet_and_the_json_format() {
+    let campaign = "name: s\nmessage:\n  text: Hi\nschedule:\n  cron: \"* * * * *\"\n";
+    let no_org = || vec![("GENESYS_CLIENT_ID", String::new()), ("GENESYS_CLIENT_SECRET", String::new())];
+    let serve = |flags: &[&str]| {
+        let mut args = vec!["serve"];
+        args.extend(flags);
+        Case::new(&args).with_campaigns(&[("s.yaml", campaign)]).env(no_org()).expect(2).1
+    };
+    let text = serve(&[]);
+    assert!(text.contains("INFO") && text.contains("scheduled: every minute"), "{text}");
+    let quiet = serve(&["-q"]);
+    assert!(!quiet.contains("scheduled"), "{quiet}");
+    assert!(quiet.contains("GENESYS_CLIENT_ID"), "{quiet}");
+    let quiet_before = Case::new(&["-q", "serve"]).with_campaigns(&[("s.yaml", campaign)]).env(no_org()).expect(2).1;
+    assert!(!quiet_before.contains("scheduled"), "{quiet_before}");
+    let json = serve(&["--log-format", "json"]);
+    // Campaign warnings are printed as `validate` prints them; log lines are JSON objects.
+    let logs: Vec<serde_json::Value> =
+        json.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(logs.iter().any(|l| l["level"] == "INFO" && l["message"] == "scheduled: every minute"), "{json}");
+    let verbose_json = serve(&["-v", "--log-format", "json"]);
+    assert!(verbose_json.lines().any(|l| l.starts_with('{')), "{verbose_json}");
+    assert!(
+        !verbose_json.lines().any(|l| [" INFO ", " DEBUG ", " WARN "].iter().any(|level| l.contains(level))),
+        "{verbose_json}"
+    );
+}

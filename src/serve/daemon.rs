@@ -186,7 +186,7 @@ async fn serve_local<R: OccurrenceRunner>(
                     });
                 }
                 Event::Missed { campaign, first, last, count } => {
-                    metrics.run(&campaign, "missed");
+                    metrics.runs(&campaign, "missed", count);
                     tracing::warn!(
                         %campaign,
                         first = %fmt_time(first),
@@ -386,8 +386,8 @@ mod tests {
         std::fs::write(&file, good("0 * * * *")).unwrap();
         let args =
             crate::cli::CampaignArgs { campaigns: vec![dir.path().join("campaigns")], templates: dir.path().join("t") };
-        let set = super::super::load_set(&args).unwrap().0;
-        let watcher = Watcher::new(args.clone(), super::super::reload::Fingerprint::of(&args));
+        let (watcher, loaded) = Watcher::start(args, super::super::load_set);
+        let set = loaded.unwrap().0;
         let clock = TokioClock::new(ts("2026-12-01T10:00:00Z"));
         let runner = fake(Duration::from_secs(1));
         let metrics = Arc::new(Metrics::default());
@@ -411,5 +411,37 @@ mod tests {
         assert!(text.contains("runner_reloads_total{result=\"applied\"} 1"), "{text}");
         assert!(text.contains("runner_reloads_total{result=\"invalid\"} 1"), "{text}");
         assert!(text.contains("runner_runs_total{campaign=\"a\",result=\"ok\"} 3"), "{text}");
+    }
+
+    /// The clock jumps an hour ahead (a suspended machine) once `after` of tokio time passed.
+    struct JumpClock {
+        inner: TokioClock,
+        after: Duration,
+        jump: SignedDuration,
+    }
+
+    impl Clock for JumpClock {
+        fn now(&self) -> Timestamp {
+            let now = self.inner.now();
+            if self.inner.start.elapsed() >= self.after { now.saturating_add(self.jump).unwrap() } else { now }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn missed_occurrences_are_counted_one_by_one() {
+        let clock = JumpClock {
+            inner: TokioClock::new(ts("2026-12-01T10:01:00Z")),
+            after: Duration::from_secs(5),
+            jump: SignedDuration::from_hours(1),
+        };
+        let runner = fake(Duration::from_secs(1));
+        let metrics = Arc::new(Metrics::default());
+        let set = set_of(&[("a", "cron: \"*/15 * * * *\"")]);
+        let shutdown = tokio::time::sleep(Duration::from_secs(10));
+        serve(runner.clone(), &clock, set, None, metrics.clone(), settings(5), shutdown).await;
+        // Woken at 11:01:06: 10:15, 10:30, 10:45 and 11:00 were missed, none ran.
+        assert!(runner.runs.lock().unwrap().is_empty());
+        let text = metrics.render();
+        assert!(text.contains("runner_runs_total{campaign=\"a\",result=\"missed\"} 4\n"), "{text}");
     }
 }

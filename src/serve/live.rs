@@ -7,10 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use jiff::Timestamp;
 
+use super::ServeArgs;
 use super::daemon::{self, OccurrenceRunner, RunReport, Settings, SystemClock};
 use super::metrics::{self, Metrics};
-use super::reload::{Fingerprint, Watcher};
-use super::{LogFormat, ServeArgs};
+use super::reload::Watcher;
 use crate::campaign::CampaignSet;
 use crate::deliver::{self, DeliveryCounts};
 use crate::engine::decide::Outcome;
@@ -151,18 +151,9 @@ pub async fn abandon(journal: &Journal, owner: &str, campaigns: &[String], since
 
 /// `runner serve`.
 pub fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let dispatch = match args.log_format {
-        LogFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
-        LogFormat::Text => {
-            tracing::Dispatch::new(builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).finish())
-        }
-    };
-    // The whole loop runs on this thread (a current-thread runtime), so this default applies.
-    let _guard = tracing::dispatcher::set_default(&dispatch);
-    let (set, loaded) = super::load_set(&args.campaigns)?;
+    // The fingerprint first: an edit while the set loads is seen by the first check.
+    let (watcher, loaded) = Watcher::start(args.campaigns.clone(), super::load_set);
+    let (set, loaded) = loaded?;
     if !loaded.diagnostics.is_empty() {
         eprint!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false));
     }
@@ -196,7 +187,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
             None => None,
         };
         let now = Timestamp::now();
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+        let host = host_name(std::fs::read_to_string("/proc/sys/kernel/hostname").ok(), std::env::var("HOSTNAME").ok());
         let runner = Arc::new(LiveRunner {
             session_look_back: client.tuning().look_back,
             concurrency: client.concurrency(),
@@ -205,7 +196,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
             owner: format!("{host}/{}/{}", std::process::id(), now.strftime("%Y%m%dT%H%M%SZ")),
             dry_run: args.dry_run,
         });
-        let watcher = Watcher::new(args.campaigns.clone(), Fingerprint::of(&args.campaigns));
         let settings = Settings {
             max_lateness: args.max_lateness,
             shutdown_timeout: std::time::Duration::try_from(args.shutdown_timeout).unwrap_or_default(),
@@ -220,6 +210,17 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
         journal.close().await;
         Ok(if stopped.abandoned == 0 { ExitCode::Success } else { ExitCode::Failure })
     })
+}
+
+/// This machine's name for the lease owner: the kernel's (Linux `/proc/sys/kernel/hostname`),
+/// else `$HOSTNAME` (often not exported), else `unknown-host`.
+fn host_name(kernel: Option<String>, env: Option<String>) -> String {
+    [kernel, env]
+        .into_iter()
+        .flatten()
+        .map(|name| name.trim().replace('/', "-"))
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
 /// SIGTERM or Ctrl-C.
@@ -316,6 +317,21 @@ mod tests {
         assert!(detail.contains("`Mars/Olympus`, not an IANA time zone: the schedule's zone is used"), "{detail}");
         let Outcome::Skip { detail, .. } = &sessions[3].decisions[0].outcome else { panic!() };
         assert!(detail.contains("no attribute `tz`"), "{detail}");
+    }
+
+    #[test]
+    fn the_owner_names_the_host_from_the_kernel_then_the_environment() {
+        assert_eq!(host_name(Some("web-1\n".into()), Some("env-host".into())), "web-1");
+        assert_eq!(host_name(Some(" \n".into()), Some("env-host".into())), "env-host");
+        assert_eq!(host_name(None, Some("env-host".into())), "env-host");
+        assert_eq!(host_name(None, Some(String::new())), "unknown-host");
+        assert_eq!(host_name(None, None), "unknown-host");
+        // The owner is a prefix of run ids (`owner/campaign/...`): no slash inside the host.
+        assert_eq!(host_name(Some("a/b".into()), None), "a-b");
+        if cfg!(target_os = "linux") {
+            let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+            assert_ne!(host_name(kernel, None), "unknown-host");
+        }
     }
 
     /// A run stopped by the shutdown timeout between reserving and recording leaves no row

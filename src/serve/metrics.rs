@@ -28,7 +28,12 @@ struct Inner {
 
 impl Metrics {
     pub fn run(&self, campaign: &str, result: &str) {
-        *self.lock().runs.entry((campaign.to_owned(), result.to_owned())).or_default() += 1;
+        self.runs(campaign, result, 1);
+    }
+
+    /// `n` occurrences with one result (e.g. the missed ones of a downtime).
+    pub fn runs(&self, campaign: &str, result: &str, n: usize) {
+        *self.lock().runs.entry((campaign.to_owned(), result.to_owned())).or_default() += n as u64;
     }
 
     pub fn sends(&self, campaign: &str, outcome: &str, n: usize) {
@@ -76,7 +81,7 @@ impl Metrics {
         );
         family(
             "runner_last_success_timestamp_seconds",
-            "When the last successful run of each campaign started (Unix time).",
+            "The scheduled time of the last successful run of each campaign (Unix time).",
             "gauge",
             inner
                 .last_success
@@ -174,6 +179,9 @@ mod tests {
         assert!(text.contains("runner_sends_total{campaign=\"cart\",outcome=\"sent\"} 3\n"));
         assert!(text.contains("runner_skips_total{campaign=\"cart\",reason=\"outside_window\"} 2\n"));
         assert!(text.contains("runner_last_success_timestamp_seconds{campaign=\"cart\"} 1796115600\n"), "{text}");
+        assert!(text.contains("# HELP runner_last_success_timestamp_seconds The scheduled time of the last"), "{text}");
+        m.runs("cart", "missed", 4);
+        assert!(m.render().contains("runner_runs_total{campaign=\"cart\",result=\"missed\"} 4\n"));
         assert_eq!(respond("GET /metrics HTTP/1.1", &m).1, "text/plain; version=0.0.4; charset=utf-8");
         assert_eq!(respond("GET /healthz HTTP/1.1", &m).0, "200 OK");
         assert_eq!(respond("GET /other HTTP/1.1", &m).0, "404 Not Found");

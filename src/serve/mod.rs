@@ -50,7 +50,8 @@ pub struct ServeArgs {
     /// Serve `/healthz` and Prometheus `/metrics` on this address, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
-    /// Log format (stderr).
+    /// Log format (stderr), for every log line of the process. Level: `info`, `-q` errors
+    /// only, `-v` debug, `-vv` trace; `RUNNER_LOG` (e.g. `warn,runner=debug`) wins.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Decide but send nothing (the journal is read, never written; no lease is taken).
@@ -63,6 +64,23 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+impl LogFormat {
+    pub fn is_json(self) -> bool {
+        self == LogFormat::Json
+    }
+}
+
+/// `runner serve`'s log filter (before `RUNNER_LOG`, which wins): a service logs its runs, so
+/// `info` by default; `error` with --quiet, `debug` with -v, `trace` with -vv.
+pub fn log_filter(quiet: bool, verbose: u8) -> &'static str {
+    match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    }
 }
 
 /// `runner schedule`'s flags.

@@ -94,13 +94,23 @@ const MAX_MISSED_WALK: usize = 10_000;
 pub struct Scheduler {
     max_lateness: SignedDuration,
     states: BTreeMap<String, State>,
+    /// Campaigns that left the set (disabled, renamed, removed), by name: the last occurrence
+    /// handled and the run still going, if any. A campaign that comes back never repeats an
+    /// occurrence already handled, nor overlaps its own run.
+    departed: BTreeMap<String, Departed>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Departed {
+    last: Option<Timestamp>,
+    running: Option<Timestamp>,
 }
 
 impl Scheduler {
     /// `max_lateness`: how late an occurrence may still run (a wake-up is never exactly on
     /// time; after downtime, older occurrences are skipped, not caught up).
     pub fn new(max_lateness: SignedDuration) -> Scheduler {
-        Scheduler { max_lateness, states: BTreeMap::new() }
+        Scheduler { max_lateness, states: BTreeMap::new(), departed: BTreeMap::new() }
     }
 
     /// Takes a (new) campaign set: the enabled campaigns with a schedule. A campaign whose
@@ -114,17 +124,24 @@ impl Scheduler {
             let state = match self.states.remove(&c.name) {
                 Some(old) if same_schedule(&old.schedule, schedule) => State { schedule: schedule.clone(), ..old },
                 old => {
-                    let last = old.as_ref().and_then(|o| o.last);
-                    let next = match (next_occurrence(schedule, self.earliest(now), true), last) {
+                    let before = old
+                        .map(|o| Departed { last: o.last, running: o.running })
+                        .or_else(|| self.departed.remove(&c.name))
+                        .unwrap_or(Departed { last: None, running: None });
+                    let next = match (next_occurrence(schedule, self.earliest(now), true), before.last) {
                         (Some(next), Some(last)) if next <= last => next_occurrence(schedule, last, false),
                         (next, _) => next,
                     };
-                    State { schedule: schedule.clone(), next, running: old.and_then(|o| o.running), last }
+                    State { schedule: schedule.clone(), next, running: before.running, last: before.last }
                 }
             };
+            self.departed.remove(&c.name);
             states.insert(c.name.clone(), state);
         }
-        self.states = states;
+        // Those no longer in the set: remembered by name, should they come back.
+        for (name, old) in std::mem::replace(&mut self.states, states) {
+            self.departed.insert(name, Departed { last: old.last, running: old.running });
+        }
         self.states.keys().cloned().collect()
     }
 
@@ -180,6 +197,11 @@ impl Scheduler {
                 state.running = None;
             }
         }
+        if let Some(gone) = self.departed.get_mut(campaign) {
+            if gone.running == Some(occurrence) {
+                gone.running = None;
+            }
+        }
     }
 
     /// When something is next due; `None` when no campaign has an occurrence left.
@@ -187,9 +209,9 @@ impl Scheduler {
         self.states.values().filter_map(|s| s.next).min()
     }
 
-    /// Whether any run is going.
+    /// Whether any run is going (of a campaign in the set or one that left it).
     pub fn any_running(&self) -> bool {
-        self.states.values().any(|s| s.running.is_some())
+        self.states.values().any(|s| s.running.is_some()) || self.departed.values().any(|d| d.running.is_some())
     }
 
     /// The next occurrence of a campaign.
@@ -400,5 +422,37 @@ mod tests {
         let only_b = set_of(&[("b", "cron: \"30 * * * *\"")]);
         assert_eq!(s.set_campaigns(&only_b, ts("2026-12-01T10:17:00Z")), ["b"]);
         assert!(!s.any_running());
+    }
+
+    /// A campaign that leaves the set (disabled, renamed) and comes back keeps its last handled
+    /// occurrence: with a lateness that would still allow it, it does not run again (a dry
+    /// run takes no lease to stop it). Nor does it overlap its own run still going.
+    #[test]
+    fn a_campaign_that_leaves_and_comes_back_never_repeats_an_occurrence() {
+        let mut s = Scheduler::new(SignedDuration::from_mins(5));
+        let a = set_of(&[("a", "cron: \"*/15 * * * *\""), ("b", "cron: \"0 * * * *\"")]);
+        let only_b = set_of(&[("b", "cron: \"0 * * * *\"")]);
+        s.set_campaigns(&a, ts("2026-12-01T10:10:00Z"));
+        let at = ts("2026-12-01T10:15:00Z");
+        assert_eq!(s.poll(at), [Event::Due { campaign: "a".into(), occurrence: at }]);
+        // `a` leaves while running, comes back (same schedule) before its run ends.
+        assert_eq!(s.set_campaigns(&only_b, ts("2026-12-01T10:15:05Z")), ["b"]);
+        assert!(s.any_running());
+        s.set_campaigns(&a, ts("2026-12-01T10:15:10Z"));
+        assert_eq!(s.next_of("a"), Some(ts("2026-12-01T10:30:00Z")), "10:15 would run again");
+        assert_eq!(
+            s.poll(ts("2026-12-01T10:30:00Z")),
+            [Event::Overlap { campaign: "a".into(), occurrence: ts("2026-12-01T10:30:00Z"), running: at }]
+        );
+        // Leaves again, its run ends meanwhile, comes back with a changed schedule: 10:30 was
+        // handled, so the next is 10:45 though 10:30 is within the lateness.
+        s.set_campaigns(&only_b, ts("2026-12-01T10:31:00Z"));
+        s.finished("a", at);
+        assert!(!s.any_running());
+        let a_changed = set_of(&[("a", "cron: \"*/15 * * * *\"\ntime_zone: Europe/Berlin")]);
+        s.set_campaigns(&a_changed, ts("2026-12-01T10:32:00Z"));
+        assert_eq!(s.next_of("a"), Some(ts("2026-12-01T10:45:00Z")));
+        let t = ts("2026-12-01T10:45:00Z");
+        assert_eq!(s.poll(t), [Event::Due { campaign: "a".into(), occurrence: t }]);
     }
 }

@@ -335,3 +335,126 @@ async fn a_runner_killed_during_a_send_never_sends_it_again() {
         Case::new(&["journal", "list", "--state", "reserved", "--journal", &journal]).expect_async(0).await;
     assert!(reserved.contains(&zoe), "{reserved}");
 }
+
+const EVERY_MINUTE: &str = "name: every-minute\naudience:\n  field: session.direction\n  equals: inbound\n\
+    message:\n  text: \"Hello {{ customer.id }}\"\nlimits:\n  once_every: 7d\nschedule:\n  cron: \"* * * * *\"\n";
+
+/// `runner serve` end to end: with `--max-lateness 2m`, the scheduler takes at start an
+/// occurrence of `* * * * *` up to 2 minutes old, so the first run starts at once (no wait
+/// for a minute boundary). It sends the planned messages once, records them and the
+/// occurrence's lease, and on SIGTERM exits 0 within the shutdown timeout, leaving nothing
+/// `reserved`. Should the test cross a minute boundary, the next occurrence runs too and finds
+/// every message capped: the counts below still hold.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_the_due_occurrence_sends_once_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let fake = FakeGenesys::start(fake_genesys::shifted_to_now(demo()), &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("campaigns/every-minute.yaml"), EVERY_MINUTE).unwrap();
+    let paths = [
+        "--campaigns".to_owned(),
+        dir.path().join("campaigns").display().to_string(),
+        "--templates".to_owned(),
+        dir.path().join("templates").display().to_string(),
+    ];
+    let journal = fake.env().into_iter().find(|(k, _)| *k == "RUNNER_JOURNAL").unwrap().1;
+
+    // The plan, from a dry run on the same org (it writes no journal).
+    let preview = Case::new(&["--dry-run", "--format", "json"]).env(fake.env());
+    let preview = paths.iter().fold(preview, |c, a| c.arg(a.as_str()));
+    let output = tokio::task::spawn_blocking(move || preview.run()).await.unwrap();
+    let mut planned: Vec<String> = json_lines(&String::from_utf8_lossy(&output.stdout))
+        .iter()
+        .filter(|l| l["decision"] == "send")
+        .map(|l| l["customer_id"].as_str().unwrap().to_owned())
+        .collect();
+    planned.sort();
+    assert!(planned.len() > 3, "{planned:?}");
+
+    let started = Instant::now();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("runner"))
+        .current_dir(root())
+        .env_remove("RUNNER_LOG")
+        .envs(fake.env())
+        .args(["serve", "--max-lateness", "2m", "--shutdown-timeout", "5s", "--log-format", "json"])
+        .args(&paths)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let (lines, stderr) = (lines.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
+    let logs = |lines: &Mutex<Vec<String>>| -> Vec<Value> {
+        let lines = lines.lock().unwrap();
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+            .collect()
+    };
+    let ended = |l: &Value| {
+        l["message"] == "run finished" || l["message"].as_str().is_some_and(|m| m.starts_with("run failed"))
+    };
+    let finished = loop {
+        if let Some(l) = logs(&lines).into_iter().find(|l| ended(l)) {
+            break l;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no run ended: {:#?}", logs(&lines));
+        assert!(child.try_wait().unwrap().is_none(), "serve exited early: {:#?}", logs(&lines));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The first run began promptly, not at the next minute boundary.
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // The shutdown timeout is 5 s; nothing is in flight, so it should be far quicker.
+        assert!(signalled.elapsed() < Duration::from_secs(6), "serve did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    reader.join().unwrap();
+    let logs = logs(&lines);
+    assert_eq!(status.code(), Some(0), "{logs:#?}");
+    assert!(logs.iter().any(|l| l["message"] == "SIGTERM received"), "{logs:#?}");
+    assert!(logs.iter().any(|l| l["message"] == "stopped"), "{logs:#?}");
+
+    // Each planned message went out once.
+    let bodies = fake.send_bodies();
+    let mut sent: Vec<String> = bodies.iter().map(|b| b["externalContactId"].as_str().unwrap().to_owned()).collect();
+    sent.sort();
+    assert_eq!(sent, planned);
+
+    // The journal has them `sent`, nothing `reserved`.
+    let (listed, _) = Case::new(&["journal", "list", "--format", "json", "--journal", &journal]).expect_async(0).await;
+    let entries = json_lines(&listed);
+    let mut customers: Vec<String> = entries.iter().map(|e| e["customer"].as_str().unwrap().to_owned()).collect();
+    customers.sort();
+    assert_eq!(customers, planned);
+    assert!(entries.iter().all(|e| e["state"] == "sent"), "{entries:#?}");
+
+    // The occurrence's lease row: owned by this process, finished.
+    let occurrence: jiff::Timestamp = finished["occurrence"].as_str().unwrap().parse().unwrap();
+    let location = runner::journal::Location::Sqlite(journal.clone().into());
+    let journal = runner::journal::Journal::open(&location, Default::default()).await.unwrap();
+    let (owner, done) = journal.occurrence_owner("every-minute", occurrence).await.unwrap().expect("a lease row");
+    assert!(owner.contains(&format!("/{}/", child.id())), "{owner}");
+    assert!(done, "the occurrence is not recorded as finished");
+    journal.close().await;
+}
