@@ -8,6 +8,8 @@ use assert_cmd::Command;
 
 #[path = "cli/fake_genesys.rs"]
 mod fake_genesys;
+#[path = "cli/faults.rs"]
+mod faults;
 #[path = "cli/live.rs"]
 mod live;
 

@@ -2,7 +2,9 @@
 //! token, analytics details queries (active sessions and history, paged, filtered like the
 //! API), conversation details, external contacts, wrap-up codes and the agentless send.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -38,10 +40,61 @@ pub fn shifted_to_now(mut snapshot: Snapshot) -> Snapshot {
     snapshot
 }
 
+/// Faults the fake org injects, each decided by hashing the seed with the request's key (the
+/// contact of a send, the page of a query, the path otherwise) and how many times that key was
+/// asked: the same seed and the same requests give the same faults, whatever their order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultPlan {
+    pub seed: u64,
+    /// Per attempt: answer 503 without acting on the request.
+    pub p_503: f64,
+    /// Per key: its first `burst_429` attempts answer 429 with `Retry-After: 0`.
+    pub p_burst_429: f64,
+    pub burst_429: u32,
+    /// Per attempt: act on the request, then drop the connection without an answer.
+    pub p_reset: f64,
+    /// Per attempt: act on the request, then answer after the client's timeout.
+    pub p_slow: f64,
+    /// Revoke the current token after every this many API requests (0: never); the next
+    /// login gets a new one.
+    pub revoke_token_every: usize,
+    /// Per page request after the first: the active sessions shift by one between pages (a
+    /// session started or ended meanwhile), so a page repeats or skips one.
+    pub p_page_shift: f64,
+}
+
+/// How many faults of each kind the fake injected.
+#[derive(Debug, Default)]
+pub struct FaultCounts {
+    pub unavailable_503: AtomicUsize,
+    pub too_many_429: AtomicUsize,
+    pub reset: AtomicUsize,
+    pub slow: AtomicUsize,
+    pub revoked: AtomicUsize,
+    pub page_shift: AtomicUsize,
+}
+
+impl FaultCounts {
+    pub fn get(&self) -> [(&'static str, usize); 6] {
+        let n = |c: &AtomicUsize| c.load(Ordering::SeqCst);
+        [
+            ("503", n(&self.unavailable_503)),
+            ("429", n(&self.too_many_429)),
+            ("reset", n(&self.reset)),
+            ("slow", n(&self.slow)),
+            ("revoked", n(&self.revoked)),
+            ("page_shift", n(&self.page_shift)),
+        ]
+    }
+}
+
 /// The fake org. `refuse_sends_to` makes sends to these contacts answer 403.
 pub struct FakeGenesys {
     pub server: MockServer,
+    /// The sends the org acted on (delivered, refused, or delivered with a lost answer); not
+    /// those it answered 503 or 429 without acting.
     pub sends: Arc<Mutex<Vec<Request>>>,
+    pub faults: Arc<FaultCounts>,
     /// Holds the settings file: no pacing worth waiting for in tests.
     settings: tempfile::TempDir,
 }
@@ -51,6 +104,12 @@ struct Org {
     refuse_sends_to: HashSet<String>,
     slow_sends_to: HashSet<String>,
     sends: Arc<Mutex<Vec<Request>>>,
+    plan: Option<FaultPlan>,
+    faults: Arc<FaultCounts>,
+    /// Attempts per request key, for the fault plan.
+    attempts: Mutex<HashMap<String, u32>>,
+    /// The current token's number (`fake-token-<n>`) and the API requests it has served.
+    token: Mutex<(usize, usize)>,
 }
 
 /// How long a slow send takes to answer: longer than the client's timeout in [`FakeGenesys`].
@@ -64,27 +123,58 @@ impl FakeGenesys {
     /// Sends to `refuse_sends_to` answer 403; sends to `slow_sends_to` answer after the
     /// client's timeout (their fate is unknown to the runner, but the fake counts them).
     pub async fn start_with(snapshot: Snapshot, refuse_sends_to: &[&str], slow_sends_to: &[&str]) -> FakeGenesys {
+        let timeout = if slow_sends_to.is_empty() { "10s" } else { "1s" };
+        FakeGenesys::start_full(snapshot, refuse_sends_to, slow_sends_to, None, timeout, 1).await
+    }
+
+    /// An org that injects the faults of `plan`; the client times out after 1 s (slow answers
+    /// take [`SLOW`]) and retries up to `max_retries` times.
+    pub async fn start_faulty(snapshot: Snapshot, plan: FaultPlan, max_retries: u32) -> FakeGenesys {
+        FakeGenesys::start_full(snapshot, &[], &[], Some(plan), "1s", max_retries).await
+    }
+
+    async fn start_full(
+        snapshot: Snapshot,
+        refuse_sends_to: &[&str],
+        slow_sends_to: &[&str],
+        plan: Option<FaultPlan>,
+        timeout: &str,
+        max_retries: u32,
+    ) -> FakeGenesys {
         let server = MockServer::start().await;
         let sends = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(FaultCounts::default());
         let ids = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
         let org = Org {
             snapshot,
             refuse_sends_to: ids(refuse_sends_to),
             slow_sends_to: ids(slow_sends_to),
             sends: sends.clone(),
+            plan,
+            faults: faults.clone(),
+            attempts: Mutex::new(HashMap::new()),
+            token: Mutex::new((1, 0)),
         };
         Mock::given(any()).respond_with(org).mount(&server).await;
         let settings = tempfile::tempdir().unwrap();
-        let timeout = if slow_sends_to.is_empty() { "10s" } else { "1s" };
-        let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: 1\n");
+        let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: {max_retries}\n");
         std::fs::write(settings.path().join("runner.yaml"), text).unwrap();
-        FakeGenesys { server, sends, settings }
+        FakeGenesys { server, sends, faults, settings }
     }
 
     /// Sets the client's per-request timeout for the next runs (e.g. longer than a slow send).
     pub fn set_timeout(&self, timeout: &str) {
         let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: 1\n");
         std::fs::write(self.settings.path().join("runner.yaml"), text).unwrap();
+    }
+
+    /// The sends the org acted on, per contact.
+    pub fn sends_per_contact(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for body in self.send_bodies() {
+            *out.entry(body["externalContactId"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+        out
     }
 
     /// The send requests received for one contact.
@@ -124,8 +214,89 @@ fn start_of(c: &AnalyticsConversation) -> Timestamp {
     c.conversation_start.parse().unwrap()
 }
 
+/// A number in [0, 1) from the seed and the parts, the same on every run.
+fn roll(seed: u64, parts: &[&dyn std::fmt::Display]) -> f64 {
+    // DefaultHasher::new() has fixed keys: deterministic (within one build of the tests).
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    for p in parts {
+        p.to_string().hash(&mut h);
+    }
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 impl Org {
-    fn query(&self, body: &Value) -> ResponseTemplate {
+    /// What the fault plan keys a request by: the same request of a later attempt or run has
+    /// the same key (query bodies hold the clock, so they are keyed by their page).
+    fn key(request: &Request) -> String {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        match request.url.path() {
+            p if p.ends_with("/agentless") => format!("send {}", body["externalContactId"]),
+            p if p.ends_with("/details/query") => format!(
+                "query {} {} page {}",
+                body["conversationFilters"][0]["predicates"][0]["operator"],
+                body["segmentFilters"][0]["predicates"],
+                body["paging"]["pageNumber"]
+            ),
+            p => format!("{} {p}", request.method),
+        }
+    }
+
+    /// Answers `request` with the faults of `plan`.
+    fn faulty(&self, plan: &FaultPlan, request: &Request) -> ResponseTemplate {
+        let key = Org::key(request);
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry(key.clone()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        let count = |c: &AtomicUsize| c.fetch_add(1, Ordering::SeqCst);
+        let per_attempt = |what: &str| roll(plan.seed, &[&what, &key, &attempt]);
+        if attempt < plan.burst_429 && roll(plan.seed, &[&"429", &key]) < plan.p_burst_429 {
+            count(&self.faults.too_many_429);
+            return error(429, "too.many.requests", "Rate limit exceeded the maximum.")
+                .insert_header("Retry-After", "0");
+        }
+        if per_attempt("503") < plan.p_503 {
+            count(&self.faults.unavailable_503);
+            return error(503, "service.unavailable", "Service Unavailable");
+        }
+        let shift =
+            if per_attempt("shift") < plan.p_page_shift { if per_attempt("up") < 0.5 { 1 } else { -1 } } else { 0 };
+        let response = self.answer(request, shift);
+        if per_attempt("reset") < plan.p_reset {
+            count(&self.faults.reset);
+            // The org acted, then the connection drops before its answer: unwinding out of
+            // the responder ends the server's connection task (`resume_unwind` skips the
+            // panic hook, so nothing is printed). wiremock cannot cut a body halfway (hyper
+            // asserts that Content-Length matches the body).
+            std::panic::resume_unwind(Box::new("fault: connection reset"));
+        }
+        if per_attempt("slow") < plan.p_slow {
+            count(&self.faults.slow);
+            return response.set_delay(SLOW);
+        }
+        response
+    }
+
+    /// The current token; counts an API request against it and revokes it per the plan.
+    fn check_token(&self, request: &Request) -> bool {
+        let mut token = self.token.lock().unwrap();
+        let current = format!("Bearer fake-token-{}", token.0);
+        if request.headers.get("authorization").and_then(|h| h.to_str().ok()) != Some(current.as_str()) {
+            return false;
+        }
+        token.1 += 1;
+        let every = self.plan.map_or(0, |p| p.revoke_token_every);
+        if every > 0 && token.1 >= every {
+            *token = (token.0 + 1, 0);
+            self.faults.revoked.fetch_add(1, Ordering::SeqCst);
+        }
+        true
+    }
+
+    fn query(&self, body: &Value, shift: isize) -> ResponseTemplate {
         let (start, end) = body["interval"].as_str().unwrap().split_once('/').unwrap();
         let (start, end): (Timestamp, Timestamp) = (start.parse().unwrap(), end.parse().unwrap());
         let operator = body["conversationFilters"][0]["predicates"][0]["operator"].as_str().unwrap();
@@ -154,8 +325,12 @@ impl Org {
         };
         found.retain(|c| (start..=end).contains(&start_of(c)));
         found.sort_by_key(|c| std::cmp::Reverse(start_of(c)));
-        let page: Vec<&&AnalyticsConversation> =
-            found.iter().skip((page_number - 1) * page_size).take(page_size).collect();
+        // Between pages, a session may have started (the page repeats one) or ended (skips one).
+        let skip = if page_number > 1 { ((page_number - 1) * page_size).saturating_add_signed(shift) } else { 0 };
+        if shift != 0 && page_number > 1 {
+            self.faults.page_shift.fetch_add(1, Ordering::SeqCst);
+        }
+        let page: Vec<&&AnalyticsConversation> = found.iter().skip(skip).take(page_size).collect();
         if page.is_empty() {
             // Past the end, the API leaves `conversations` out.
             return ResponseTemplate::new(200).set_body_json(json!({"totalHits": found.len()}));
@@ -166,19 +341,26 @@ impl Org {
 
 impl Respond for Org {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        match &self.plan {
+            Some(plan) => self.faulty(plan, request),
+            None => self.answer(request, 0),
+        }
+    }
+}
+
+impl Org {
+    fn answer(&self, request: &Request, shift: isize) -> ResponseTemplate {
         let path = request.url.path();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["oauth", "token"]) => ResponseTemplate::new(200).set_body_json(json!({
-                "access_token": TOKEN, "token_type": "bearer", "expires_in": 86400})),
-            (_, _)
-                if request.headers.get("authorization").and_then(|h| h.to_str().ok())
-                    != Some(&format!("Bearer {TOKEN}")) =>
-            {
+                "access_token": format!("fake-token-{}", self.token.lock().unwrap().0),
+                "token_type": "bearer", "expires_in": 86400})),
+            (_, _) if !self.check_token(request) => {
                 error(401, "authentication.required", "No authentication bearer token specified")
             }
             ("POST", ["api", "v2", "analytics", "conversations", "details", "query"]) => {
-                self.query(&serde_json::from_slice(&request.body).unwrap())
+                self.query(&serde_json::from_slice(&request.body).unwrap(), shift)
             }
             ("GET", ["api", "v2", "conversations", id]) => match self.snapshot.conversation_details.get(*id) {
                 Some(details) => ResponseTemplate::new(200).set_body_json(details),

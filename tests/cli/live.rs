@@ -222,7 +222,7 @@ async fn an_uncertain_send_is_reported_and_never_sent_again() {
 }
 
 /// An org with `n` active web-messaging sessions, one customer each, started minutes ago.
-fn bulk_snapshot(n: usize) -> Snapshot {
+pub(super) fn bulk_snapshot(n: usize) -> Snapshot {
     let now = jiff::Timestamp::now();
     let conversations: Vec<Value> = (0..n)
         .map(|i| {
@@ -248,7 +248,7 @@ fn bulk_snapshot(n: usize) -> Snapshot {
     .unwrap()
 }
 
-const BULK_CAMPAIGN: &str = "name: bulk\naudience:\n  field: session.direction\n  equals: inbound\n\
+pub(super) const BULK_CAMPAIGN: &str = "name: bulk\naudience:\n  field: session.direction\n  equals: inbound\n\
     message:\n  text: \"Hello {{ customer.id }}\"\nlimits:\n  once_every: 7d\n";
 
 #[tokio::test(flavor = "multi_thread")]
