@@ -95,6 +95,8 @@ pub struct FakeGenesys {
     /// those it answered 503 or 429 without acting.
     pub sends: Arc<Mutex<Vec<Request>>>,
     pub faults: Arc<FaultCounts>,
+    /// How long every send takes to answer (after the org acted on it).
+    send_delay: Arc<Mutex<std::time::Duration>>,
     /// Holds the settings file: no pacing worth waiting for in tests.
     settings: tempfile::TempDir,
 }
@@ -104,6 +106,7 @@ struct Org {
     refuse_sends_to: HashSet<String>,
     slow_sends_to: HashSet<String>,
     sends: Arc<Mutex<Vec<Request>>>,
+    send_delay: Arc<Mutex<std::time::Duration>>,
     plan: Option<FaultPlan>,
     faults: Arc<FaultCounts>,
     /// Attempts per request key, for the fault plan.
@@ -144,12 +147,14 @@ impl FakeGenesys {
         let server = MockServer::start().await;
         let sends = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(FaultCounts::default());
+        let send_delay = Arc::new(Mutex::new(std::time::Duration::ZERO));
         let ids = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
         let org = Org {
             snapshot,
             refuse_sends_to: ids(refuse_sends_to),
             slow_sends_to: ids(slow_sends_to),
             sends: sends.clone(),
+            send_delay: send_delay.clone(),
             plan,
             faults: faults.clone(),
             attempts: Mutex::new(HashMap::new()),
@@ -159,7 +164,12 @@ impl FakeGenesys {
         let settings = tempfile::tempdir().unwrap();
         let text = format!("requests_per_minute: 60000\ntimeout: {timeout}\nmax_retries: {max_retries}\n");
         std::fs::write(settings.path().join("runner.yaml"), text).unwrap();
-        FakeGenesys { server, sends, faults, settings }
+        FakeGenesys { server, sends, faults, send_delay, settings }
+    }
+
+    /// Every send answers after `delay` (the org acts on it at once): keeps sends in flight.
+    pub fn set_send_delay(&self, delay: std::time::Duration) {
+        *self.send_delay.lock().unwrap() = delay;
     }
 
     /// Sets the client's per-request timeout for the next runs (e.g. longer than a slow send).
@@ -390,7 +400,7 @@ impl Org {
                     return error(403, "missing.permissions", "Unable to perform the requested action.");
                 }
                 let n = self.sends.lock().unwrap().len();
-                let delay = if self.slow_sends_to.contains(contact) { SLOW } else { std::time::Duration::ZERO };
+                let delay = if self.slow_sends_to.contains(contact) { SLOW } else { *self.send_delay.lock().unwrap() };
                 ResponseTemplate::new(200).set_delay(delay).set_body_json(json!({
                     "id": format!("message-{n}"), "conversationId": format!("out-conversation-{n}"),
                     "fromAddress": body["fromAddress"], "messengerType": "webmessaging",
