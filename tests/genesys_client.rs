@@ -632,3 +632,28 @@ fn plain_http_to_a_remote_host_is_refused() {
     assert!(matches!(&e, ConfigError::BadUrl { variable: "GENESYS_ENV_URL", .. }), "{e}");
     assert!(e.to_string().contains("loopback"), "{e}");
 }
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_to_another_host() {
+    // Only the configured hosts get requests: a redirect elsewhere (even another loopback
+    // port) is an error, not a request carrying the token or a customer's data.
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    let target = format!("{}/api/v2/externalcontacts/contacts/c-1", elsewhere.uri());
+    Mock::given(method("GET"))
+        .and(path("/api/v2/externalcontacts/contacts/c-1"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", target.as_str()))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/conversations/messages/agentless"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", elsewhere.uri().as_str()))
+        .mount(&server)
+        .await;
+    let (client, _) = client(config(&server));
+    assert!(client.contact("c-1").await.is_err());
+    let request = client.web_message("c-1", "Hello");
+    assert!(matches!(client.send(&request).await, Err(SendError::Failed(_))));
+    assert!(elsewhere.received_requests().await.unwrap().is_empty(), "a redirect was followed");
+}

@@ -106,6 +106,9 @@ impl GenesysClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(tuning.timeout.min(Duration::from_secs(10)))
+            // Only the configured hosts: a redirect is an error, never a request elsewhere
+            // (with the token, a customer's data or the message).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientBuildError(error_chain(&e)))?;
         Ok(GenesysClient {
