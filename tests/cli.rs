@@ -12,6 +12,8 @@ mod fake_genesys;
 mod faults;
 #[path = "cli/live.rs"]
 mod live;
+#[path = "cli/secrets.rs"]
+mod secrets;
 
 /// A run of the binary from the repository root, with a fixed terminal width.
 struct Case {
