@@ -574,3 +574,153 @@ fn campaign_test_cases_compile() {
     assert_eq!((past.media_type.as_str(), past.message_type.as_deref()), ("voice", None));
     assert_eq!(case.expect, super::Expectation::Send { text: None, contains: Some("Hi".into()) });
 }
+
+/// Hostile input: the loader never panics, on any text and on mutated valid campaigns, and its
+/// diagnostics render.
+mod hostile {
+    use proptest::prelude::*;
+
+    use super::{load, report};
+    use crate::engine::eval::tests::{hostile_string, proptest_cases};
+
+    const BUNDLED: &[&str] = &[
+        include_str!("../../campaigns/b2b-setup-help.yaml"),
+        include_str!("../../campaigns/billing-follow-up.yaml"),
+        include_str!("../../campaigns/cart-rescue.yaml"),
+        include_str!("../../campaigns/feature-tour.yaml"),
+        include_str!("../../campaigns/premium-specialist-offer.yaml"),
+        include_str!("../../campaigns/vip-welcome-back.yaml"),
+    ];
+
+    /// YAML punctuation and campaign words, glued together.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just(":".to_owned()),
+            Just("- ".to_owned()),
+            Just("\n".to_owned()),
+            Just("\n  ".to_owned()),
+            Just("\n    ".to_owned()),
+            Just("\t".to_owned()),
+            Just("&a ".to_owned()),
+            Just("*a".to_owned()),
+            Just("<<: *a".to_owned()),
+            Just("!!binary ".to_owned()),
+            Just("!tag ".to_owned()),
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("'".to_owned()),
+            Just("\"".to_owned()),
+            Just("|\n".to_owned()),
+            Just(">-\n".to_owned()),
+            Just("---\n".to_owned()),
+            Just("...\n".to_owned()),
+            Just("~".to_owned()),
+            Just("1e999".to_owned()),
+            Just("-0x7fffffffffffffffff".to_owned()),
+            Just("99999999999999999999d".to_owned()),
+            Just("name".to_owned()),
+            Just("audience".to_owned()),
+            Just("field".to_owned()),
+            Just("equals".to_owned()),
+            Just("matches".to_owned()),
+            Just("jsonpath".to_owned()),
+            Just("message".to_owned()),
+            Just("text".to_owned()),
+            Just("template".to_owned()),
+            Just("limits".to_owned()),
+            Just("once_every".to_owned()),
+            Just("schedule".to_owned()),
+            Just("cron".to_owned()),
+            Just("all".to_owned()),
+            Just("any".to_owned()),
+            Just("not".to_owned()),
+            Just("history".to_owned()),
+            Just("tests".to_owned()),
+            Just("session.direction".to_owned()),
+            Just("customer.attributes.x".to_owned()),
+            Just("(a+)+$".to_owned()),
+            Just("$..*".to_owned()),
+            hostile_string(),
+        ];
+        prop::collection::vec(token, 0..60).prop_map(|v| v.concat())
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Delete(usize, usize),
+        Insert(usize, String),
+        DuplicateLine(usize),
+        SwapLines(usize, usize),
+        Truncate(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), 1..20usize).prop_map(|(at, n)| Mutation::Delete(at, n)),
+            (any::<usize>(), yamlish()).prop_map(|(at, s)| Mutation::Insert(at, s)),
+            any::<usize>().prop_map(Mutation::DuplicateLine),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
+            any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    fn boundary(text: &str, at: usize) -> usize {
+        let mut at = at % (text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    }
+
+    fn apply(text: &mut String, m: &Mutation) {
+        match m {
+            Mutation::Delete(at, n) => {
+                let start = boundary(text, *at);
+                let end = boundary(text, (start + n).min(text.len()));
+                text.replace_range(start..end.max(start), "");
+            }
+            Mutation::Insert(at, s) => text.insert_str(boundary(text, *at), s),
+            Mutation::DuplicateLine(i) | Mutation::SwapLines(i, _) if text.lines().count() == 0 => {
+                let _ = i;
+            }
+            Mutation::DuplicateLine(i) => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                let line = lines[i % lines.len()];
+                lines.insert(i % lines.len(), line);
+                *text = lines.join("\n");
+            }
+            Mutation::SwapLines(a, b) => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                let n = lines.len();
+                lines.swap(a % n, b % n);
+                *text = lines.join("\n");
+            }
+            Mutation::Truncate(at) => text.truncate(boundary(text, *at)),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(proptest_cases()))]
+
+        #[test]
+        fn arbitrary_text_never_panics_the_loader(text in prop_oneof![yamlish(), any::<String>()]) {
+            let loaded = load(&[("hostile.yaml", &text)]);
+            let _ = report(&loaded);
+        }
+
+        #[test]
+        fn mutated_campaigns_never_panic_the_loader(
+            which in 0..BUNDLED.len(),
+            mutations in prop::collection::vec(mutation(), 1..6),
+        ) {
+            let mut text = BUNDLED[which].to_owned();
+            for m in &mutations {
+                apply(&mut text, m);
+            }
+            let loaded = load(&[("mutated.yaml", &text)]);
+            let _ = report(&loaded);
+        }
+    }
+}

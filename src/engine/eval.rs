@@ -820,4 +820,91 @@ pub(crate) mod tests {
         let view = View::new(&c, ts(NOW) - h.look_back, ts(NOW));
         assert_eq!(history(&h, &view, false).0, Truth::Unknown(NeedsName(Needs::History)));
     }
+
+    /// Proptest cases per property: more with `RUNNER_LONG_TESTS=1`.
+    pub(crate) fn proptest_cases() -> u32 {
+        if std::env::var("RUNNER_LONG_TESTS").is_ok_and(|v| v == "1") { 20_000 } else { 256 }
+    }
+
+    /// Strings that try to be code: template and YAML syntax, control characters, bidi
+    /// overrides, invalid-looking escapes, long runs.
+    pub(crate) fn hostile_string() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop_oneof![
+            Just("{{".to_owned()),
+            Just("}}".to_owned()),
+            Just("{%".to_owned()),
+            Just("%}".to_owned()),
+            Just("{#".to_owned()),
+            Just("{{ 7 * 7 }}".to_owned()),
+            Just("{% for i in range(1000000) %}x{% endfor %}".to_owned()),
+            Just("{{ customer.contact.first_name }}".to_owned()),
+            Just("\u{0}".to_owned()),
+            Just("\u{202e}".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\\x".to_owned()),
+            Just("$.".to_owned()),
+            "[\\x00-\\x1f\\x7f]{1,4}",
+            "\\PC{0,12}",
+            any::<char>().prop_map(String::from),
+        ];
+        prop_oneof![
+            4 => prop::collection::vec(token, 0..30).prop_map(|v| v.concat()),
+            1 => any::<String>(),
+            1 => ("\\PC{1,8}", 100..2_000usize).prop_map(|(s, n)| s.repeat(n)),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(proptest_cases()))]
+
+        /// Data is data: any value in an attribute, a contact field or the raw details
+        /// evaluates without panicking and renders literally (or counts as missing when blank).
+        #[test]
+        fn hostile_values_evaluate_and_render_literally(value in hostile_string()) {
+            let mut c = candidate();
+            let details = c.details.as_mut().unwrap();
+            details.attributes.insert("plan".into(), value.clone());
+            details.raw["participants"][0]["attributes"]["segment"] = serde_json::json!(value.clone());
+            if let Some(Some(contact)) = c.contact.as_mut() {
+                contact.first_name = Some(value.clone());
+                contact.custom_fields.insert("loyalty_level".into(), serde_json::json!(value.clone()));
+            }
+            let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+            let re = regex::Regex::new(r"\{\{.*\}\}").unwrap();
+            let ops = [
+                Operator::Equals(text(&value)),
+                Operator::Contains(text("{{")),
+                Operator::StartsWith(value.chars().take(3).collect()),
+                Operator::Matches(re),
+                Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)),
+                Operator::OlderThan(SignedDuration::from_hours(1)),
+                Operator::Exists(true),
+            ];
+            for path in ["customer.attributes.plan", "customer.contact.first_name", "customer.contact.custom_fields.loyalty_level"] {
+                for op in &ops {
+                    for convert in [None, Some(crate::campaign::Conversion::Number), Some(crate::campaign::Conversion::Date), Some(crate::campaign::Conversion::Text)] {
+                        let mut t = field(path, op.clone());
+                        t.convert = convert;
+                        let _ = condition(&Condition::Test(Box::new(t)), &view, true);
+                    }
+                }
+            }
+            let q = "$.participants[?@.purpose == 'customer'].attributes.segment";
+            let jp = JsonPathQuery { text: q.into(), query: jsonpath_rust::parser::parse_json_path(q).unwrap() };
+            let t = Test { subject: Subject::JsonPath(jp), convert: None, op: Operator::Contains(text("%}")), ignore_case: true, display: q.into() };
+            let _ = condition(&Condition::Test(Box::new(t)), &view, true);
+
+            let mut templates = crate::engine::render::Templates::new();
+            templates
+                .add("m", "A{{ customer.attributes.plan }}|{{ customer.contact.first_name }}|{{ customer.contact.custom_fields.loyalty_level }}B")
+                .unwrap();
+            let context = crate::model::fields::template_context(&view);
+            match templates.render("m", &context) {
+                Ok(out) => proptest::prop_assert_eq!(out, format!("A{value}|{value}|{value}B")),
+                Err(crate::engine::render::RenderError::Undefined(_)) => proptest::prop_assert!(value.trim().is_empty()),
+                Err(e) => proptest::prop_assert!(false, "{e}"),
+            }
+        }
+    }
 }
