@@ -32,6 +32,8 @@ use crate::model::parse_time;
 pub const MAX_LENGTH: usize = 2000;
 /// How much memory a compiled `matches:` regex may use.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The longest `jsonpath:` query (which also bounds how deeply it can nest).
+pub const MAX_JSONPATH_LENGTH: usize = 500;
 /// The default `history.look_back`.
 const DEFAULT_LOOK_BACK: SignedDuration = SignedDuration::from_hours(30 * 24);
 /// How long before `now` a test's session started, unless it says.
@@ -525,6 +527,18 @@ impl Cx<'_> {
                     At::Key(&at),
                     "`jsonpath:` can only be used in the audience",
                     help.to_owned(),
+                );
+                return None;
+            }
+            if query.chars().count() > MAX_JSONPATH_LENGTH {
+                self.error(
+                    "jsonpath",
+                    At::Value(&at),
+                    format!(
+                        "this JSONPath is {} characters long; at most {MAX_JSONPATH_LENGTH} are allowed",
+                        query.chars().count()
+                    ),
+                    "select less at once: use several conditions, each with a shorter query".to_owned(),
                 );
                 return None;
             }

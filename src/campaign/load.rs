@@ -23,6 +23,36 @@ use crate::model::fields;
 /// How many problems of one file are collected before giving up on it.
 const MAX_ROUNDS: usize = 50;
 
+/// The largest campaign file read (campaigns are a few KiB).
+pub const MAX_CAMPAIGN_BYTES: usize = 1 << 20;
+/// The largest template file read.
+pub const MAX_TEMPLATE_BYTES: usize = 256 << 10;
+/// How deeply `[...]` / `{...}` may nest in a campaign file. The YAML parser takes quadratic
+/// time on deep flow nesting (100 000 levels: tens of seconds) before it reports its own
+/// recursion limit (128), so deeper files are refused before it runs.
+pub const MAX_FLOW_DEPTH: usize = 100;
+
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
+fn too_large(path: &Path, what: &str, size: u64, max: usize) -> Diagnostic {
+    let mut d = io_error(
+        path,
+        format!("`{}` is {}: a {what} may be at most {}", path.display(), size_text(size), size_text(max as u64)),
+    );
+    d.code = "too-large";
+    d.help = Some(match what {
+        "campaign file" => "split it into several campaign files".to_owned(),
+        _ => "split it into smaller templates (`{% include %}`)".to_owned(),
+    });
+    d
+}
+
 /// What to load.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -47,6 +77,13 @@ pub fn load(options: &LoadOptions) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
     for path in campaign_files(&options.campaigns, &mut diagnostics) {
+        // Not even read when too large.
+        if let Ok(size) = std::fs::metadata(&path).map(|m| m.len())
+            && size > MAX_CAMPAIGN_BYTES as u64
+        {
+            diagnostics.push(too_large(&path, "campaign file", size, MAX_CAMPAIGN_BYTES));
+            continue;
+        }
         match std::fs::read_to_string(&path) {
             Ok(text) => sources.push((path, text)),
             Err(e) => diagnostics.push(io_error(&path, format!("cannot read `{}`: {e}", path.display()))),
@@ -163,6 +200,12 @@ fn read_templates(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> compile::Tem
             }
             let name = path.strip_prefix(dir).unwrap_or(&path);
             let name = name.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            if let Ok(size) = std::fs::metadata(&path).map(|m| m.len())
+                && size > MAX_TEMPLATE_BYTES as u64
+            {
+                diagnostics.push(too_large(&path, "template file", size, MAX_TEMPLATE_BYTES));
+                continue;
+            }
             match std::fs::read_to_string(&path) {
                 Ok(text) => files.push(compile::TemplateFile { name, path, text: Arc::from(text) }),
                 Err(e) => {
@@ -389,6 +432,21 @@ fn record_node(stack: &mut [Frame], index: &mut HashMap<String, Location>, value
 /// Parses one file: its location index, the raw campaign (with wrong nodes left out) and the
 /// problems found.
 fn parse_file(path: PathBuf, text: String) -> (SourceFile, Option<RawCampaign>, Vec<Diagnostic>) {
+    if text.len() > MAX_CAMPAIGN_BYTES {
+        let d = too_large(&path, "campaign file", text.len() as u64, MAX_CAMPAIGN_BYTES);
+        return (SourceFile::plain(path, ""), None, vec![d]);
+    }
+    if let Some(line) = flow_too_deep(&text) {
+        let file = SourceFile::plain(path, &text);
+        let mut d = file.error(
+            "too-deep",
+            At::File,
+            format!("`[...]` and `{{...}}` nest more than {MAX_FLOW_DEPTH} levels deep here"),
+        );
+        d.span = file.line_span(line, None);
+        d.help = Some("a campaign never needs such nesting; write conditions as indented YAML".to_owned());
+        return (file, None, vec![d]);
+    }
     let mut file = SourceFile::new(path, &text);
     let mut tree: Value = match yaml_serde::from_str(&text) {
         Ok(tree) => tree,
@@ -424,6 +482,76 @@ fn parse_file(path: PathBuf, text: String) -> (SourceFile, Option<RawCampaign>, 
         file.removed.push(original_text);
     }
     (file, None, problems)
+}
+
+/// The line (1-based) where YAML flow collections (`[`, `{`) first nest deeper than
+/// [`MAX_FLOW_DEPTH`], if they do. A linear scan that follows YAML's rules closely enough for
+/// this bound: brackets count where a node starts (line start, after `: `, `- `, `? `, or
+/// inside a flow collection), never inside quoted scalars, comments or block scalars (`|`, `>`).
+pub(super) fn flow_too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    // The indentation of the line that opened a block scalar: more indented lines are its text.
+    let mut block: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block = None;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        // Whether the next non-space character starts a node.
+        let mut node_start = true;
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if let Some(q) = quote {
+                match c {
+                    '\\' if q == '"' => i += 1,
+                    '\'' if q == '\'' && chars.get(i + 1) == Some(&'\'') => i += 1,
+                    _ if c == q => {
+                        quote = None;
+                        node_start = false;
+                    }
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            let next_is_space = chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+            match c {
+                ' ' | '\t' => {}
+                '#' if i == 0 || chars[i - 1].is_whitespace() => break,
+                '[' | '{' if node_start => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(n + 1);
+                    }
+                }
+                ']' | '}' if depth > 0 => {
+                    depth -= 1;
+                    node_start = false;
+                }
+                ',' if depth > 0 => node_start = true,
+                ':' | '-' | '?' if next_is_space || depth > 0 && c == ':' => node_start = true,
+                '"' | '\'' if node_start => quote = Some(c),
+                '|' | '>' if node_start && depth == 0 => {
+                    let rest: String = chars[i + 1..].iter().collect();
+                    let rest = rest.split(" #").next().unwrap_or_default();
+                    if rest.trim().chars().all(|c| c == '+' || c == '-' || c.is_ascii_digit()) {
+                        block = Some(indent);
+                        break;
+                    }
+                    node_start = false;
+                }
+                _ => node_start = false,
+            }
+            i += 1;
+        }
+    }
+    None
 }
 
 fn syntax_error(file: &SourceFile, e: &yaml_serde::Error) -> Diagnostic {

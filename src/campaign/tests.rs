@@ -583,7 +583,7 @@ mod hostile {
     use super::{load, report};
     use crate::engine::eval::tests::{hostile_string, proptest_cases};
 
-    const BUNDLED: &[&str] = &[
+    pub(super) const BUNDLED: &[&str] = &[
         include_str!("../../campaigns/b2b-setup-help.yaml"),
         include_str!("../../campaigns/billing-follow-up.yaml"),
         include_str!("../../campaigns/cart-rescue.yaml"),
@@ -723,4 +723,123 @@ mod hostile {
             let _ = report(&loaded);
         }
     }
+}
+
+/// Limits: each hit is one clear error, with the file (and line where there is one).
+mod limits {
+    use super::super::compile::MAX_JSONPATH_LENGTH;
+    use super::super::load::{MAX_CAMPAIGN_BYTES, MAX_FLOW_DEPTH, MAX_TEMPLATE_BYTES, flow_too_deep};
+    use super::{one, report};
+
+    const VALID: &str = "name: offer\naudience:\n  field: session.direction\n  equals: inbound\nmessage:\n  text: Hi\n";
+
+    #[test]
+    fn a_campaign_file_over_1_mib_is_refused_unread() {
+        let text = format!("{VALID}# {}\n", "x".repeat(MAX_CAMPAIGN_BYTES));
+        let out = one(&text);
+        assert!(out.contains("error[too-large]") && out.contains("at most 1.0 MiB"), "{out}");
+        assert!(out.contains("split it into several campaign files"), "{out}");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("big.yaml"), &text).unwrap();
+        std::fs::write(dir.path().join("templates/big.j2"), "x".repeat(MAX_TEMPLATE_BYTES + 1)).unwrap();
+        let loaded = super::super::load::load(&super::super::load::LoadOptions {
+            campaigns: vec![dir.path().join("big.yaml")],
+            templates_dir: dir.path().join("templates"),
+        });
+        let out = report(&loaded);
+        assert!(out.contains("big.yaml` is 1.0 MiB: a campaign file may be at most 1.0 MiB"), "{out}");
+        assert!(out.contains("big.j2` is 257 KiB: a template file may be at most 256 KiB"), "{out}");
+        assert!(loaded.set.is_none());
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly_with_its_line() {
+        let started = std::time::Instant::now();
+        let deep = format!("name: x\naudience: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let out = one(&deep);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(out.contains("error[too-deep]") && out.contains(":2:"), "{out}");
+        // Across lines too.
+        let lines = format!("name: x\naudience:\n  any: {}\n", "[\n".repeat(MAX_FLOW_DEPTH + 1));
+        assert_eq!(flow_too_deep(&lines), Some(3 + MAX_FLOW_DEPTH));
+        // Just below the limit, the YAML parser decides (its own limit is 128).
+        let ok = format!("a: {}1{}\n", "[".repeat(MAX_FLOW_DEPTH), "]".repeat(MAX_FLOW_DEPTH));
+        assert_eq!(flow_too_deep(&ok), None);
+    }
+
+    #[test]
+    fn brackets_in_text_are_not_nesting() {
+        let many = "{".repeat(500);
+        for text in [
+            format!("text: \"{many}\"\n"),
+            format!("text: '{many} it''s'\n"),
+            format!("text: |\n  {many}\n  {many}\nnext: 1\n"),
+            format!("text: >-\n    {many}\n"),
+            format!("text: Hi {many}\n"),
+            format!("# {many}\n"),
+            format!("text: \"multi\n  line {many}\"\n"),
+        ] {
+            assert_eq!(flow_too_deep(&text), None, "{text}");
+        }
+        for file in super::hostile::BUNDLED {
+            assert_eq!(flow_too_deep(file), None);
+        }
+    }
+
+    #[test]
+    fn a_long_jsonpath_is_refused_with_its_line() {
+        let query = format!("$.participants{}", ".a".repeat(MAX_JSONPATH_LENGTH));
+        let out =
+            one(&format!("name: offer\naudience:\n  jsonpath: \"{query}\"\n  exists: true\nmessage:\n  text: Hi\n"));
+        assert!(out.contains("error[jsonpath]") && out.contains("at most 500 are allowed"), "{out}");
+        assert!(out.contains("offer.yaml:3:"), "{out}");
+    }
+
+    #[test]
+    fn a_huge_regex_is_refused_with_its_line() {
+        let out = one(
+            "name: offer\naudience:\n  field: customer.attributes.page\n  matches: \"(\\\\w{100}){100}\"\nmessage:\n  text: Hi\n",
+        );
+        assert!(out.contains("error[regex]") && out.contains("too large"), "{out}");
+        assert!(out.contains("offer.yaml:4:"), "{out}");
+    }
+
+    #[test]
+    fn a_template_nested_too_deeply_is_a_syntax_error_with_its_line() {
+        let text = format!("{}x{}", "{{ (".repeat(500), ") }}".repeat(500));
+        let out = one(&format!(
+            "name: offer\naudience:\n  field: session.direction\n  equals: inbound\nmessage:\n  text: \"{text}\"\n"
+        ));
+        assert!(out.contains("error[template-syntax]") && out.contains("recursion"), "{out}");
+        assert!(out.contains("offer.yaml:6:"), "{out}");
+    }
+}
+
+/// `tests/corpus/`: hostile inputs kept as files (findings and classic attacks). Each loads
+/// quickly, without a panic, to errors (or, for a template that includes itself, to a campaign
+/// whose rendering stops at the recursion limit).
+#[test]
+fn the_hostile_corpus_loads_to_errors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let started = std::time::Instant::now();
+        let loaded = load(&[("corpus.yaml", &text)]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{}", path.display());
+        if let Some(set) = &loaded.set {
+            let campaign = set.enabled().next().unwrap();
+            let name = &campaign.message.template;
+            let e = set.templates.render(name, &Default::default()).unwrap_err().to_string();
+            assert!(e.contains("recursion"), "{}: {e}", path.display());
+        } else {
+            let out = report(&loaded);
+            assert!(out.contains("error["), "{}: {out}", path.display());
+        }
+        files += 1;
+    }
+    assert!(files >= 5);
 }

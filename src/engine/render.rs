@@ -127,6 +127,20 @@ fn describe(e: &minijinja::Error) -> String {
         }
         _ => e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
     };
+    // An error inside an included template: say what it was (e.g. the recursion limit).
+    let mut cause = None;
+    let mut next = std::error::Error::source(e);
+    while let Some(inner) = next.and_then(|s| s.downcast_ref::<minijinja::Error>()) {
+        cause = Some(inner);
+        next = std::error::Error::source(inner);
+    }
+    let what = match cause {
+        Some(inner) => {
+            let why = inner.detail().map_or_else(|| inner.kind().to_string(), |d| format!("{}: {d}", inner.kind()));
+            format!("{what}: {why}")
+        }
+        None => what,
+    };
     match (e.name(), e.line()) {
         (Some(name), Some(line)) => format!("{what} (template `{name}`, line {line})"),
         _ => what,
@@ -177,6 +191,14 @@ mod tests {
         let mut t = Templates::new();
         t.add("loop", "{% for i in range(100000) %}{{ i }}{% endfor %}").unwrap();
         assert!(matches!(t.render("loop", &BTreeMap::new()), Err(RenderError::OutOfFuel(_))));
+    }
+
+    #[test]
+    fn a_template_that_includes_itself_stops_at_the_recursion_limit() {
+        let mut t = Templates::new();
+        t.add("loop.j2", "x{% include 'loop.j2' %}").unwrap();
+        let Err(RenderError::Other(e)) = t.render("loop.j2", &BTreeMap::new()) else { panic!("rendered") };
+        assert!(e.contains("recursion") && e.contains("loop.j2"), "{e}");
     }
 
     #[test]
