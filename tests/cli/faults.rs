@@ -286,3 +286,70 @@ async fn runners_killed_mid_send_never_send_twice_and_leave_uncertain_rows() {
     println!("crashes: {seeds} seeds, {kills} kills, {interrupted} interrupted sends, duplicates: 0");
     assert!(kills >= seeds as usize * 2 && interrupted > 0, "{kills} kills, {interrupted} interrupted");
 }
+
+const EVERY_MINUTE_BULK: &str = "name: every-minute\naudience:\n  field: session.direction\n  equals: inbound\n\
+    message:\n  text: \"Hello {{ customer.id }}\"\nlimits:\n  once_every: 7d\nschedule:\n  cron: \"* * * * *\"\n";
+
+/// `runner serve` gets SIGTERM while a run is sending (each send answers after `send_delay`);
+/// returns the journal's states and how many sends the org received.
+#[cfg(unix)]
+async fn serve_terminated_mid_run(send_delay_ms: u64, shutdown_timeout: &str) -> (Vec<String>, usize) {
+    use std::time::{Duration, Instant};
+    let fake = FakeGenesys::start(bulk_snapshot(40), &[]).await;
+    fake.set_send_delay(Duration::from_millis(send_delay_ms));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("campaigns/every-minute.yaml"), EVERY_MINUTE_BULK).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("runner"))
+        .current_dir(super::root())
+        .env_remove("RUNNER_LOG")
+        .envs(fake.env())
+        .args(["serve", "--max-lateness", "2m", "--shutdown-timeout", shutdown_timeout])
+        .args(["--campaigns", &dir.path().join("campaigns").display().to_string()])
+        .args(["--templates", &dir.path().join("templates").display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while received(&fake) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "serve never sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(15), "serve did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    let rows = journal_rows(&journal_of(&fake)).await;
+    let twice: Vec<_> = fake.sends_per_contact().into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(twice.is_empty(), "{twice:?}");
+    for (customer, states) in &rows {
+        assert_eq!(states.len(), 1, "{customer}: {states:?}");
+    }
+    (rows.into_values().flatten().collect(), received(&fake))
+}
+
+/// SIGTERM during a run leaves no reservation without an outcome: within the shutdown timeout
+/// the sends in flight finish (`sent`) and no new one starts; past it, the abandoned ones are
+/// `uncertain`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_run_leaves_no_reservation_without_an_outcome() {
+    let (finished, abandoned) =
+        tokio::join!(serve_terminated_mid_run(500, "10s"), serve_terminated_mid_run(4000, "1s"));
+    let (states, received) = finished;
+    assert!(states.iter().all(|s| s == "sent"), "{states:?}");
+    assert_eq!(states.len(), received);
+    assert!(received < 40, "the run did not stop at SIGTERM: {received} sends");
+    let (states, received) = abandoned;
+    assert!(!states.is_empty() && states.iter().all(|s| s == "uncertain"), "{states:?}");
+    assert!(received <= states.len());
+}
