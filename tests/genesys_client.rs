@@ -657,3 +657,21 @@ async fn a_redirect_is_never_followed_to_another_host() {
     assert!(matches!(client.send(&request).await, Err(SendError::Failed(_))));
     assert!(elsewhere.received_requests().await.unwrap().is_empty(), "a redirect was followed");
 }
+
+#[tokio::test]
+async fn invalid_utf8_from_the_api_is_a_clear_decode_error() {
+    let server = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    let mut body = br#"{"id": "c-1", "firstName": "Zo"#.to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#"{{ 7 * 7 }}"}"#);
+    Mock::given(method("GET"))
+        .and(path("/api/v2/externalcontacts/contacts/c-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let (client, _) = client(config(&server));
+    let Err(SourceError::Api(e)) = client.contact("c-1").await else { panic!("invalid UTF-8 was accepted") };
+    assert!(matches!(e.failure, Failure::Decode { .. }), "{e}");
+    assert!(e.to_string().contains("c-1"), "{e}");
+}

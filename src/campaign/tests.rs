@@ -755,6 +755,21 @@ mod limits {
     }
 
     #[test]
+    fn a_campaign_file_that_is_not_utf8_is_one_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = VALID.as_bytes().to_vec();
+        bytes.extend_from_slice(b"# caf\xe9\n");
+        std::fs::write(dir.path().join("latin1.yaml"), bytes).unwrap();
+        let loaded = super::super::load::load(&super::super::load::LoadOptions {
+            campaigns: vec![dir.path().join("latin1.yaml")],
+            templates_dir: dir.path().join("templates"),
+        });
+        let out = report(&loaded);
+        assert!(loaded.set.is_none());
+        assert!(out.contains("latin1.yaml") && out.contains("valid UTF-8"), "{out}");
+    }
+
+    #[test]
     fn deep_flow_nesting_is_refused_quickly_with_its_line() {
         let started = std::time::Instant::now();
         let deep = format!("name: x\naudience: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));

@@ -163,6 +163,44 @@ async fn missing_settings_are_named_together_and_exit_2() {
     }
 }
 
+/// Every wrong setting is one clear error naming it, exit 2, and never echoes a secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_bad_setting_is_one_clear_error_and_exits_2() {
+    let fake = FakeGenesys::start(demo(), &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    /// Variables set, arguments added, what the error must name.
+    type BadSetting<'a> = (Vec<(&'static str, String)>, Vec<&'a str>, &'a str);
+    let cases: Vec<BadSetting> = vec![
+        (vec![("GENESYS_ENV_URL", "http://api.example.com".into())], vec![], "GENESYS_ENV_URL"),
+        (vec![("GENESYS_LOGIN_URL", "ftp://localhost".into())], vec![], "GENESYS_LOGIN_URL"),
+        (vec![("GENESYS_ENV_URL", String::new()), ("GENESYS_LOGIN_URL", String::new())], vec![], "GENESYS_REGION"),
+        (vec![("RUNNER_CONFIG", file("a.yaml", "timout: 1s\n"))], vec![], "`timout`"),
+        (vec![("RUNNER_CONFIG", file("b.yaml", "timeout: soon\n"))], vec![], "`timeout`"),
+        (vec![("RUNNER_CONFIG", file("c.yaml", "concurrency: 0\n"))], vec![], "`concurrency`"),
+        (vec![("RUNNER_CONFIG", dir.path().join("missing.yaml").display().to_string())], vec![], "missing.yaml"),
+        (vec![("RUNNER_GLOBAL_CAP", "abc".into())], vec![], "global cap"),
+        (vec![], vec!["--journal", "postgres://user:hunter2@[bad"], "journal location"),
+    ];
+    for (vars, args, names) in cases {
+        let mut case = Case::new(&["--dry-run", "--now", NOW]).env(fake.env()).env(vars.clone());
+        for a in &args {
+            case = case.arg(*a);
+        }
+        let (_, stderr) = case.expect_async(2).await;
+        let errors = stderr.lines().filter(|l| l.starts_with("error")).count();
+        assert_eq!(errors, 1, "{vars:?} {args:?}: {stderr}");
+        assert!(stderr.contains(names), "{vars:?} {args:?}: {stderr}");
+        for secret in [fake_genesys::CLIENT_SECRET, "hunter2"] {
+            assert!(!stderr.contains(secret), "{stderr}");
+        }
+    }
+}
+
 fn contact_named(snapshot: &Snapshot, first_name: &str) -> String {
     snapshot.external_contacts.values().find(|c| c.first_name.as_deref() == Some(first_name)).unwrap().id.clone()
 }
