@@ -675,3 +675,76 @@ async fn invalid_utf8_from_the_api_is_a_clear_decode_error() {
     assert!(matches!(e.failure, Failure::Decode { .. }), "{e}");
     assert!(e.to_string().contains("c-1"), "{e}");
 }
+
+/// A raw HTTP server whose every answer is a 200 cut off mid-body (a `Content-Length` of 100,
+/// then 7 bytes and a closed connection). Counts the requests it read.
+async fn cut_off_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The head, then as much body as it announces.
+            while let Ok(n) = socket.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buffer).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buffer.len() >= end + 4 + length {
+                        seen.lock().unwrap().push(text.lines().next().unwrap_or_default().to_owned());
+                        break;
+                    }
+                }
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n";
+            let _ = socket.write_all(format!("{head}{{\"id\":").as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (url, requests)
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_mid_body_repeats_a_read_but_never_a_send() {
+    let login = MockServer::start().await;
+    grant(&login, "tok-1", 86_400).await;
+    let (api, requests) = cut_off_server().await;
+    let mut config = GenesysConfig::from_env(
+        &env(&[
+            ("GENESYS_CLIENT_ID", CLIENT_ID),
+            ("GENESYS_CLIENT_SECRET", SECRET),
+            ("GENESYS_DEPLOYMENT_ID", DEPLOYMENT),
+            ("GENESYS_ENV_URL", &api),
+            ("GENESYS_LOGIN_URL", &login.uri()),
+        ]),
+        None,
+    )
+    .unwrap();
+    config.tuning.max_retries = 2;
+    let (client, _) = client(config);
+
+    // A read: repeated (safe), then reported as a broken answer.
+    let Err(SourceError::Api(e)) = client.contact("c-1").await else { panic!("a cut-off answer was accepted") };
+    assert!(matches!(e.failure, Failure::Transport { .. }), "{e}");
+    assert_eq!(requests.lock().unwrap().len(), 3, "{:?}", requests.lock().unwrap());
+
+    // A send: Genesys answered 200, so the message went out: sent, never repeated.
+    requests.lock().unwrap().clear();
+    let request = client.web_message("c-1", "Hello");
+    assert!(client.send(&request).await.is_ok());
+    assert_eq!(*requests.lock().unwrap(), ["POST /api/v2/conversations/messages/agentless HTTP/1.1"]);
+}
