@@ -1,7 +1,7 @@
-//! Secrets never reach output: a full live run at `RUNNER_LOG=trace`, with a report, a
-//! revoked token (so the 401 and re-login paths log too) and failing requests, then a
-//! recorded snapshot: stdout, stderr, the report, the snapshot and the journal's bytes hold
-//! neither the client secret nor any token nor the Basic credentials.
+//! Secrets never reach output: a full live run at `RUNNER_LOG=trace` with a report (and a
+//! revoked token, so the 401 and re-login paths log too, and failing requests), a preview with
+//! `--explain`, then a recorded snapshot: stdout, stderr, the report, the snapshot and the
+//! journal's bytes hold neither the client secret nor any token nor the Basic credentials.
 
 use super::fake_genesys::{self, FakeGenesys, FaultPlan};
 use super::{Case, root};
@@ -23,6 +23,8 @@ async fn no_output_of_a_traced_run_holds_a_secret() {
     let run = tokio::task::spawn_blocking(move || run.run()).await.unwrap();
     let record = traced(Case::new(&["snapshot", "--out", snapshot.to_str().unwrap()]));
     let record = tokio::task::spawn_blocking(move || record.run()).await.unwrap();
+    let preview = traced(Case::new(&["--dry-run", "--explain"]));
+    let preview = tokio::task::spawn_blocking(move || preview.run()).await.unwrap();
     assert!(fake.send_bodies().len() > 5, "the run sent nothing: {}", String::from_utf8_lossy(&run.stderr));
     assert!(fake.faults.get().iter().any(|(k, n)| *k == "revoked" && *n > 0), "no token was revoked");
     // The trace really is verbose: it logs the requests.
@@ -34,6 +36,8 @@ async fn no_output_of_a_traced_run_holds_a_secret() {
         ("run stdout".into(), run.stdout),
         ("run stderr".into(), run.stderr),
         ("snapshot stdout".into(), record.stdout),
+        ("preview stdout".into(), preview.stdout),
+        ("preview stderr".into(), preview.stderr),
         ("snapshot stderr".into(), record.stderr),
         ("report".into(), std::fs::read(&report).unwrap()),
         ("snapshot".into(), std::fs::read(&snapshot).unwrap()),
