@@ -108,7 +108,7 @@ impl Scope for View<'_> {
             Subject::Field(f) => self.resolve(f),
             Subject::JsonPath(q) => match &self.candidate.details {
                 None => Resolved::Unknown(Needs::Details),
-                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &d.raw) {
+                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &*d.raw) {
                     Ok(found) => match found.as_slice() {
                         [] => Value::Missing,
                         [one] => Value::from_json(one.val),
@@ -502,7 +502,8 @@ pub(crate) mod tests {
             details: Some(Details {
                 raw: serde_json::json!({"participants": [
                     {"purpose": "customer", "attributes": {"segment": "b2b", "score": 7}},
-                    {"purpose": "acd", "queueName": "Sales"}]}),
+                    {"purpose": "acd", "queueName": "Sales"}]})
+                .into(),
                 attributes,
                 queue_name: Some("Sales".into()),
                 locale: Some("de-de".into()),
