@@ -145,15 +145,20 @@ fn run(args: RunArgs, ui: Ui) -> Result<ExitCode, AppError> {
             let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
             let source = SnapshotSource::new(snapshot);
             let look_back = Tuning::default().look_back;
-            block_on(async {
+            let code = block_on(async {
                 // A preview reads the journal (to show `capped`) and never writes it.
                 let journal = Journal::open_read_only(&location, options.journal.options()).await?;
                 let plan = pipeline::plan(&source, &set, Some(&journal), pipeline_options(&options, now, look_back, 8))
                     .await?;
                 print_plan(&plan, None, &heading, &options);
                 write_report(&options, &plan, &heading, &set)?;
+                // The process ends next: not freeing millions of small allocations one by one
+                // saves seconds on a large snapshot (the system takes the memory back at once).
+                std::mem::forget(plan);
                 Ok(ExitCode::Success)
-            })
+            });
+            std::mem::forget(source);
+            code
         }
         DataSource::Live => {
             let client = live_client(options.config.as_deref())?;

@@ -316,9 +316,9 @@ mod tests {
             self.log("sessions".into());
             Ok(self.sessions.clone())
         }
-        async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+        async fn conversation(&self, id: &str) -> Result<std::sync::Arc<serde_json::Value>, SourceError> {
             self.log(format!("details {id}"));
-            self.details.get(id).cloned().ok_or_else(api_error)
+            self.details.get(id).cloned().map(std::sync::Arc::new).ok_or_else(api_error)
         }
         async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
             self.log(format!("contact {id}"));

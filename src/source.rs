@@ -3,6 +3,7 @@
 //! snapshot decides exactly what a live run decides.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -30,8 +31,9 @@ pub trait Source: Sync {
         look_back: SignedDuration,
     ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
 
-    /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim.
-    fn conversation(&self, id: &str) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+    /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim. Shared: a
+    /// snapshot hands out its own copy without cloning it.
+    fn conversation(&self, id: &str) -> impl Future<Output = Result<Arc<serde_json::Value>, SourceError>> + Send;
 
     /// An external contact; `None` when it does not exist.
     fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;

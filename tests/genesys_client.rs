@@ -139,7 +139,7 @@ async fn login_uses_basic_auth_and_the_client_credentials_form_then_bearer() {
     let (client, _) = client(config(&server));
 
     let first = client.conversation("conv-1").await.unwrap();
-    assert_eq!(first, json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]}));
+    assert_eq!(*first, json!({"id": "conv-1", "participants": [{"attributes": {"k": "v"}}]}));
     client.conversation("conv-1").await.unwrap();
     // One login for both calls (grant expects exactly one).
 }
@@ -190,7 +190,7 @@ async fn a_401_logs_in_again_and_repeats_the_request_once() {
         .await;
     let (client, _) = client(config(&server));
 
-    assert_eq!(client.conversation("conv-1").await.unwrap(), json!({"id": "conv-1"}));
+    assert_eq!(*client.conversation("conv-1").await.unwrap(), json!({"id": "conv-1"}));
 }
 
 #[tokio::test]

@@ -325,9 +325,12 @@ fn is_loaded(c: &Candidate, needs: Needs) -> bool {
 /// Skips the sends that the send journal caps: `caps` maps (campaign, conversation id) to why.
 pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String), String>) {
     for s in sessions {
-        for d in &mut s.decisions {
-            let key = (d.campaign.clone(), s.conversation_id.clone());
-            if let (Outcome::Send { .. }, Some(why)) = (&d.outcome, caps.get(&key)) {
+        if caps.is_empty() {
+            return;
+        }
+        // Only sends can be capped: no key (two strings) for the skips.
+        for d in s.decisions.iter_mut().filter(|d| matches!(d.outcome, Outcome::Send { .. })) {
+            if let Some(why) = caps.get(&(d.campaign.clone(), s.conversation_id.clone())) {
                 d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: why.clone() };
             }
         }

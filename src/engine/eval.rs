@@ -108,7 +108,7 @@ impl Scope for View<'_> {
             Subject::Field(f) => self.resolve(f),
             Subject::JsonPath(q) => match &self.candidate.details {
                 None => Resolved::Unknown(Needs::Details),
-                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &d.raw) {
+                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &*d.raw) {
                     Ok(found) => match found.as_slice() {
                         [] => Value::Missing,
                         [one] => Value::from_json(one.val),
@@ -502,7 +502,8 @@ pub(crate) mod tests {
             details: Some(Details {
                 raw: serde_json::json!({"participants": [
                     {"purpose": "customer", "attributes": {"segment": "b2b", "score": 7}},
-                    {"purpose": "acd", "queueName": "Sales"}]}),
+                    {"purpose": "acd", "queueName": "Sales"}]})
+                .into(),
                 attributes,
                 queue_name: Some("Sales".into()),
                 locale: Some("de-de".into()),
@@ -865,7 +866,7 @@ pub(crate) mod tests {
             let mut c = candidate();
             let details = c.details.as_mut().unwrap();
             details.attributes.insert("plan".into(), value.clone());
-            details.raw["participants"][0]["attributes"]["segment"] = serde_json::json!(value.clone());
+            std::sync::Arc::make_mut(&mut details.raw)["participants"][0]["attributes"]["segment"] = serde_json::json!(value.clone());
             if let Some(Some(contact)) = c.contact.as_mut() {
                 contact.first_name = Some(value.clone());
                 contact.custom_fields.insert("loyalty_level".into(), serde_json::json!(value.clone()));

@@ -237,9 +237,9 @@ impl Source for GenesysClient {
         Ok(out)
     }
 
-    async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
         let call = Call::get(Endpoint::Conversation, self.api(&["conversations", id])).target(id);
-        Ok(self.get(&call).await?)
+        Ok(Arc::new(self.get(&call).await?))
     }
 
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,8 @@ pub struct Snapshot {
     pub active_conversations: Vec<AnalyticsConversation>,
     /// `GET /api/v2/conversations/{id}` answers, by conversation id, verbatim.
     #[serde(default)]
-    pub conversation_details: BTreeMap<String, serde_json::Value>,
+    /// Shared, so that a replay hands them out without copying them.
+    pub conversation_details: BTreeMap<String, Arc<serde_json::Value>>,
     /// `GET /api/v2/externalcontacts/contacts/{id}` answers, by contact id.
     #[serde(default)]
     pub external_contacts: BTreeMap<String, ExternalContact>,
@@ -149,6 +151,13 @@ impl Snapshot {
 
     /// Parses snapshot JSON; `path` only names the source in errors.
     pub fn from_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
+        // The fast path: one parse without tracking paths. Any failure parses again below, the
+        // slow way, for the same answer with the exact place of the error.
+        if let Ok(snapshot) = serde_json::from_str::<Snapshot>(text) {
+            if snapshot.format == FORMAT {
+                return Ok(snapshot);
+            }
+        }
         let probe: FormatProbe = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
             .map_err(|e| SnapshotError::parse(path, e))?;
         match probe.format {
@@ -217,7 +226,7 @@ impl Source for SnapshotSource {
         Ok(dedup(active.cloned()))
     }
 
-    async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
         self.snapshot
             .conversation_details
             .get(id)
@@ -330,7 +339,7 @@ impl<S: Source> Source for Recorder<S> {
         Ok(found)
     }
 
-    async fn conversation(&self, id: &str) -> Result<serde_json::Value, SourceError> {
+    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
         let found = self.keep(|| conversation_key(id), self.inner.conversation(id).await)?;
         self.record(|s| {
             s.conversation_details.insert(id.to_owned(), found.clone());

@@ -151,7 +151,7 @@ pub struct Details {
     pub locale: Option<String>,
     /// The raw conversation JSON, for `jsonpath:` conditions.
     #[serde(skip)]
-    pub raw: serde_json::Value,
+    pub raw: std::sync::Arc<serde_json::Value>,
 }
 
 /// An external contact (`GET /api/v2/externalcontacts/contacts/{id}`).

@@ -112,8 +112,8 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// locale). The queue name comes from the last ACD participant that names its queue, else from
 /// the last participant of any purpose that does (an agent's participant names the queue the
 /// conversation came from). The raw JSON is kept for `jsonpath:` conditions.
-pub fn details(raw: serde_json::Value) -> Result<Details, NormalizeError> {
-    let conv: Conversation = serde_path_to_error::deserialize(&raw)
+pub fn details(raw: std::sync::Arc<serde_json::Value>) -> Result<Details, NormalizeError> {
+    let conv: Conversation = serde_path_to_error::deserialize(&*raw)
         .map_err(|e| NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() })?;
     let customer = conv.participants.iter().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
@@ -362,13 +362,13 @@ mod tests {
     #[test]
     fn details_takes_customer_attributes_and_last_acd_queue_name() {
         let raw = details_json();
-        let d = details(raw.clone()).expect("valid details");
+        let d = details(raw.clone().into()).expect("valid details");
         assert_eq!(d.attributes.get("plan").map(String::as_str), Some("premium"));
         assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
         assert_eq!(d.attributes.len(), 3);
         assert_eq!(d.locale.as_deref(), Some("de-de"));
         assert_eq!(d.queue_name.as_deref(), Some("Billing"));
-        assert_eq!(d.raw, raw);
+        assert_eq!(*d.raw, raw);
     }
 
     #[test]
@@ -378,7 +378,7 @@ mod tests {
             p.remove("attributes");
             p.remove("locale");
         }
-        let d = details(raw).expect("valid details");
+        let d = details(raw.into()).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
     }
@@ -390,7 +390,7 @@ mod tests {
             {"purpose": "acd", "queueId": "q-x"},
             {"purpose": "agent", "queueName": "Support"}
         ]});
-        let d = details(raw).expect("valid details");
+        let d = details(raw.into()).expect("valid details");
         assert_eq!(d.queue_name.as_deref(), Some("Support"));
         assert!(d.attributes.is_empty());
     }
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn details_without_customer_participant() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "acd", "queueName": "Sales"}]});
-        let d = details(raw).expect("valid details");
+        let d = details(raw.into()).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
         assert_eq!(d.queue_name.as_deref(), Some("Sales"));
@@ -407,12 +407,12 @@ mod tests {
     #[test]
     fn details_of_the_wrong_shape_name_the_place() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "customer", "attributes": {"cart_value": 149.9}}]});
-        let err = details(raw).expect_err("attributes are strings");
+        let err = details(raw.into()).expect_err("attributes are strings");
         let text = err.to_string();
         assert!(text.contains("participants[0].attributes.cart_value"), "{text}");
         assert!(text.contains("expected a string"), "{text}");
 
-        let err = details(json!({"participants": []})).expect_err("id is required");
+        let err = details(json!({"participants": []}).into()).expect_err("id is required");
         assert!(err.to_string().contains("missing field `id`"), "{err}");
     }
 

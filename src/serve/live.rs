@@ -276,7 +276,7 @@ mod tests {
             customer_name: None,
         };
         let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
-        let details = Details { attributes, queue_name: None, locale: None, raw: serde_json::Value::Null };
+        let details = Details { attributes, queue_name: None, locale: None, raw: Default::default() };
         Candidate { session, details: Some(details), contact: None, history: None }
     }
 
