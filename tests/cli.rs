@@ -96,6 +96,21 @@ impl Case {
     }
 }
 
+/// Sends SIGTERM to a child process and waits for it to exit, failing when it takes longer than
+/// `within`.
+async fn terminate(child: &mut std::process::Child, within: std::time::Duration) -> std::process::ExitStatus {
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let signalled = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(signalled.elapsed() < within, "the process did not stop within {within:?} of SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }

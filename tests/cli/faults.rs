@@ -317,16 +317,7 @@ async fn serve_terminated_mid_run(send_delay_ms: u64, shutdown_timeout: &str) ->
         assert!(started.elapsed() < Duration::from_secs(20), "serve never sent");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(term.success());
-    let signalled = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(signalled.elapsed() < Duration::from_secs(15), "serve did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = super::terminate(&mut child, Duration::from_secs(15)).await;
     assert_eq!(status.code(), Some(0));
     let rows = journal_rows(&journal_of(&fake)).await;
     let twice: Vec<_> = fake.sends_per_contact().into_iter().filter(|(_, n)| *n > 1).collect();

@@ -456,17 +456,8 @@ async fn serve_runs_the_due_occurrence_sends_once_and_stops_cleanly_on_sigterm()
     // The first run began promptly, not at the next minute boundary.
     assert!(started.elapsed() < Duration::from_secs(15));
 
-    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(term.success());
-    let signalled = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        // The shutdown timeout is 5 s; nothing is in flight, so it should be far quicker.
-        assert!(signalled.elapsed() < Duration::from_secs(6), "serve did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    // The shutdown timeout is 5 s; nothing is in flight, so it should be far quicker.
+    let status = super::terminate(&mut child, Duration::from_secs(6)).await;
     reader.join().unwrap();
     let logs = logs(&lines);
     assert_eq!(status.code(), Some(0), "{logs:#?}");
