@@ -581,6 +581,40 @@ fn big_snapshot(n: usize) -> Value {
     out
 }
 
+/// Writes a snapshot built as a `runner-snapshot/1` document in the `runner-snapshot/2` JSON
+/// Lines form that `runner snapshot` writes (a header, then one API answer per line).
+fn write_lines(doc: &Value, path: &Path) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut line = |v: Value| {
+        serde_json::to_writer(&mut out, &v).unwrap();
+        out.write_all(b"\n").unwrap();
+    };
+    let mut header = json!({"format": "runner-snapshot/2", "captured_at": doc["captured_at"]});
+    if let Some(d) = doc.get("description") {
+        header["description"] = d.clone();
+    }
+    line(header);
+    for c in doc["active_conversations"].as_array().unwrap() {
+        line(json!({"active": c}));
+    }
+    for (kind, key) in [("details", "conversation_details"), ("contact", "external_contacts")] {
+        for (id, data) in doc[key].as_object().unwrap() {
+            line(json!({kind: {"id": id, "data": data}}));
+        }
+    }
+    for c in doc["history"].as_array().unwrap() {
+        line(json!({"history": c}));
+    }
+    for w in doc["wrapup_codes"].as_array().unwrap() {
+        line(json!({"wrapup_code": w}));
+    }
+    for (key, error) in doc.get("failures").and_then(Value::as_object).into_iter().flatten() {
+        line(json!({"failure": {"key": key, "error": error}}));
+    }
+    out.flush().unwrap();
+}
+
 fn collect_ids(v: &Value, ids: &mut HashSet<String>) {
     match v {
         Value::Object(map) => {
@@ -679,10 +713,10 @@ fn target_local(report: &mut Report, sessions: usize, campaigns: usize, files: u
         None => Workdir::Temp(tempfile::tempdir().unwrap()),
     };
     copy_campaigns(dir.path(), campaigns);
-    let snapshot = dir.path().join("big.json");
+    let snapshot = dir.path().join("big.jsonl");
     let generated = Instant::now();
     let value = big_snapshot(sessions);
-    serde_json::to_writer(std::io::BufWriter::new(std::fs::File::create(&snapshot).unwrap()), &value).unwrap();
+    write_lines(&value, &snapshot);
     drop(value);
     let size = std::fs::metadata(&snapshot).unwrap().len() as f64 / 1e6;
     println!("generated {sessions} sessions ({size:.0} MB) in {:.1} s", generated.elapsed().as_secs_f64());
@@ -708,8 +742,8 @@ fn target_local(report: &mut Report, sessions: usize, campaigns: usize, files: u
     report.add("## Target 4: local work (release build)");
     report.add("");
     report.add(format!(
-        "`runner --dry-run --snapshot big.json --format json` over {sessions} active sessions (the demo's cloned with \
-         new ids, with their details, contacts and history: a {size:.0} MB file) and {campaigns} campaigns (the \
+        "`runner --dry-run --snapshot big.jsonl --format json` over {sessions} active sessions (the demo's cloned with \
+         new ids, with their details, contacts and history: a {size:.0} MB `runner-snapshot/2` file) and {campaigns} campaigns (the \
          bundled ones copied); best of 3 after a warm-up; exit code {code}."
     ));
     report.add("");

@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::exit::ExitCode;
 use crate::genesys::client::GenesysClient;
 use crate::genesys::config::{GenesysConfig, Tuning};
-use crate::genesys::snapshot::{Recorder, Snapshot, SnapshotSource};
+use crate::genesys::snapshot::{Recorder, SnapshotSource};
 use crate::journal::{self, Journal};
 use crate::pipeline;
 use crate::progress::Bar;
@@ -140,10 +140,9 @@ fn run(args: RunArgs, ui: Ui) -> Result<ExitCode, AppError> {
     let location = options.journal.location()?;
     match &options.source {
         DataSource::Snapshot(path) => {
-            let snapshot = Snapshot::load(path)?;
-            let now = options.now.unwrap_or(snapshot.captured_at);
+            let source = SnapshotSource::open(path)?;
+            let now = options.now.unwrap_or(source.captured_at());
             let heading = Heading { mode: "Dry run", source: format!("snapshot {}", path.display()) };
-            let source = SnapshotSource::new(snapshot);
             let look_back = Tuning::default().look_back;
             let code = block_on(async {
                 // A preview reads the journal (to show `capped`) and never writes it.

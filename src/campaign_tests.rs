@@ -254,7 +254,12 @@ pub fn snapshot(case: &TestCase) -> Snapshot {
         captured_at: case.now,
         description: Some(format!("test `{}`", case.name)),
         active_conversations: vec![active],
-        conversation_details: [(SESSION_ID.to_owned(), std::sync::Arc::new(details))].into_iter().collect(),
+        conversation_details: [(
+            SESSION_ID.to_owned(),
+            serde_json::value::to_raw_value(&details).expect("JSON values serialize"),
+        )]
+        .into_iter()
+        .collect(),
         external_contacts: contact.map(|c| (CUSTOMER_ID.to_owned(), c)).into_iter().collect(),
         history,
         wrapup_codes,

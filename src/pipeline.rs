@@ -16,7 +16,7 @@ use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
-use crate::model::{Candidate, normalize};
+use crate::model::{Candidate, PastConversation, normalize};
 use crate::progress::{Progress, Silent};
 use crate::source::{Source, SourceError};
 
@@ -67,15 +67,18 @@ pub async fn plan_observed<S: Source>(
     options: Options,
     progress: &dyn Progress,
 ) -> Result<Plan, PlanError> {
-    let conversations =
-        source.active_sessions(options.now, options.session_look_back).await.map_err(PlanError::Sessions)?;
+    // Each conversation is normalized as it comes: a large snapshot is never held whole.
     let mut seen = HashSet::new();
-    let mut candidates: Vec<Candidate> = conversations
-        .iter()
-        .filter_map(normalize::session)
-        .filter(|session| seen.insert(session.id.clone()))
-        .map(|session| Candidate { session, details: None, contact: None, history: None })
-        .collect();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut add = |conversation| {
+        if let Some(session) = normalize::session(&conversation) {
+            if seen.insert(session.id.clone()) {
+                candidates.push(Candidate { session, details: None, contact: None, history: None });
+            }
+        }
+    };
+    let listed = source.active_sessions(options.now, options.session_look_back, &mut add).await;
+    listed.map_err(PlanError::Sessions)?;
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
@@ -162,14 +165,22 @@ impl<S: Source> Loader<'_, S> {
             .await
     }
 
+    /// Details are normalized as they arrive (the campaigns' `jsonpath:` queries answered
+    /// then), so the raw JSON of every session is never held at once.
     async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
         let wanted = self.wanting(decider, candidates, &[Needs::Details]);
         let wanted = wanted.into_iter().map(|i| (i, candidates[i].session.id.clone())).collect();
         let source = self.source;
-        let results =
-            self.fetch_each("conversation details", wanted, |id| async move { source.conversation(&id).await }).await;
+        let queries = decider.set.jsonpath_queries();
+        let queries = &queries;
+        let results = self
+            .fetch_each("conversation details", wanted, |id| async move {
+                let raw = source.conversation(&id).await.map_err(|e| e.to_string())?;
+                normalize::details(&raw, queries).map_err(|e| e.to_string())
+            })
+            .await;
         for (i, result) in results {
-            match result.map_err(|e| e.to_string()).and_then(|raw| normalize::details(raw).map_err(|e| e.to_string())) {
+            match result {
                 Ok(details) => candidates[i].details = Some(details),
                 Err(e) => self.fail(&candidates[i], Needs::Details, e),
             }
@@ -221,39 +232,59 @@ impl<S: Source> Loader<'_, S> {
         all_ids.dedup();
         let now = self.options.now;
         self.progress.start("earlier conversations", wanted.len());
+        // Each past conversation is normalized as it comes (once for each customer in it),
+        // indexed by customer, and then handed to the candidates whose customer it was.
+        let mut past: Vec<Option<PastConversation>> = Vec::new();
+        let mut by_customer: HashMap<String, Vec<usize>> = HashMap::new();
         let loaded = async {
-            let codes = self.source.wrapup_codes().await?;
+            let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
-            let past = self.source.history(&all_ids, since, now).await?;
-            Ok::<_, SourceError>((normalize::wrapup_names(&codes), past))
+            let mut add = |conversation| {
+                for (customer, p) in normalize::past_conversation(&conversation, &names) {
+                    by_customer.entry(customer).or_default().push(past.len());
+                    past.push(Some(p));
+                }
+            };
+            self.source.history(&all_ids, since, now, &mut add).await
         };
         let loaded = loaded.await;
         self.progress.advance(wanted.len());
-        match loaded {
-            Ok((names, past)) => {
-                // Index the answer by customer once, so each candidate reads only its own
-                // conversations (not every customer's).
-                let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
-                for (n, conv) in past.iter().enumerate() {
-                    for id in conv.participants.iter().filter_map(|p| p.external_contact_id.as_deref()) {
-                        by_customer.entry(id).or_default().push(n);
-                    }
-                }
-                for i in wanted {
-                    let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
-                    let mut mine: Vec<usize> =
-                        ids.iter().filter_map(|id| by_customer.get(id.as_str())).flatten().copied().collect();
-                    mine.sort_unstable();
-                    mine.dedup();
-                    let c = &mut candidates[i];
-                    c.history = Some(normalize::history(mine.iter().map(|&n| &past[n]), &ids, &c.session.id, &names));
-                }
+        if let Err(e) = loaded {
+            for i in wanted {
+                self.fail(&candidates[i], Needs::History, e.to_string());
             }
-            Err(e) => {
-                for i in wanted {
-                    self.fail(&candidates[i], Needs::History, e.to_string());
-                }
+            return;
+        }
+        // Which entries each candidate takes: for each conversation, the first of its
+        // customers that is the candidate's (entries of one conversation are adjacent).
+        let mut taken: Vec<Vec<usize>> = Vec::with_capacity(wanted.len());
+        let mut takers = vec![0u32; past.len()];
+        for &i in &wanted {
+            let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
+            let mut mine: Vec<usize> = ids.iter().filter_map(|id| by_customer.get(id)).flatten().copied().collect();
+            mine.sort_unstable();
+            mine.dedup();
+            let mut last_id: Option<&str> = None;
+            mine.retain(|&n| {
+                let id = past[n].as_ref().map(|p| p.id.as_str());
+                let keep = id != last_id;
+                last_id = id;
+                keep
+            });
+            for &n in &mine {
+                takers[n] += 1;
             }
+            taken.push(mine);
+        }
+        drop(by_customer);
+        for (i, mine) in wanted.into_iter().zip(taken) {
+            // An entry only this candidate takes moves; a shared one is copied.
+            let entries = mine.into_iter().filter_map(|n| {
+                takers[n] -= 1;
+                if takers[n] == 0 { past[n].take() } else { past[n].clone() }
+            });
+            let c = &mut candidates[i];
+            c.history = Some(normalize::collect_history(entries.collect::<Vec<_>>(), &c.session.id));
         }
     }
 
@@ -312,13 +343,16 @@ mod tests {
             &self,
             _: Timestamp,
             _: SignedDuration,
-        ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+            sink: crate::source::Sink<'_>,
+        ) -> Result<(), SourceError> {
             self.log("sessions".into());
-            Ok(self.sessions.clone())
+            self.sessions.iter().cloned().for_each(sink);
+            Ok(())
         }
-        async fn conversation(&self, id: &str) -> Result<std::sync::Arc<serde_json::Value>, SourceError> {
+        async fn conversation(&self, id: &str) -> Result<crate::source::RawJson, SourceError> {
             self.log(format!("details {id}"));
-            self.details.get(id).cloned().map(std::sync::Arc::new).ok_or_else(api_error)
+            let found = self.details.get(id).ok_or_else(api_error)?;
+            Ok(serde_json::value::to_raw_value(found).expect("JSON values serialize"))
         }
         async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
             self.log(format!("contact {id}"));
@@ -332,9 +366,11 @@ mod tests {
             ids: &[String],
             _: Timestamp,
             _: Timestamp,
-        ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+            sink: crate::source::Sink<'_>,
+        ) -> Result<(), SourceError> {
             self.log(format!("history {}", ids.len()));
-            Ok(self.history.clone())
+            self.history.iter().cloned().for_each(sink);
+            Ok(())
         }
         async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
             self.log("wrapup codes".into());

@@ -3,7 +3,6 @@
 //! snapshot decides exactly what a live run decides.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -17,36 +16,71 @@ pub enum SourceError {
     /// The request failed when the snapshot was recorded; replaying fails the same way.
     #[error("failed when the snapshot was recorded: {error}")]
     FailedWhenRecorded { error: String },
+    /// The snapshot file could not be read back during the run (changed or removed).
+    #[error("{error}")]
+    Unreadable { error: String },
     #[error(transparent)]
     Api(#[from] crate::genesys::error::ApiError),
 }
 
+/// A JSON document as the API sent it (conversation details), parsed only by its reader.
+pub type RawJson = Box<serde_json::value::RawValue>;
+
+/// Where a source hands its conversations, one at a time, so that a run over a large snapshot
+/// never holds them all. When the call then fails, the conversations already handed over are
+/// to be discarded: the answer is all or nothing.
+pub type Sink<'a> = &'a mut (dyn FnMut(AnalyticsConversation) + Send);
+
 /// Reads Genesys data. Implemented by the snapshot and by the live client.
 pub trait Source: Sync {
     /// Active web-messaging conversations (no `conversationEnd`) that started within
-    /// `look_back` before `now`, de-duplicated by conversation id.
+    /// `look_back` before `now`, de-duplicated by conversation id, each given to `sink`.
     fn active_sessions(
         &self,
         now: Timestamp,
         look_back: SignedDuration,
-    ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
+        sink: Sink<'_>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
 
-    /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim. Shared: a
-    /// snapshot hands out its own copy without cloning it.
-    fn conversation(&self, id: &str) -> impl Future<Output = Result<Arc<serde_json::Value>, SourceError>> + Send;
+    /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim.
+    fn conversation(&self, id: &str) -> impl Future<Output = Result<RawJson, SourceError>> + Send;
 
     /// An external contact; `None` when it does not exist.
     fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
 
     /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
-    /// as the customer.
+    /// as the customer, de-duplicated by conversation id, each given to `sink`.
     fn history(
         &self,
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-    ) -> impl Future<Output = Result<Vec<AnalyticsConversation>, SourceError>> + Send;
+        sink: Sink<'_>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
 
     /// Every wrap-up code of the org, to name the ids the analytics data carries.
     fn wrapup_codes(&self) -> impl Future<Output = Result<Vec<WrapupCode>, SourceError>> + Send;
+}
+
+/// [`Source::active_sessions`], collected: for small answers (tests, `runner test`).
+pub async fn all_active_sessions<S: Source>(
+    source: &S,
+    now: Timestamp,
+    look_back: SignedDuration,
+) -> Result<Vec<AnalyticsConversation>, SourceError> {
+    let mut all = Vec::new();
+    source.active_sessions(now, look_back, &mut |c| all.push(c)).await?;
+    Ok(all)
+}
+
+/// [`Source::history`], collected: for small answers (tests).
+pub async fn all_history<S: Source>(
+    source: &S,
+    contact_ids: &[String],
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<AnalyticsConversation>, SourceError> {
+    let mut all = Vec::new();
+    source.history(contact_ids, since, until, &mut |c| all.push(c)).await?;
+    Ok(all)
 }

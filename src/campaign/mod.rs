@@ -49,6 +49,31 @@ impl CampaignSet {
         self.enabled().filter(|c| c.needs.contains(&Needs::History)).map(|c| c.history.look_back).max()
     }
 
+    /// The distinct `jsonpath:` queries of the enabled campaigns: the details loader answers
+    /// them once per session, so the raw details need not be kept.
+    pub fn jsonpath_queries(&self) -> Vec<&JsonPathQuery> {
+        fn walk<'c>(c: &'c Condition, out: &mut Vec<&'c JsonPathQuery>) {
+            match c {
+                Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),
+                Condition::Not(c) => walk(c, out),
+                Condition::Test(t) => {
+                    if let Subject::JsonPath(q) = &t.subject {
+                        if !out.iter().any(|seen| seen.text == q.text) {
+                            out.push(q);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for campaign in self.enabled() {
+            if let Some(audience) = &campaign.audience {
+                walk(audience, &mut out);
+            }
+        }
+        out
+    }
+
     /// A set of this one campaign, switched on (its tests run even when it is off), with the
     /// same templates: what `runner test` plans a campaign's tests with.
     pub fn only(&self, name: &str) -> Option<CampaignSet> {

@@ -108,14 +108,8 @@ impl Scope for View<'_> {
             Subject::Field(f) => self.resolve(f),
             Subject::JsonPath(q) => match &self.candidate.details {
                 None => Resolved::Unknown(Needs::Details),
-                Some(d) => Resolved::Value(match jsonpath_rust::query::js_path_process(&q.query, &*d.raw) {
-                    Ok(found) => match found.as_slice() {
-                        [] => Value::Missing,
-                        [one] => Value::from_json(one.val),
-                        many => Value::List(many.iter().map(|r| Value::from_json(r.val)).collect()),
-                    },
-                    Err(_) => Value::Missing,
-                }),
+                // Answered when the details were loaded (every query of the set is).
+                Some(d) => Resolved::Value(d.jsonpath(&q.text).cloned().unwrap_or(Value::Missing)),
             },
         }
     }
@@ -500,10 +494,7 @@ pub(crate) mod tests {
                 customer_name: Some("Zoë".into()),
             },
             details: Some(Details {
-                raw: serde_json::json!({"participants": [
-                    {"purpose": "customer", "attributes": {"segment": "b2b", "score": 7}},
-                    {"purpose": "acd", "queueName": "Sales"}]})
-                .into(),
+                jsonpath: answers(&raw_details("b2b".into())),
                 attributes,
                 queue_name: Some("Sales".into()),
                 locale: Some("de-de".into()),
@@ -655,6 +646,30 @@ pub(crate) mod tests {
             check(field("history.last.ended", Operator::NewerThan(SignedDuration::from_hours(24 * 7)))),
             Truth::True
         );
+    }
+
+    /// The raw details the test candidate's `jsonpath:` answers come from.
+    fn raw_details(segment: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"participants": [
+            {"purpose": "customer", "attributes": {"segment": segment, "score": 7}},
+            {"purpose": "acd", "queueName": "Sales"}]})
+    }
+
+    const JSONPATHS: [&str; 3] = [
+        "$.participants[?@.purpose == 'customer'].attributes.segment",
+        "$.participants[?@.purpose == 'customer'].attributes.score",
+        "$.nothing.here",
+    ];
+
+    /// The answers of [`JSONPATHS`] over `raw`, as the details loader computes them.
+    fn answers(raw: &serde_json::Value) -> Vec<(String, Value)> {
+        JSONPATHS
+            .iter()
+            .map(|s| {
+                let q = JsonPathQuery { text: (*s).into(), query: jsonpath_rust::parser::parse_json_path(s).unwrap() };
+                (q.text.clone(), crate::model::normalize::jsonpath_value(&q, raw))
+            })
+            .collect()
     }
 
     #[test]
@@ -866,7 +881,7 @@ pub(crate) mod tests {
             let mut c = candidate();
             let details = c.details.as_mut().unwrap();
             details.attributes.insert("plan".into(), value.clone());
-            std::sync::Arc::make_mut(&mut details.raw)["participants"][0]["attributes"]["segment"] = serde_json::json!(value.clone());
+            details.jsonpath = answers(&raw_details(serde_json::json!(value.clone())));
             if let Some(Some(contact)) = c.contact.as_mut() {
                 contact.first_name = Some(value.clone());
                 contact.custom_fields.insert("loyalty_level".into(), serde_json::json!(value.clone()));

@@ -34,7 +34,7 @@ use super::types::{
     ExternalContact, WrapupCode, WrapupCodeListing,
 };
 use crate::model::parse_time;
-use crate::source::{Source, SourceError};
+use crate::source::{RawJson, Sink, Source, SourceError};
 
 /// Why the client waits; lets tests tell pacing from retry delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,18 +228,20 @@ impl Source for GenesysClient {
         &self,
         now: Timestamp,
         look_back: SignedDuration,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
         // Saturating; only calendar units (not a `SignedDuration`) can make it fail.
         let start = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
         let query = DetailsQuery::active_web_messaging(start, now);
         let mut out = Vec::new();
         self.query_conversations(&query, &mut HashSet::new(), &mut out).await?;
-        Ok(out)
+        out.into_iter().for_each(sink);
+        Ok(())
     }
 
-    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
+    async fn conversation(&self, id: &str) -> Result<RawJson, SourceError> {
         let call = Call::get(Endpoint::Conversation, self.api(&["conversations", id])).target(id);
-        Ok(Arc::new(self.get(&call).await?))
+        Ok(self.get(&call).await?)
     }
 
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
@@ -256,7 +258,8 @@ impl Source for GenesysClient {
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
         // The query's interval selects by start, the window by end: reach back far enough for
         // a conversation that started before the window and ended in it, then keep those that
         // ended in the window.
@@ -270,7 +273,8 @@ impl Source for GenesysClient {
         out.retain(|c| {
             c.conversation_end.as_deref().and_then(parse_time).is_some_and(|end| since <= end && end <= until)
         });
-        Ok(out)
+        out.into_iter().for_each(sink);
+        Ok(())
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {

@@ -1,27 +1,35 @@
 //! The snapshot file: recorded Genesys API responses, so a run can be previewed offline.
 //!
-//! Format `runner-snapshot/1` (JSON). Each list holds objects exactly as the API returns them
-//! (the SDK models' JSON names); conversation details are kept verbatim so `jsonpath:`
-//! conditions see what they would see live. A snapshot never holds secrets.
+//! Two formats, both read: `runner-snapshot/2` (JSON Lines, one answer per line; what
+//! `runner snapshot` writes; read a line at a time, so any size works: [`lines`]) and
+//! `runner-snapshot/1` (one JSON document, as `snapshots/demo.json`; read whole, for small
+//! files). Objects are kept exactly as the API returns them (the SDK models' JSON names);
+//! conversation details verbatim, so `jsonpath:` conditions see what they would see live. A
+//! snapshot never holds secrets.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::model::parse_time;
-use crate::source::{Source, SourceError};
+use crate::source::{RawJson, Sink, Source, SourceError};
 
+pub mod lines;
+
+/// The single-document format (`snapshots/demo.json`).
 pub const FORMAT: &str = "runner-snapshot/1";
+/// The JSON Lines format (`runner snapshot` writes it).
+pub const FORMAT_LINES: &str = lines::FORMAT;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
-    /// Always `runner-snapshot/1`.
+    /// `runner-snapshot/1` (or `/2` for one read from lines).
     pub format: String,
     /// When it was recorded; a run from the snapshot uses it as "now" unless `--now` is given.
     pub captured_at: Timestamp,
@@ -31,8 +39,7 @@ pub struct Snapshot {
     pub active_conversations: Vec<AnalyticsConversation>,
     /// `GET /api/v2/conversations/{id}` answers, by conversation id, verbatim.
     #[serde(default)]
-    /// Shared, so that a replay hands them out without copying them.
-    pub conversation_details: BTreeMap<String, Arc<serde_json::Value>>,
+    pub conversation_details: BTreeMap<String, RawJson>,
     /// `GET /api/v2/externalcontacts/contacts/{id}` answers, by contact id.
     #[serde(default)]
     pub external_contacts: BTreeMap<String, ExternalContact>,
@@ -78,7 +85,7 @@ pub enum SnapshotError {
         /// What serde found and what it expected.
         message: String,
     },
-    #[error("{} is not a runner snapshot: its \"format\" is {found}, expected \"{FORMAT}\"", path.display())]
+    #[error("{} is not a runner snapshot: its \"format\" is {found}, expected \"{FORMAT_LINES}\" or \"{FORMAT}\"", path.display())]
     WrongFormat {
         path: PathBuf,
         /// The `format` value as found (quoted), or `missing`.
@@ -142,14 +149,16 @@ impl<'de> Deserialize<'de> for FormatProbe {
 }
 
 impl Snapshot {
-    /// Reads and checks a snapshot file.
+    /// Reads and checks a snapshot file of either format, whole, into memory (for small
+    /// snapshots: a run reads a large one with [`SnapshotSource::open`]).
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SnapshotError::Read { path: path.to_owned(), source })?;
-        Snapshot::from_json(path, &text)
+        match Opened::open(path)? {
+            Opened::Lines(index) => index.to_snapshot(),
+            Opened::Document(snapshot) => Ok(*snapshot),
+        }
     }
 
-    /// Parses snapshot JSON; `path` only names the source in errors.
+    /// Parses `runner-snapshot/1` JSON; `path` only names the source in errors.
     pub fn from_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
         // The fast path: one parse without tracking paths. Any failure parses again below, the
         // slow way, for the same answer with the exact place of the error.
@@ -169,45 +178,110 @@ impl Snapshot {
             .map_err(|e| SnapshotError::parse(path, e))
     }
 
-    /// Writes the snapshot as pretty JSON. The file is written next to its destination and then
-    /// renamed over it, so a failed save never leaves a half-written snapshot behind.
+    /// Writes the snapshot as `runner-snapshot/2` lines. The file is written next to its
+    /// destination and then renamed over it, so a failed save never leaves a half-written
+    /// snapshot behind.
     pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|source| SnapshotError::Encode { path: path.to_owned(), source })?;
-        text.push('\n');
         let mut tmp_name = path.file_name().map(OsString::from).unwrap_or_else(|| OsString::from("snapshot"));
         tmp_name.push(".tmp");
         let tmp = path.with_file_name(tmp_name);
-        let write = |p: &Path| std::fs::write(p, &text).and_then(|()| std::fs::rename(p, path));
+        let write = |p: &Path| -> std::io::Result<()> {
+            let mut out = BufWriter::new(std::fs::File::create(p)?);
+            lines::write(self, &mut out)?;
+            out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+            std::fs::rename(p, path)
+        };
         write(&tmp).map_err(|source| {
             // Best effort: the temporary file is ours and useless now.
             let _ = std::fs::remove_file(&tmp);
             SnapshotError::Write { path: path.to_owned(), source }
         })
     }
+
+    /// The snapshot as `runner-snapshot/2` lines.
+    fn to_lines(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        lines::write(self, &mut out).expect("writing to memory cannot fail");
+        out
+    }
+}
+
+/// A snapshot file, opened by its format: lines are indexed, a document is read whole.
+enum Opened {
+    Lines(Box<lines::Index>),
+    Document(Box<Snapshot>),
+}
+
+impl Opened {
+    fn open(path: &Path) -> Result<Opened, SnapshotError> {
+        let read_err = |source| SnapshotError::Read { path: path.to_owned(), source };
+        let mut file = std::fs::File::open(path).map_err(read_err)?;
+        // `runner-snapshot/2` starts with its header line: `{"format":"runner-snapshot/2"`.
+        let mut start = [0u8; 64];
+        let mut n = 0;
+        while n < start.len() {
+            match file.read(&mut start[n..]).map_err(read_err)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        let lines_prefix = format!("{{\"format\":\"{FORMAT_LINES}\"");
+        let is_lines = start[..n].starts_with(lines_prefix.as_bytes());
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        if is_lines {
+            return Ok(Opened::Lines(Box::new(lines::Index::open(path, file)?)));
+        }
+        let mut text = String::new();
+        let mut file = file;
+        file.read_to_string(&mut text).map_err(read_err)?;
+        // A lines file whose header was written differently (spaces, key order) is still read.
+        if text.trim_start().starts_with('{') && text.trim().contains('\n') {
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            if let Ok(h) = serde_json::from_str::<lines::Header>(first) {
+                if h.format == FORMAT_LINES {
+                    return Ok(Opened::Lines(Box::new(lines::Index::from_bytes(path, text.into_bytes())?)));
+                }
+            }
+        }
+        Ok(Opened::Document(Box::new(Snapshot::from_json(path, &text)?)))
+    }
 }
 
 /// A [`Source`] that answers from a snapshot file, as the live API would have answered when the
-/// snapshot was recorded.
-#[derive(Debug, Clone)]
+/// snapshot was recorded. It keeps an index of the lines, not the data: each answer is read
+/// from the file (or memory) and parsed when asked for.
+#[derive(Debug)]
 pub struct SnapshotSource {
-    snapshot: Snapshot,
+    index: lines::Index,
 }
 
 impl SnapshotSource {
+    /// Opens a snapshot file of either format. A `runner-snapshot/2` file is indexed, a line
+    /// at a time, and read again line by line as the run asks; a `runner-snapshot/1` file is
+    /// read whole.
+    pub fn open(path: &Path) -> Result<SnapshotSource, SnapshotError> {
+        match Opened::open(path)? {
+            Opened::Lines(index) => Ok(SnapshotSource { index: *index }),
+            Opened::Document(snapshot) => Ok(SnapshotSource::new(*snapshot)),
+        }
+    }
+
+    /// A source over a snapshot in memory.
     pub fn new(snapshot: Snapshot) -> SnapshotSource {
-        SnapshotSource { snapshot }
+        let index = lines::Index::from_bytes(Path::new("<memory>"), snapshot.to_lines())
+            .expect("the lines of a snapshot in memory index");
+        SnapshotSource { index }
     }
 
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+    /// When the snapshot was recorded.
+    pub fn captured_at(&self) -> Timestamp {
+        self.index.captured_at
     }
-}
 
-/// Keeps the first of each conversation id, as the live client does with overlapping pages.
-fn dedup(convs: impl IntoIterator<Item = AnalyticsConversation>) -> Vec<AnalyticsConversation> {
-    let mut seen = HashSet::new();
-    convs.into_iter().filter(|c| seen.insert(c.conversation_id.clone())).collect()
+    /// The snapshot's lines could not be read back (the file changed or went away mid-run).
+    fn unreadable(e: SnapshotError) -> SourceError {
+        SourceError::Unreadable { error: e.to_string() }
+    }
 }
 
 impl Source for SnapshotSource {
@@ -219,26 +293,31 @@ impl Source for SnapshotSource {
         &self,
         now: Timestamp,
         _look_back: SignedDuration,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
-        let active = self.snapshot.active_conversations.iter().filter(|c| {
-            c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now)
-        });
-        Ok(dedup(active.cloned()))
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
+        let mut seen = HashSet::new();
+        let mut each = |c: AnalyticsConversation| {
+            let active =
+                c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
+            if active && seen.insert(c.conversation_id.clone()) {
+                sink(c);
+            }
+        };
+        self.index.active(&mut each).map_err(Self::unreadable)
     }
 
-    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
-        self.snapshot
-            .conversation_details
-            .get(id)
-            .cloned()
-            .ok_or_else(|| self.missing(&conversation_key(id), format!("the details of conversation {id}")))
+    async fn conversation(&self, id: &str) -> Result<RawJson, SourceError> {
+        match self.index.details(id).map_err(Self::unreadable)? {
+            Some(raw) => Ok(raw),
+            None => Err(self.missing(&conversation_key(id), format!("the details of conversation {id}"))),
+        }
     }
 
     /// A contact the snapshot does not hold is one that does not exist (the API's 404), unless
     /// its request failed while recording.
     async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
         self.recorded_failure(&contact_key(id))?;
-        Ok(self.snapshot.external_contacts.get(id).cloned())
+        self.index.contact(id).map_err(Self::unreadable)
     }
 
     /// Ended conversations (by `conversationEnd` in `[since, until]`) with a `customer`
@@ -248,30 +327,28 @@ impl Source for SnapshotSource {
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
         self.recorded_failure(HISTORY_KEY)?;
-        let ids: HashSet<&str> = contact_ids.iter().map(String::as_str).collect();
-        let matching = self.snapshot.history.iter().filter(|c| {
-            let ended = c.conversation_end.as_deref().and_then(parse_time);
-            ended.is_some_and(|end| since <= end && end <= until)
-                && c.participants.iter().any(|p| {
-                    p.purpose.as_deref().is_some_and(|purpose| purpose.eq_ignore_ascii_case("customer"))
-                        && p.external_contact_id.as_deref().is_some_and(|id| ids.contains(id))
-                })
-        });
-        Ok(dedup(matching.cloned()))
+        let mut seen = HashSet::new();
+        let mut each = |c: AnalyticsConversation| {
+            if seen.insert(c.conversation_id.clone()) {
+                sink(c);
+            }
+        };
+        self.index.history(contact_ids, since, until, &mut each).map_err(Self::unreadable)
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
         self.recorded_failure(WRAPUP_CODES_KEY)?;
-        Ok(self.snapshot.wrapup_codes.clone())
+        Ok(self.index.wrapup_codes.clone())
     }
 }
 
 impl SnapshotSource {
     /// The error recorded for `key`, if its request failed while recording.
     fn recorded_failure(&self, key: &str) -> Result<(), SourceError> {
-        match self.snapshot.failures.get(key) {
+        match self.index.failures.get(key) {
             Some(error) => Err(SourceError::FailedWhenRecorded { error: error.clone() }),
             None => Ok(()),
         }
@@ -309,7 +386,8 @@ impl<S: Source> Recorder<S> {
     /// The recorded snapshot, history de-duplicated by conversation id.
     pub fn into_snapshot(self) -> Snapshot {
         let mut snapshot = self.captured.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        snapshot.history = dedup(std::mem::take(&mut snapshot.history));
+        let mut seen = HashSet::new();
+        snapshot.history.retain(|c| seen.insert(c.conversation_id.clone()));
         snapshot
     }
 
@@ -333,13 +411,16 @@ impl<S: Source> Source for Recorder<S> {
         &self,
         now: Timestamp,
         look_back: SignedDuration,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
-        let found = self.inner.active_sessions(now, look_back).await?;
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
+        let mut found = Vec::new();
+        self.inner.active_sessions(now, look_back, &mut |c| found.push(c)).await?;
         self.record(|s| s.active_conversations.extend(found.iter().cloned()));
-        Ok(found)
+        found.into_iter().for_each(sink);
+        Ok(())
     }
 
-    async fn conversation(&self, id: &str) -> Result<Arc<serde_json::Value>, SourceError> {
+    async fn conversation(&self, id: &str) -> Result<RawJson, SourceError> {
         let found = self.keep(|| conversation_key(id), self.inner.conversation(id).await)?;
         self.record(|s| {
             s.conversation_details.insert(id.to_owned(), found.clone());
@@ -362,10 +443,14 @@ impl<S: Source> Source for Recorder<S> {
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<AnalyticsConversation>, SourceError> {
-        let found = self.keep(|| HISTORY_KEY.to_owned(), self.inner.history(contact_ids, since, until).await)?;
+        sink: Sink<'_>,
+    ) -> Result<(), SourceError> {
+        let mut found = Vec::new();
+        let answer = self.inner.history(contact_ids, since, until, &mut |c| found.push(c)).await;
+        self.keep(|| HISTORY_KEY.to_owned(), answer)?;
         self.record(|s| s.history.extend(found.iter().cloned()));
-        Ok(found)
+        found.into_iter().for_each(sink);
+        Ok(())
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
@@ -433,12 +518,14 @@ mod tests {
         let now = ts("2026-11-24T12:00:00Z");
         // The recorded answer already applied the look-back: it is not applied again.
         for look_back in [SignedDuration::from_hours(1), SignedDuration::from_hours(24 * 7)] {
-            let got = source.active_sessions(now, look_back).await.expect("snapshot");
+            let got = crate::source::all_active_sessions(&source, now, look_back).await.expect("snapshot");
             let ids: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
             assert_eq!(ids, vec!["a-1", "a-old"]);
         }
         // An earlier "now" does not see sessions that had not started yet.
-        let earlier = source.active_sessions(ts("2026-11-24T11:45:00Z"), SignedDuration::from_hours(1)).await;
+        let earlier =
+            crate::source::all_active_sessions(&source, ts("2026-11-24T11:45:00Z"), SignedDuration::from_hours(1))
+                .await;
         let ids: Vec<String> = earlier.expect("snapshot").into_iter().map(|c| c.conversation_id).collect();
         assert_eq!(ids, vec!["a-old"]);
     }
@@ -447,7 +534,7 @@ mod tests {
     async fn conversation_details_and_contacts() {
         let source = SnapshotSource::new(demo_like());
         let details = source.conversation("a-1").await.expect("present");
-        assert_eq!(details["id"], "a-1");
+        assert_eq!(details.get(), r#"{"id":"a-1","participants":[]}"#);
         let err = source.conversation("a-ended").await.expect_err("absent");
         assert!(matches!(err, SourceError::NotInSnapshot { .. }));
         assert_eq!(err.to_string(), "the snapshot does not hold the details of conversation a-ended");
@@ -464,13 +551,14 @@ mod tests {
         let ids = vec!["ext-1".to_owned(), "ext-0".to_owned()];
         let since = ts("2026-10-01T00:00:00Z");
         let until = ts("2026-11-24T12:00:00Z");
-        let got = source.history(&ids, since, until).await.expect("snapshot");
+        let got = crate::source::all_history(&source, &ids, since, until).await.expect("snapshot");
         let got: Vec<&str> = got.iter().map(|c| c.conversation_id.as_str()).collect();
         assert_eq!(got, vec!["h-1", "h-2"]);
         // The window is inclusive at both ends.
-        let exact = source.history(&ids, ts("2026-11-10T09:30:00Z"), ts("2026-11-10T09:30:00Z")).await;
+        let exact =
+            crate::source::all_history(&source, &ids, ts("2026-11-10T09:30:00Z"), ts("2026-11-10T09:30:00Z")).await;
         assert_eq!(exact.expect("snapshot").len(), 1);
-        assert!(source.history(&[], since, until).await.expect("snapshot").is_empty());
+        assert!(crate::source::all_history(&source, &[], since, until).await.expect("snapshot").is_empty());
     }
 
     #[test]
@@ -486,8 +574,19 @@ mod tests {
         assert_eq!(back.external_contacts["ext-1"].first_name.as_deref(), Some("Åsa"));
         assert_eq!(back.wrapup_codes, snap.wrapup_codes);
         assert!(!dir.path().join("snap.json.tmp").exists());
+        // JSON Lines: the header first, then one answer per line.
         let text = std::fs::read_to_string(&path).expect("readable");
-        assert!(text.contains("\"captured_at\": \"2026-11-24T12:00:00Z\""), "{text}");
+        let first = text.lines().next().expect("a header line");
+        assert_eq!(first, r#"{"format":"runner-snapshot/2","captured_at":"2026-11-24T12:00:00Z"}"#);
+        let records = snap.active_conversations.len()
+            + snap.conversation_details.len()
+            + snap.external_contacts.len()
+            + snap.history.len()
+            + snap.wrapup_codes.len();
+        assert_eq!(text.lines().count(), 1 + records);
+        // And what a run reads from it answers like the snapshot it was saved from.
+        let source = SnapshotSource::open(&path).expect("opened");
+        assert_eq!(source.captured_at(), snap.captured_at);
     }
 
     #[test]
@@ -500,10 +599,10 @@ mod tests {
     #[test]
     fn a_foreign_or_future_format_is_rejected_clearly() {
         let path = Path::new("snap.json");
-        let err = Snapshot::from_json(path, r#"{"format": "runner-snapshot/2", "anything": 1}"#).expect_err("v2");
+        let err = Snapshot::from_json(path, r#"{"format": "runner-snapshot/9", "anything": 1}"#).expect_err("v9");
         assert_eq!(
             err.to_string(),
-            "snap.json is not a runner snapshot: its \"format\" is \"runner-snapshot/2\", expected \"runner-snapshot/1\""
+            "snap.json is not a runner snapshot: its \"format\" is \"runner-snapshot/9\", expected \"runner-snapshot/2\" or \"runner-snapshot/1\""
         );
         let err = Snapshot::from_json(path, r#"{"conversations": []}"#).expect_err("no format");
         assert!(err.to_string().contains("its \"format\" is missing"), "{err}");
@@ -578,10 +677,13 @@ mod tests {
             let source = SnapshotSource::new(snapshot.clone());
             let wrapups = normalize::wrapup_names(&source.wrapup_codes().await.expect("wrap-up codes"));
             let mut out = HashMap::new();
-            for conv in source.active_sessions(now, SignedDuration::from_hours(24)).await.expect("active sessions") {
+            for conv in crate::source::all_active_sessions(&source, now, SignedDuration::from_hours(24))
+                .await
+                .expect("active sessions")
+            {
                 let session = normalize::session(&conv).expect("every demo session has a customer and a start");
                 let details = match source.conversation(&session.id).await {
-                    Ok(raw) => Ok(normalize::details(raw).expect("demo details normalize")),
+                    Ok(raw) => Ok(normalize::details(&raw, &[]).expect("demo details normalize")),
                     Err(e) => Err(e),
                 };
                 let (contact, history) = match &session.external_contact_id {
@@ -591,7 +693,7 @@ mod tests {
                             source.contact(id).await.expect("contacts never fail").map(|c| normalize::contact(&c));
                         let ids = normalize::customer_ids(id, contact.as_ref());
                         let since = now.checked_sub(SignedDuration::from_hours(24 * 120)).expect("in range");
-                        let past = source.history(&ids, since, now).await.expect("history");
+                        let past = crate::source::all_history(&source, &ids, since, now).await.expect("history");
                         let set: HashSet<String> = ids.into_iter().collect();
                         (Some(contact), normalize::history(&past, &set, &session.id, &wrapups))
                     }

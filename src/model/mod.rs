@@ -149,9 +149,17 @@ pub struct Details {
     pub queue_name: Option<String>,
     /// The customer participant's locale, e.g. `en-us`.
     pub locale: Option<String>,
-    /// The raw conversation JSON, for `jsonpath:` conditions.
+    /// The answer of each `jsonpath:` query of the campaigns (by its text), computed when the
+    /// details were loaded: the raw JSON is not kept.
     #[serde(skip)]
-    pub raw: std::sync::Arc<serde_json::Value>,
+    pub jsonpath: Vec<(String, Value)>,
+}
+
+impl Details {
+    /// What the `jsonpath:` query `text` found, if it was asked when the details were loaded.
+    pub fn jsonpath(&self, text: &str) -> Option<&Value> {
+        self.jsonpath.iter().find(|(t, _)| t == text).map(|(_, v)| v)
+    }
 }
 
 /// An external contact (`GET /api/v2/externalcontacts/contacts/{id}`).

@@ -9,7 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Contact, Details, PastConversation, Session, parse_time};
+use serde_json::value::RawValue;
+
+use super::{Contact, Details, PastConversation, Session, Value, parse_time};
+use crate::campaign::JsonPathQuery;
 use crate::genesys::types::{
     AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment, AnalyticsSession, Conversation, ExternalContact,
     Participant, WrapupCode,
@@ -111,10 +114,19 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// Attributes and locale come from the first `customer` participant (none: no attributes, no
 /// locale). The queue name comes from the last ACD participant that names its queue, else from
 /// the last participant of any purpose that does (an agent's participant names the queue the
-/// conversation came from). The raw JSON is kept for `jsonpath:` conditions.
-pub fn details(raw: std::sync::Arc<serde_json::Value>) -> Result<Details, NormalizeError> {
-    let conv: Conversation = serde_path_to_error::deserialize(&*raw)
-        .map_err(|e| NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() })?;
+/// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
+/// answered now, over the raw JSON, which is then dropped.
+pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, NormalizeError> {
+    let conv: Conversation = match serde_json::from_str(raw.get()) {
+        Ok(conv) => conv,
+        Err(_) => {
+            // Again, tracking the path, to say where the JSON does not fit.
+            let tracked: Result<Conversation, _> =
+                serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(raw.get()));
+            let e = tracked.expect_err("the same JSON failed to parse a moment ago");
+            return Err(NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() });
+        }
+    };
     let customer = conv.participants.iter().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
     let queue_name = conv
@@ -124,12 +136,30 @@ pub fn details(raw: std::sync::Arc<serde_json::Value>) -> Result<Details, Normal
         .find(|p| has_purpose(p.purpose.as_deref(), ACD) && named_queue(p))
         .or_else(|| conv.participants.iter().rev().find(named_queue))
         .and_then(|p| non_blank(p.queue_name.as_ref()));
+    let jsonpath = if queries.is_empty() {
+        Vec::new()
+    } else {
+        let value: serde_json::Value = serde_json::from_str(raw.get()).expect("parsed as a Conversation above");
+        queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, &value))).collect()
+    };
     Ok(Details {
         attributes: customer.map(|c| c.attributes.clone()).unwrap_or_default(),
         queue_name,
         locale: customer.and_then(|c| non_blank(c.locale.as_ref())),
-        raw,
+        jsonpath,
     })
+}
+
+/// What a `jsonpath:` query finds: nothing (missing), one value, or a list.
+pub fn jsonpath_value(q: &JsonPathQuery, json: &serde_json::Value) -> Value {
+    match jsonpath_rust::query::js_path_process(&q.query, json) {
+        Ok(found) => match found.as_slice() {
+            [] => Value::Missing,
+            [one] => Value::from_json(one.val),
+            many => Value::List(many.iter().map(|r| Value::from_json(r.val)).collect()),
+        },
+        Err(_) => Value::Missing,
+    }
 }
 
 /// An external contact as the model sees it.
@@ -194,37 +224,67 @@ pub fn history<'a>(
     current_conversation: &str,
     wrapups: &HashMap<String, String>,
 ) -> Vec<PastConversation> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut out: Vec<PastConversation> = Vec::new();
-    for conv in convs {
-        if conv.conversation_id == current_conversation || seen.contains(conv.conversation_id.as_str()) {
+    let past = convs.into_iter().filter_map(|conv| {
+        past_conversation(conv, wrapups)
+            .into_iter()
+            .find(|(customer, _)| customer_ids.contains(customer))
+            .map(|(_, p)| p)
+    });
+    collect_history(past, current_conversation)
+}
+
+/// One ended conversation as the model sees it, once for each customer in it (the customer
+/// participants' distinct external contact ids, in participant order; usually one): the media
+/// is the customer's own. Nothing when it has not ended (or its end does not parse).
+pub fn past_conversation(
+    conv: &AnalyticsConversation,
+    wrapups: &HashMap<String, String>,
+) -> Vec<(String, PastConversation)> {
+    let Some(ended) = conv.conversation_end.as_deref().and_then(parse_time) else { return Vec::new() };
+    let started = parse_time(&conv.conversation_start).unwrap_or(ended);
+    let wrap_up_id =
+        latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref()).cloned();
+    let wrap_up = wrap_up_id.as_ref().map(|id| wrapups.get(id).cloned().unwrap_or_else(|| id.clone()));
+    let queue_id = last_queue_id(conv);
+    let direction = non_blank(conv.originating_direction.as_ref());
+    let mut out: Vec<(String, PastConversation)> = Vec::new();
+    for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose.as_deref(), CUSTOMER)) {
+        let Some(id) = &customer.external_contact_id else { continue };
+        if out.iter().any(|(seen, _)| seen == id) {
             continue;
         }
-        let Some(ended) = conv.conversation_end.as_deref().and_then(parse_time) else { continue };
-        let Some(customer) = conv.participants.iter().find(|p| {
-            has_purpose(p.purpose.as_deref(), CUSTOMER)
-                && p.external_contact_id.as_ref().is_some_and(|id| customer_ids.contains(id))
-        }) else {
-            continue;
-        };
-        seen.insert(conv.conversation_id.as_str());
-        let started = parse_time(&conv.conversation_start).unwrap_or(ended);
-        let wrap_up_id =
-            latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref())
-                .cloned();
-        let wrap_up = wrap_up_id.as_ref().map(|id| wrapups.get(id).cloned().unwrap_or_else(|| id.clone()));
         let media = customer_session(customer);
-        out.push(PastConversation {
-            id: conv.conversation_id.clone(),
-            started,
-            ended,
-            wrap_up,
-            wrap_up_id,
-            queue_id: last_queue_id(conv),
-            media_type: media.and_then(|s| non_blank(s.media_type.as_ref())),
-            message_type: media.and_then(|s| non_blank(s.message_type.as_ref())),
-            direction: non_blank(conv.originating_direction.as_ref()),
-        });
+        out.push((
+            id.clone(),
+            PastConversation {
+                id: conv.conversation_id.clone(),
+                started,
+                ended,
+                wrap_up: wrap_up.clone(),
+                wrap_up_id: wrap_up_id.clone(),
+                queue_id: queue_id.clone(),
+                media_type: media.and_then(|s| non_blank(s.media_type.as_ref())),
+                message_type: media.and_then(|s| non_blank(s.message_type.as_ref())),
+                direction: direction.clone(),
+            },
+        ));
+    }
+    out
+}
+
+/// A customer's history from their past conversations (already theirs, in the source's
+/// order): without the current conversation, each conversation once, newest first.
+pub fn collect_history(
+    past: impl IntoIterator<Item = PastConversation>,
+    current_conversation: &str,
+) -> Vec<PastConversation> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out: Vec<PastConversation> = Vec::new();
+    for p in past {
+        if p.id == current_conversation || !seen.insert(p.id.clone()) {
+            continue;
+        }
+        out.push(p);
     }
     out.sort_by(|a, b| b.ended.cmp(&a.ended).then_with(|| a.id.cmp(&b.id)));
     out
@@ -362,13 +422,29 @@ mod tests {
     #[test]
     fn details_takes_customer_attributes_and_last_acd_queue_name() {
         let raw = details_json();
-        let d = details(raw.clone().into()).expect("valid details");
+        let d = details(&raw_json(&raw), &[]).expect("valid details");
         assert_eq!(d.attributes.get("plan").map(String::as_str), Some("premium"));
         assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
         assert_eq!(d.attributes.len(), 3);
         assert_eq!(d.locale.as_deref(), Some("de-de"));
         assert_eq!(d.queue_name.as_deref(), Some("Billing"));
-        assert_eq!(*d.raw, raw);
+        assert!(d.jsonpath.is_empty(), "no query asked");
+    }
+
+    fn raw_json(v: &serde_json::Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(v).expect("JSON values serialize")
+    }
+
+    #[test]
+    fn details_answer_the_jsonpath_queries_asked() {
+        let text = "$.participants[?@.purpose == 'acd'].queueName";
+        let q = JsonPathQuery { text: text.into(), query: jsonpath_rust::parser::parse_json_path(text).unwrap() };
+        let d = details(&raw_json(&details_json()), &[&q]).expect("valid details");
+        assert_eq!(
+            d.jsonpath(text),
+            Some(&Value::List(vec![Value::Text("Sales".into()), Value::Text("Billing".into())]))
+        );
+        assert_eq!(d.jsonpath("$.other"), None);
     }
 
     #[test]
@@ -378,7 +454,7 @@ mod tests {
             p.remove("attributes");
             p.remove("locale");
         }
-        let d = details(raw.into()).expect("valid details");
+        let d = details(&raw_json(&raw), &[]).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
     }
@@ -390,7 +466,7 @@ mod tests {
             {"purpose": "acd", "queueId": "q-x"},
             {"purpose": "agent", "queueName": "Support"}
         ]});
-        let d = details(raw.into()).expect("valid details");
+        let d = details(&raw_json(&raw), &[]).expect("valid details");
         assert_eq!(d.queue_name.as_deref(), Some("Support"));
         assert!(d.attributes.is_empty());
     }
@@ -398,7 +474,7 @@ mod tests {
     #[test]
     fn details_without_customer_participant() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "acd", "queueName": "Sales"}]});
-        let d = details(raw.into()).expect("valid details");
+        let d = details(&raw_json(&raw), &[]).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
         assert_eq!(d.queue_name.as_deref(), Some("Sales"));
@@ -407,12 +483,12 @@ mod tests {
     #[test]
     fn details_of_the_wrong_shape_name_the_place() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "customer", "attributes": {"cart_value": 149.9}}]});
-        let err = details(raw.into()).expect_err("attributes are strings");
+        let err = details(&raw_json(&raw), &[]).expect_err("attributes are strings");
         let text = err.to_string();
         assert!(text.contains("participants[0].attributes.cart_value"), "{text}");
         assert!(text.contains("expected a string"), "{text}");
 
-        let err = details(json!({"participants": []}).into()).expect_err("id is required");
+        let err = details(&raw_json(&json!({"participants": []})), &[]).expect_err("id is required");
         assert!(err.to_string().contains("missing field `id`"), "{err}");
     }
 

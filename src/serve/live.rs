@@ -276,7 +276,7 @@ mod tests {
             customer_name: None,
         };
         let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
-        let details = Details { attributes, queue_name: None, locale: None, raw: Default::default() };
+        let details = Details { attributes, queue_name: None, locale: None, jsonpath: Vec::new() };
         Candidate { session, details: Some(details), contact: None, history: None }
     }
 

@@ -62,7 +62,7 @@ async fn a_dry_run_against_the_live_api_decides_like_the_snapshot_and_sends_noth
 async fn a_recorded_snapshot_replays_to_the_same_plan() {
     let fake = FakeGenesys::start(demo(), &[]).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("recorded.json");
+    let out = dir.path().join("recorded.jsonl");
     // Exit 1 with a warning: the 404 of one session's details is recorded as a failure.
     let (stdout, stderr) =
         Case::new(&["snapshot", "--now", NOW, "--out", out.to_str().unwrap()]).env(fake.env()).expect_async(1).await;
@@ -70,10 +70,12 @@ async fn a_recorded_snapshot_replays_to_the_same_plan() {
     assert!(stderr.contains("could not be loaded"), "{stderr}");
     let recorded = std::fs::read_to_string(&out).unwrap();
     assert!(!recorded.contains(fake_genesys::CLIENT_SECRET) && !recorded.contains(fake_genesys::TOKEN));
-    let recorded: Value = serde_json::from_str(&recorded).unwrap();
-    let failures = recorded["failures"].as_object().unwrap();
+    // JSON Lines: a header, then one answer per line.
+    let lines: Vec<Value> = recorded.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["format"], "runner-snapshot/2");
+    let failures: Vec<&Value> = lines.iter().filter_map(|l| l.get("failure")).collect();
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures.keys().all(|k| k.starts_with("conversation:")), "{failures:?}");
+    assert!(failures.iter().all(|f| f["key"].as_str().unwrap().starts_with("conversation:")), "{failures:?}");
 
     let (live, _) = live_run(&fake, &["--dry-run"]).expect_async(1).await;
     let (replay, _) =

@@ -1,0 +1,755 @@
+//! Format `runner-snapshot/2`: JSON Lines, one API answer per line, so that a snapshot of any
+//! size is written and read a line at a time.
+//!
+//! ```text
+//! {"format":"runner-snapshot/2","captured_at":"2026-11-24T12:00:00Z","description":"..."}
+//! {"active":{...AnalyticsConversation...}}
+//! {"details":{"id":"<conversation id>","data":{...GET /api/v2/conversations/{id}, verbatim...}}}
+//! {"contact":{"id":"<contact id>","data":{...ExternalContact...}}}
+//! {"history":{...AnalyticsConversation...}}
+//! {"wrapup_code":{"id":"...","name":"..."}}
+//! {"failure":{"key":"contact:<id>","error":"..."}}
+//! ```
+//!
+//! Reading builds an [`Index`]: where each line is (byte offset and length), the details and
+//! contacts by id, and the history by customer, without keeping the lines themselves. A run then
+//! reads and parses only the lines it asks for, in parallel on every core. The file must not
+//! change while a run reads it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+
+use super::super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use super::{Snapshot, SnapshotError};
+use crate::model::parse_time;
+use crate::source::RawJson;
+
+pub const FORMAT: &str = "runner-snapshot/2";
+
+/// How much of the file is read at once while indexing (a line longer than this grows it).
+const CHUNK: usize = 16 << 20;
+/// Lines read back together when they lie this close in the file.
+const MAX_GAP: u64 = 64 << 10;
+/// At most this many bytes read back at once.
+const MAX_WINDOW: u64 = 8 << 20;
+
+/// The first line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub format: String,
+    pub captured_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One line after the header, as written.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Line<'a> {
+    Active(&'a AnalyticsConversation),
+    Details { id: &'a str, data: &'a serde_json::value::RawValue },
+    Contact { id: &'a str, data: &'a ExternalContact },
+    History(&'a AnalyticsConversation),
+    WrapupCode(&'a WrapupCode),
+    Failure { key: &'a str, error: &'a str },
+}
+
+/// One line after the header, as indexed: only what finds it again.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum Key {
+    Active(IgnoredAny),
+    Details {
+        id: String,
+        #[serde(rename = "data")]
+        _data: IgnoredAny,
+    },
+    Contact {
+        id: String,
+        #[serde(rename = "data")]
+        _data: IgnoredAny,
+    },
+    History(HistoryKey),
+    WrapupCode(WrapupCode),
+    Failure {
+        key: String,
+        error: String,
+    },
+}
+
+/// What finds a history conversation: when it ended, and its customers.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryKey {
+    #[serde(default)]
+    conversation_end: Option<String>,
+    #[serde(default)]
+    participants: Vec<ParticipantKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantKey {
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    external_contact_id: Option<String>,
+}
+
+/// A line's place in the store.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    offset: u64,
+    len: u32,
+}
+
+impl Span {
+    fn end(self) -> u64 {
+        self.offset + u64::from(self.len)
+    }
+}
+
+#[derive(Debug)]
+struct HistoryEntry {
+    span: Span,
+    /// `conversationEnd`; `None` when absent or not a time (never in a history window).
+    ended: Option<Timestamp>,
+}
+
+/// Where the lines are: the snapshot file, or memory (a `runner-snapshot/1` file or a
+/// [`Snapshot`] built in memory, written out as lines).
+#[derive(Debug)]
+enum Store {
+    File(File),
+    Memory(Vec<u8>),
+}
+
+impl Store {
+    /// The bytes of `offset..offset+len`.
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        match self {
+            Store::File(file) => {
+                let mut buf = vec![0; len];
+                file.read_exact_at(&mut buf, offset)?;
+                Ok(buf)
+            }
+            Store::Memory(bytes) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                bytes
+                    .get(start..start.saturating_add(len))
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "past the end"))
+            }
+        }
+    }
+}
+
+/// A snapshot's lines, indexed.
+#[derive(Debug)]
+pub struct Index {
+    store: Store,
+    pub captured_at: Timestamp,
+    pub description: Option<String>,
+    active: Vec<Span>,
+    details: HashMap<String, Span>,
+    contacts: HashMap<String, Span>,
+    history: Vec<HistoryEntry>,
+    /// Customer (external contact id) -> the history entries they took part in as the customer.
+    history_by_customer: HashMap<String, Vec<u32>>,
+    pub wrapup_codes: Vec<WrapupCode>,
+    pub failures: BTreeMap<String, String>,
+    /// What each line was written for, to name it in errors.
+    path: std::path::PathBuf,
+}
+
+/// Why a line could not be read back.
+fn read_error(path: &Path, e: impl std::fmt::Display) -> SnapshotError {
+    SnapshotError::Read { path: path.to_owned(), source: std::io::Error::other(e.to_string()) }
+}
+
+impl Index {
+    /// Indexes a `runner-snapshot/2` file, reading it once, a chunk at a time.
+    pub fn open(path: &Path, file: File) -> Result<Index, SnapshotError> {
+        Index::open_chunked(path, file, CHUNK)
+    }
+
+    fn open_chunked(path: &Path, mut file: File, chunk: usize) -> Result<Index, SnapshotError> {
+        let read_err = |source| SnapshotError::Read { path: path.to_owned(), source };
+        let mut builder = Builder::new(path);
+        let mut buf: Vec<u8> = Vec::with_capacity(chunk);
+        let mut offset = 0u64; // of buf[0] in the file
+        loop {
+            let filled = buf.len();
+            let want = if buf.len() >= chunk { buf.len() } else { chunk };
+            buf.resize(filled + want, 0);
+            let n = file.read(&mut buf[filled..]).map_err(read_err)?;
+            buf.truncate(filled + n);
+            let eof = n == 0;
+            let complete = if eof { buf.len() } else { memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1) };
+            builder.add(&buf[..complete], offset)?;
+            buf.drain(..complete);
+            offset += complete as u64;
+            if eof {
+                break;
+            }
+        }
+        builder.finish(Store::File(file))
+    }
+
+    /// Indexes lines held in memory.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Index, SnapshotError> {
+        let mut builder = Builder::new(path);
+        builder.add(&bytes, 0)?;
+        builder.finish(Store::Memory(bytes))
+    }
+
+    /// Reads the lines of `spans` (in file order) and parses each as a `T`, on every core;
+    /// in the order given.
+    fn parse_spans<T: DeserializeOwned + Send>(&self, spans: &[Span]) -> Result<Vec<T>, SnapshotError> {
+        let mut out = Vec::with_capacity(spans.len());
+        self.each_span(spans, &mut |t| out.push(t))?;
+        Ok(out)
+    }
+
+    /// Reads the lines of `spans` (in file order) a window at a time, parses each as a `T` on
+    /// every core, and gives them to `each` in the order given: only one window's lines are
+    /// held at once.
+    fn each_span<T: DeserializeOwned + Send>(
+        &self,
+        spans: &[Span],
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SnapshotError> {
+        let mut start = 0;
+        while start < spans.len() {
+            // A window of lines that lie close together, read at once.
+            let first = spans[start];
+            let mut end = start + 1;
+            while end < spans.len()
+                && spans[end].offset >= spans[end - 1].end()
+                && spans[end].offset - spans[end - 1].end() <= MAX_GAP
+                && spans[end].end() - first.offset <= MAX_WINDOW
+            {
+                end += 1;
+            }
+            let last = spans[end - 1];
+            let len = usize::try_from(last.end().saturating_sub(first.offset)).unwrap_or(usize::MAX);
+            let bytes = self.store.read(first.offset, len).map_err(|e| read_error(&self.path, e))?;
+            let lines: Vec<&[u8]> = spans[start..end]
+                .iter()
+                .map(|s| {
+                    let at = usize::try_from(s.offset - first.offset).unwrap_or(usize::MAX);
+                    bytes.get(at..at + s.len as usize).unwrap_or_default()
+                })
+                .collect();
+            parallel_parse::<T>(&lines).map_err(|e| read_error(&self.path, e))?.into_iter().for_each(&mut *each);
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The active conversations, in file order, each given to `each`.
+    pub fn active(&self, each: &mut dyn FnMut(AnalyticsConversation)) -> Result<(), SnapshotError> {
+        #[derive(Deserialize)]
+        struct L {
+            active: AnalyticsConversation,
+        }
+        self.each_span::<L>(&self.active, &mut |l| each(l.active))
+    }
+
+    /// The details of a conversation, verbatim; `None` when the snapshot does not hold them.
+    pub fn details(&self, id: &str) -> Result<Option<RawJson>, SnapshotError> {
+        #[derive(Deserialize)]
+        struct L {
+            details: D,
+        }
+        #[derive(Deserialize)]
+        struct D {
+            #[allow(dead_code)]
+            id: IgnoredAny,
+            data: RawJson,
+        }
+        let Some(span) = self.details.get(id) else { return Ok(None) };
+        Ok(self.parse_spans::<L>(&[*span])?.pop().map(|l| l.details.data))
+    }
+
+    /// A contact; `None` when the snapshot does not hold it.
+    pub fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SnapshotError> {
+        #[derive(Deserialize)]
+        struct L {
+            contact: C,
+        }
+        #[derive(Deserialize)]
+        struct C {
+            #[allow(dead_code)]
+            id: IgnoredAny,
+            data: ExternalContact,
+        }
+        let Some(span) = self.contacts.get(id) else { return Ok(None) };
+        Ok(self.parse_spans::<L>(&[*span])?.pop().map(|l| l.contact.data))
+    }
+
+    /// The history conversations that ended within `[since, until]` and had one of
+    /// `customers` as the customer, in file order, each given to `each`.
+    pub fn history(
+        &self,
+        customers: &[String],
+        since: Timestamp,
+        until: Timestamp,
+        each: &mut dyn FnMut(AnalyticsConversation),
+    ) -> Result<(), SnapshotError> {
+        #[derive(Deserialize)]
+        struct L {
+            history: AnalyticsConversation,
+        }
+        let mut found: Vec<u32> = customers
+            .iter()
+            .filter_map(|c| self.history_by_customer.get(c))
+            .flatten()
+            .copied()
+            .filter(|&n| self.history[n as usize].ended.is_some_and(|end| since <= end && end <= until))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let spans: Vec<Span> = found.iter().map(|&n| self.history[n as usize].span).collect();
+        self.each_span::<L>(&spans, &mut |l| each(l.history))
+    }
+
+    /// Every line, parsed: the whole snapshot in memory (for small snapshots and tests).
+    pub fn to_snapshot(&self) -> Result<Snapshot, SnapshotError> {
+        let mut details = BTreeMap::new();
+        for id in self.details.keys() {
+            if let Some(raw) = self.details(id)? {
+                details.insert(id.clone(), raw);
+            }
+        }
+        let mut contacts = BTreeMap::new();
+        for id in self.contacts.keys() {
+            if let Some(c) = self.contact(id)? {
+                contacts.insert(id.clone(), c);
+            }
+        }
+        #[derive(Deserialize)]
+        struct L {
+            history: AnalyticsConversation,
+        }
+        let spans: Vec<Span> = self.history.iter().map(|h| h.span).collect();
+        Ok(Snapshot {
+            format: FORMAT.to_owned(),
+            captured_at: self.captured_at,
+            description: self.description.clone(),
+            active_conversations: {
+                let mut all = Vec::new();
+                self.active(&mut |c| all.push(c))?;
+                all
+            },
+            conversation_details: details,
+            external_contacts: contacts,
+            history: self.parse_spans::<L>(&spans)?.into_iter().map(|l| l.history).collect(),
+            wrapup_codes: self.wrapup_codes.clone(),
+            failures: self.failures.clone(),
+        })
+    }
+}
+
+/// How many threads parse: the available cores, asked once (the answer reads cgroup files).
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Parses each line as a `T`, the lines split over the available cores; in order.
+fn parallel_parse<T: DeserializeOwned + Send>(lines: &[&[u8]]) -> Result<Vec<T>, serde_json::Error> {
+    let threads = threads();
+    if threads < 2 || lines.len() < 64 {
+        return lines.iter().map(|l| serde_json::from_slice(l)).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = lines
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|l| serde_json::from_slice(l)).collect::<Result<Vec<T>, _>>())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(lines.len());
+        for part in parts {
+            out.extend(part.join().expect("a parsing thread panicked")?);
+        }
+        Ok(out)
+    })
+}
+
+/// Builds an [`Index`] from the lines as they are read.
+struct Builder<'p> {
+    path: &'p Path,
+    /// Lines seen so far (1-based numbers in errors).
+    lines: usize,
+    header: Option<Header>,
+    active: Vec<Span>,
+    details: HashMap<String, Span>,
+    contacts: HashMap<String, Span>,
+    history: Vec<HistoryEntry>,
+    history_by_customer: HashMap<String, Vec<u32>>,
+    wrapup_codes: Vec<WrapupCode>,
+    failures: BTreeMap<String, String>,
+}
+
+/// A line as indexed: its key, or why it is not a line of this format.
+type Keyed = Result<Key, serde_json::Error>;
+
+impl<'p> Builder<'p> {
+    fn new(path: &'p Path) -> Self {
+        Builder {
+            path,
+            lines: 0,
+            header: None,
+            active: Vec::new(),
+            details: HashMap::new(),
+            contacts: HashMap::new(),
+            history: Vec::new(),
+            history_by_customer: HashMap::new(),
+            wrapup_codes: Vec::new(),
+            failures: BTreeMap::new(),
+        }
+    }
+
+    /// Indexes the complete lines of `bytes`, which start at `offset` in the store.
+    fn add(&mut self, bytes: &[u8], offset: u64) -> Result<(), SnapshotError> {
+        // (offset in bytes, line) of each non-blank line.
+        let mut lines: Vec<(usize, &[u8])> = Vec::new();
+        let mut at = 0;
+        let mut numbers: Vec<usize> = Vec::new();
+        let mut number = self.lines;
+        while at < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            number += 1;
+            let line = trim(&bytes[at..end]);
+            if !line.is_empty() {
+                lines.push((at + (line.as_ptr() as usize - bytes[at..end].as_ptr() as usize), line));
+                numbers.push(number);
+            }
+            at = end + 1;
+        }
+        self.lines = number;
+        let mut first = 0;
+        if self.header.is_none() {
+            let Some((_, line)) = lines.first() else { return Ok(()) };
+            self.header = Some(self.header_line(line, numbers[0])?);
+            first = 1;
+        }
+        let keys: Vec<Keyed> = parallel_keys(&lines[first..]);
+        for (((at, line), key), number) in lines[first..].iter().zip(keys).zip(&numbers[first..]) {
+            let span = Span {
+                offset: offset + *at as u64,
+                len: u32::try_from(line.len()).map_err(|_| self.line_error(line, *number, "the line is too long"))?,
+            };
+            match key {
+                Ok(key) => self.index(key, span),
+                Err(e) => return Err(self.parse_error(line, *number, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn header_line(&self, line: &[u8], number: usize) -> Result<Header, SnapshotError> {
+        let header: Header = match serde_json::from_slice(line) {
+            Ok(h) => h,
+            Err(e) => return Err(self.parse_error(line, number, e)),
+        };
+        if header.format != FORMAT {
+            return Err(SnapshotError::WrongFormat {
+                path: self.path.to_owned(),
+                found: serde_json::Value::String(header.format).to_string(),
+            });
+        }
+        Ok(header)
+    }
+
+    fn index(&mut self, key: Key, span: Span) {
+        match key {
+            Key::Active(_) => self.active.push(span),
+            // As in a JSON object, the last of a repeated id wins.
+            Key::Details { id, .. } => {
+                self.details.insert(id, span);
+            }
+            Key::Contact { id, .. } => {
+                self.contacts.insert(id, span);
+            }
+            Key::History(h) => {
+                let n = u32::try_from(self.history.len()).expect("fewer than 4 billion history lines");
+                let ended = h.conversation_end.as_deref().and_then(parse_time);
+                let mut seen: Vec<String> = Vec::new();
+                for p in h.participants {
+                    let customer = p.purpose.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("customer"));
+                    if let (true, Some(id)) = (customer, p.external_contact_id) {
+                        if !seen.contains(&id) {
+                            seen.push(id);
+                        }
+                    }
+                }
+                for id in seen {
+                    self.history_by_customer.entry(id).or_default().push(n);
+                }
+                self.history.push(HistoryEntry { span, ended });
+            }
+            Key::WrapupCode(code) => self.wrapup_codes.push(code),
+            Key::Failure { key, error } => {
+                self.failures.insert(key, error);
+            }
+        }
+    }
+
+    /// The error of a line that is not a record of this format, with its place: serde's
+    /// position is within the line; the path (`active.participants[0]`) comes from a second,
+    /// tracked parse of that line alone.
+    fn parse_error(&self, line: &[u8], number: usize, err: serde_json::Error) -> SnapshotError {
+        let tracked: Result<Key, _> = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(line));
+        let (field, err) = match tracked {
+            Err(e) => (e.path().to_string(), e.into_inner()),
+            Ok(_) => (String::new(), err),
+        };
+        SnapshotError::Parse {
+            path: self.path.to_owned(),
+            line: number,
+            column: err.column(),
+            field: if field == "." { String::new() } else { field },
+            message: super::strip_position(&err),
+        }
+    }
+
+    fn line_error(&self, _line: &[u8], number: usize, message: &str) -> SnapshotError {
+        SnapshotError::Parse {
+            path: self.path.to_owned(),
+            line: number,
+            column: 1,
+            field: String::new(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn finish(self, store: Store) -> Result<Index, SnapshotError> {
+        let Some(header) = self.header else {
+            return Err(SnapshotError::WrongFormat { path: self.path.to_owned(), found: "missing".to_owned() });
+        };
+        Ok(Index {
+            store,
+            captured_at: header.captured_at,
+            description: header.description,
+            active: self.active,
+            details: self.details,
+            contacts: self.contacts,
+            history: self.history,
+            history_by_customer: self.history_by_customer,
+            wrapup_codes: self.wrapup_codes,
+            failures: self.failures,
+            path: self.path.to_owned(),
+        })
+    }
+}
+
+/// The keys of `lines`, split over the available cores; in order.
+fn parallel_keys(lines: &[(usize, &[u8])]) -> Vec<Keyed> {
+    let threads = threads();
+    let key = |(_, l): &(usize, &[u8])| serde_json::from_slice::<Key>(l);
+    if threads < 2 || lines.len() < 64 {
+        return lines.iter().map(key).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            lines.chunks(per).map(|part| scope.spawn(move || part.iter().map(key).collect::<Vec<_>>())).collect();
+        parts.into_iter().flat_map(|p| p.join().expect("an indexing thread panicked")).collect()
+    })
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
+    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &line[start..end]
+}
+
+/// Writes `snapshot` as `runner-snapshot/2` lines. Details are written on one line whatever
+/// their original layout.
+pub fn write(snapshot: &Snapshot, out: &mut impl Write) -> std::io::Result<()> {
+    let header = Header {
+        format: FORMAT.to_owned(),
+        captured_at: snapshot.captured_at,
+        description: snapshot.description.clone(),
+    };
+    let mut line = |value: &dyn erased::Line| -> std::io::Result<()> {
+        value.write_to(out)?;
+        out.write_all(b"\n")
+    };
+    line(&header)?;
+    for c in &snapshot.active_conversations {
+        line(&Line::Active(c))?;
+    }
+    for (id, data) in &snapshot.conversation_details {
+        let compact = one_line(data);
+        line(&Line::Details { id, data: &compact })?;
+    }
+    for (id, data) in &snapshot.external_contacts {
+        line(&Line::Contact { id, data })?;
+    }
+    for c in &snapshot.history {
+        line(&Line::History(c))?;
+    }
+    for code in &snapshot.wrapup_codes {
+        line(&Line::WrapupCode(code))?;
+    }
+    for (key, error) in &snapshot.failures {
+        line(&Line::Failure { key, error })?;
+    }
+    Ok(())
+}
+
+/// `raw` without line breaks (a pretty-printed document re-encoded compactly).
+fn one_line(raw: &serde_json::value::RawValue) -> RawJson {
+    if !raw.get().contains(['\n', '\r']) {
+        return raw.to_owned();
+    }
+    let value: serde_json::Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
+    serde_json::value::to_raw_value(&value).expect("JSON values serialize")
+}
+
+/// Lets [`write`] take the header and the lines alike.
+mod erased {
+    pub trait Line {
+        fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+    impl<T: serde::Serialize> Line for T {
+        fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(out, self).map_err(std::io::Error::from)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    const HEADER: &str = r#"{"format":"runner-snapshot/2","captured_at":"2026-11-24T12:00:00Z"}"#;
+
+    fn conv(id: &str, customer: &str, end: Option<&str>) -> String {
+        let end = end.map(|e| format!(r#","conversationEnd":"{e}""#)).unwrap_or_default();
+        format!(
+            r#"{{"conversationId":"{id}","conversationStart":"2026-11-01T09:00:00Z"{end},"participants":[{{"purpose":"agent","externalContactId":"not-a-customer"}},{{"purpose":"Customer","externalContactId":"{customer}"}}]}}"#
+        )
+    }
+
+    fn lines() -> String {
+        [
+            HEADER.to_owned(),
+            format!(r#"{{"active":{}}}"#, conv("a-1", "k-1", None)),
+            String::new(), // blank lines are allowed
+            format!(r#"{{"active":{}}}"#, conv("a-2", "k-2", None)),
+            r#"{"details":{"id":"a-1","data":{"id":"a-1","participants":[]}}}"#.to_owned(),
+            r#"{"details":{"id":"a-1","data":{"id":"a-1","participants":[{"purpose":"customer"}]}}}"#.to_owned(),
+            r#"{"contact":{"id":"k-1","data":{"id":"k-1","firstName":"Åsa"}}}"#.to_owned(),
+            format!(r#"{{"history":{}}}"#, conv("h-1", "k-1", Some("2026-11-01T10:00:00Z"))),
+            format!(r#"{{"history":{}}}"#, conv("h-2", "k-2", Some("2026-11-02T10:00:00Z"))),
+            format!(r#"{{"history":{}}}"#, conv("h-3", "k-1", Some("2026-06-02T10:00:00Z"))),
+            format!(r#"{{"history":{}}}"#, conv("h-open", "k-1", None)),
+            r#"{"wrapup_code":{"id":"w-1","name":"Sale"}}"#.to_owned(),
+            r#"{"failure":{"key":"contact:k-9","error":"HTTP 500"}}"#.to_owned(),
+        ]
+        .join("\n")
+            + "\n"
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("test time")
+    }
+
+    fn check(index: &Index) {
+        assert_eq!(index.captured_at, ts("2026-11-24T12:00:00Z"));
+        let mut active = Vec::new();
+        index.active(&mut |c| active.push(c.conversation_id)).expect("active");
+        assert_eq!(active, ["a-1", "a-2"]);
+        // The last of a repeated id wins, as in a JSON object.
+        let details = index.details("a-1").expect("read").expect("present");
+        assert_eq!(details.get(), r#"{"id":"a-1","participants":[{"purpose":"customer"}]}"#);
+        assert!(index.details("a-2").expect("read").is_none());
+        assert_eq!(index.contact("k-1").expect("read").expect("present").first_name.as_deref(), Some("Åsa"));
+        assert!(index.contact("k-2").expect("read").is_none());
+        let history = |ids: &[&str], since: &str| {
+            let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+            let mut found = Vec::new();
+            index.history(&ids, ts(since), ts("2026-11-24T12:00:00Z"), &mut |c| found.push(c.conversation_id)).unwrap();
+            found
+        };
+        // By customer (purpose `customer`, any case), ended within the window, in file order;
+        // an open conversation is never history.
+        assert_eq!(history(&["k-1", "k-2"], "2026-10-01T00:00:00Z"), ["h-1", "h-2"]);
+        assert_eq!(history(&["k-1"], "2026-01-01T00:00:00Z"), ["h-1", "h-3"]);
+        assert!(history(&["not-a-customer"], "2026-01-01T00:00:00Z").is_empty());
+        assert_eq!(index.wrapup_codes, [WrapupCode { id: "w-1".into(), name: "Sale".into() }]);
+        assert_eq!(index.failures.get("contact:k-9").map(String::as_str), Some("HTTP 500"));
+    }
+
+    #[test]
+    fn lines_are_indexed_and_read_back_from_memory_and_from_a_file() {
+        check(&Index::from_bytes(Path::new("mem"), lines().into_bytes()).expect("indexed"));
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(lines().as_bytes()).expect("written");
+        // Chunks far smaller than a line: every line crosses a chunk boundary.
+        for chunk in [7, 64, CHUNK] {
+            let index = Index::open_chunked(file.path(), file.reopen().expect("reopen"), chunk).expect("indexed");
+            check(&index);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_written_as_lines_reads_back_the_same() {
+        let index = Index::from_bytes(Path::new("mem"), lines().into_bytes()).expect("indexed");
+        let snapshot = index.to_snapshot().expect("whole");
+        let mut out = Vec::new();
+        write(&snapshot, &mut out).expect("written");
+        let again = Index::from_bytes(Path::new("mem"), out).expect("indexed again");
+        check(&again);
+    }
+
+    #[test]
+    fn pretty_details_are_written_on_one_line() {
+        let text = "{\"format\":\"runner-snapshot/1\",\"captured_at\":\"2026-11-24T12:00:00Z\",\"active_conversations\":[],\"conversation_details\":{\"c\": {\n  \"id\": \"c\"\n}}}";
+        let snapshot = super::super::Snapshot::from_json(Path::new("s.json"), text).expect("v1");
+        let mut out = Vec::new();
+        write(&snapshot, &mut out).expect("written");
+        let out = String::from_utf8(out).expect("UTF-8");
+        assert_eq!(out.lines().nth(1), Some(r#"{"details":{"id":"c","data":{"id":"c"}}}"#), "{out}");
+    }
+
+    #[test]
+    fn a_bad_line_is_named_with_its_number_column_and_place() {
+        let text = format!("{HEADER}\n\n{{\"active\":{{\"conversationId\":\"a\"}}}}\n{{\"histroy\":{{}}}}\n");
+        let err = Index::from_bytes(Path::new("snap.jsonl"), text.into_bytes()).expect_err("a misspelled kind");
+        let SnapshotError::Parse { line, column, message, .. } = &err else { panic!("{err}") };
+        assert_eq!((*line, *column), (4, 10));
+        assert!(message.contains("unknown variant `histroy`, expected one of `active`"), "{message}");
+
+        let text = format!("{HEADER}\n{{\"contact\":{{\"id\":7,\"data\":{{}}}}}}\n");
+        let err = Index::from_bytes(Path::new("snap.jsonl"), text.into_bytes()).expect_err("a number id");
+        let SnapshotError::Parse { line, field, .. } = &err else { panic!("{err}") };
+        assert_eq!((*line, field.as_str()), (2, "contact.id"));
+        assert!(err.to_string().starts_with("the snapshot snap.jsonl is not valid JSON"), "{err}");
+
+        let err = Index::from_bytes(
+            Path::new("s"),
+            b"{\"format\":\"runner-snapshot/3\",\"captured_at\":\"2026-11-24T12:00:00Z\"}\n".to_vec(),
+        )
+        .expect_err("a later format");
+        assert!(matches!(err, SnapshotError::WrongFormat { .. }), "{err}");
+        let err = Index::from_bytes(Path::new("s"), b"\n\n".to_vec()).expect_err("empty");
+        assert!(err.to_string().contains("its \"format\" is missing"), "{err}");
+    }
+}
