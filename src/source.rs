@@ -2,6 +2,7 @@
 //! API's own shapes, which [`crate::model::normalize`] turns into the model, so a preview from a
 //! snapshot decides exactly what a live run decides.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -21,6 +22,27 @@ pub enum SourceError {
     Api(#[from] crate::genesys::error::ApiError),
 }
 
+/// What one read of external contacts found. Every asked id is in `found`, in `failed`, or in
+/// neither: then the contact does not exist (the API's "not found").
+#[derive(Debug, Default)]
+pub struct ContactBatch {
+    pub found: HashMap<String, ExternalContact>,
+    /// Ids whose own read failed, and why. A failed contact is never to be read as absent: its
+    /// merge set, and so the customer's history, is unknown.
+    pub failed: HashMap<String, SourceError>,
+}
+
+impl ContactBatch {
+    /// What was found for `id`: the contact, `Ok(None)` when it does not exist, or why its read
+    /// failed.
+    pub fn get(&self, id: &str) -> Result<Option<&ExternalContact>, &SourceError> {
+        match self.failed.get(id) {
+            Some(error) => Err(error),
+            None => Ok(self.found.get(id)),
+        }
+    }
+}
+
 /// Reads Genesys data. Implemented by the snapshot and by the live client.
 pub trait Source: Sync {
     /// Active web-messaging conversations (no `conversationEnd`) that started within
@@ -35,8 +57,11 @@ pub trait Source: Sync {
     /// snapshot hands out its own copy without cloning it.
     fn conversation(&self, id: &str) -> impl Future<Output = Result<Arc<serde_json::Value>, SourceError>> + Send;
 
-    /// An external contact; `None` when it does not exist.
-    fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
+    /// The external contacts with these ids (any number; repeated ids are read once). `Err` when
+    /// the read failed as a whole, so that no id's outcome is known; otherwise each id is found,
+    /// does not exist, or failed on its own (see [`ContactBatch`]). The live client asks for
+    /// them in bulk, at most [`crate::genesys::client::CONTACTS_PER_REQUEST`] ids per request.
+    fn contacts(&self, ids: &[String]) -> impl Future<Output = Result<ContactBatch, SourceError>> + Send;
 
     /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
     /// as the customer.

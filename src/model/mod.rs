@@ -154,7 +154,7 @@ pub struct Details {
     pub raw: std::sync::Arc<serde_json::Value>,
 }
 
-/// An external contact (`GET /api/v2/externalcontacts/contacts/{id}`).
+/// An external contact (`ExternalContact`, read with `POST /api/v2/externalcontacts/bulk/contacts`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Contact {
     pub id: String,
