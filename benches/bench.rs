@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
+use runner::genesys::client::CONTACTS_PER_REQUEST;
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -123,6 +124,8 @@ struct Counts {
     history_ids: Vec<String>,
     /// Details asked for outbound sessions (excluded by the analytics data alone).
     details_of_excluded: usize,
+    /// Contact ids asked for in bulk contact requests, repeats included.
+    contact_ids: usize,
 }
 
 impl Counts {
@@ -218,12 +221,27 @@ impl Fake {
                     None => not_found(),
                 }
             }
-            ("GET", ["api", "v2", "externalcontacts", "contacts", id]) => {
-                self.count("contact");
-                match self.data.contacts.get(*id) {
-                    Some(c) => ResponseTemplate::new(200).set_body_json(c),
-                    None => not_found(),
-                }
+            ("POST", ["api", "v2", "externalcontacts", "bulk", "contacts"]) => {
+                self.count("contacts (bulk)");
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+                let ids: Vec<&str> =
+                    body["entities"].as_array().into_iter().flatten().filter_map(|e| e["id"].as_str()).collect();
+                self.counts.lock().unwrap().contact_ids += ids.len();
+                let mut errors = Vec::new();
+                let results: Vec<Value> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(n, id)| match self.data.contacts.get(*id) {
+                        Some(c) => json!({"id": id, "success": true, "entity": c, "status": 200}),
+                        None => {
+                            errors.push(n);
+                            json!({"id": id, "success": false, "status": 404,
+                                "error": {"code": "not.found", "status": 404, "message": "not found"}})
+                        }
+                    })
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"results": results, "errorCount": errors.len(), "errorIndexes": errors}))
             }
             ("GET", ["api", "v2", "routing", "wrapupcodes"]) => {
                 self.count("wrap-up codes page");
@@ -417,7 +435,10 @@ async fn target_calls(report: &mut Report, n: usize) {
     let pages = counts.get("wrap-up codes page");
     let token = counts.get("token");
     let bound = s.div_ceil(100) + c + k.div_ceil(HISTORY_BATCH) + m + pages + token;
-    let contacts = counts.get("contact");
+    let contacts = counts.get("contacts (bulk)");
+    // Contacts are read for every customer whose history is needed (a merged contact's history
+    // spans its merge set) and for contact fields: every inbound customer here.
+    let contact_bound = c.div_ceil(CONTACTS_PER_REQUEST);
     let total = counts.answered();
     let distinct: HashSet<&String> = counts.history_ids.iter().collect();
     let twice = counts.history_ids.len() - distinct.len();
@@ -431,19 +452,25 @@ async fn target_calls(report: &mut Report, n: usize) {
     counts_table(report, &counts);
     report.add(format!(
         "S = {s}, C = {c}, K = {k}, M = {m}: bound ceil(S/100) + C + ceil(K/B) + M + wrap-up pages ({pages}) + \
-         token ({token}) = **{bound}**"
+         token ({token}) = **{bound}**. Not in the issue's bound: the contacts, read in bulk (up to \
+         {CONTACTS_PER_REQUEST} ids per request) for every customer that needs one, here all C = {c} inbound \
+         customers (`premium` greets by first name, `returners` may read anyone's history and a merged contact's \
+         history spans its merge set): ceil(C/{CONTACTS_PER_REQUEST}) = **{contact_bound}**"
     ));
     report.add(format!(
-        "- requests made: **{total}**; without the {contacts} contact requests: **{}** ({})",
+        "- requests made: **{total}**; without the contact requests: **{}** ({}); contact requests: \
+         **{contacts}** for {} ids ({})",
         total - contacts,
-        if total - contacts <= bound { "within the bound" } else { "OVER the bound" }
+        if total - contacts <= bound { "within the bound" } else { "OVER the bound" },
+        counts.contact_ids,
+        if contacts <= contact_bound { "within ceil(C/100)" } else { "OVER ceil(C/100)" }
     ));
     report.add(format!(
-        "- with contacts: {total} = {:.2} x the bound ({}). Contacts are fetched for every customer whose \
-         history is needed (a merged contact's history spans its merge set) and for contact fields; the issue's \
-         bound does not count them.",
+        "- with contacts: {total} = {:.2} x the bound ({}), {:.2} x the bound + ceil(C/{CONTACTS_PER_REQUEST}) ({})",
         total as f64 / bound as f64,
-        if total <= bound { "met" } else { "not met" }
+        if total <= bound { "met" } else { "not met" },
+        total as f64 / (bound + contact_bound) as f64,
+        if total <= bound + contact_bound { "met" } else { "not met" }
     ));
     report.add(format!(
         "- details requested for sessions already excluded: {}; customers whose history was asked twice: {twice}; \

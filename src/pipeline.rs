@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
+use crate::genesys::client::CONTACTS_PER_REQUEST;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, PastConversation, normalize};
@@ -145,10 +146,10 @@ impl<S: Source> Loader<'_, S> {
             .collect()
     }
 
-    /// Fetches one thing per (candidate, id), `concurrency` at a time, reporting to progress.
-    async fn fetch_each<T, F, Fut>(&self, stage: &str, wanted: Vec<(usize, String)>, fetch: F) -> Vec<(usize, T)>
+    /// Fetches one thing per (index, key), `concurrency` at a time, reporting to progress.
+    async fn fetch_each<K, T, F, Fut>(&self, stage: &str, wanted: Vec<(usize, K)>, fetch: F) -> Vec<(usize, T)>
     where
-        F: Fn(String) -> Fut,
+        F: Fn(K) -> Fut,
         Fut: Future<Output = T>,
     {
         let progress = self.progress;
@@ -188,19 +189,34 @@ impl<S: Source> Loader<'_, S> {
     }
 
     /// Contacts are loaded for contact fields, and for history: a merged contact's history is
-    /// spread over the ids of its merge set.
+    /// spread over the ids of its merge set. Each customer once, however many sessions it has,
+    /// in batches of one bulk request each (progress counts the requests); a failed batch fails
+    /// only its customers.
     async fn contacts(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
-        let wanted: Vec<(usize, String)> = self
+        let wanted: Vec<usize> = self
             .wanting(decider, candidates, &[Needs::Contact, Needs::History])
             .into_iter()
-            .filter_map(|i| candidates[i].session.external_contact_id.clone().map(|id| (i, id)))
+            .filter(|&i| candidates[i].session.external_contact_id.is_some())
             .collect();
+        let mut ids: Vec<String> =
+            wanted.iter().filter_map(|&i| candidates[i].session.external_contact_id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let batches = ids.chunks(CONTACTS_PER_REQUEST).map(<[String]>::to_vec).enumerate().collect();
         let source = self.source;
-        let results = self.fetch_each("contacts", wanted, |id| async move { source.contact(&id).await }).await;
-        for (i, result) in results {
-            match result {
-                Ok(contact) => candidates[i].contact = Some(contact.as_ref().map(normalize::contact)),
-                Err(e) => self.fail(&candidates[i], Needs::Contact, e.to_string()),
+        let mut results = self.fetch_each("contacts", batches, |ids| async move { source.contacts(&ids).await }).await;
+        // One answer per batch, in batch order; a customer's batch follows from its place in `ids`.
+        results.sort_unstable_by_key(|&(n, _)| n);
+        for i in wanted {
+            let Some(id) = candidates[i].session.external_contact_id.as_deref() else { continue };
+            let k = ids.binary_search_by(|k| k.as_str().cmp(id)).expect("every wanted customer's id is in `ids`");
+            let outcome = match &results[k / CONTACTS_PER_REQUEST].1 {
+                Ok(batch) => batch.get(id).map(|c| c.map(normalize::contact)).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(contact) => candidates[i].contact = Some(contact),
+                Err(e) => self.fail(&candidates[i], Needs::Contact, e),
             }
         }
     }
@@ -308,6 +324,7 @@ mod tests {
     use crate::campaign::load::load_sources;
     use crate::engine::decide::SkipReason;
     use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+    use crate::source::ContactBatch;
 
     const NOW: &str = "2026-11-24T12:00:00Z";
 
@@ -322,6 +339,8 @@ mod tests {
         details: BTreeMap<String, serde_json::Value>,
         history: Vec<AnalyticsConversation>,
         fail_contacts: bool,
+        /// Contacts whose own read fails (the others of their batch are found).
+        failed_contacts: BTreeSet<String>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -354,12 +373,25 @@ mod tests {
             let found = self.details.get(id).ok_or_else(api_error)?;
             Ok(serde_json::value::to_raw_value(found).expect("JSON values serialize"))
         }
-        async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-            self.log(format!("contact {id}"));
+        async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
+            self.log(format!("contacts {}", ids.join(",")));
             if self.fail_contacts {
                 return Err(api_error());
             }
-            Ok(Some(ExternalContact { id: id.into(), first_name: Some(format!("Name of {id}")), ..Default::default() }))
+            let mut batch = ContactBatch::default();
+            for id in ids {
+                if self.failed_contacts.contains(id) {
+                    batch.failed.insert(id.clone(), api_error());
+                } else {
+                    let contact = ExternalContact {
+                        id: id.clone(),
+                        first_name: Some(format!("Name of {id}")),
+                        ..Default::default()
+                    };
+                    batch.found.insert(id.clone(), contact);
+                }
+            }
+            Ok(batch)
         }
         async fn history(
             &self,
@@ -502,11 +534,12 @@ mod tests {
         let progress = Recording::default();
         plan_observed(&source, &set, None, options(), &progress).await.unwrap();
         // Details only for c1 (`premium` rules out the outbound c2 from analytics alone, and
-        // `returners` reads no details); contacts and history for both customers (`returners`).
+        // `returners` reads no details); contacts (one bulk request) and history for both
+        // customers (`returners`).
         let seen = progress.0.lock().unwrap().join(", ");
         assert_eq!(
             seen,
-            "conversation details 0/1, +1, contacts 0/2, +1, +1, earlier conversations 0/2, +2, done",
+            "conversation details 0/1, +1, contacts 0/1, +1, earlier conversations 0/2, +2, done",
             "{:?}",
             source.calls.lock().unwrap()
         );
@@ -549,6 +582,30 @@ mod tests {
         assert_eq!(source.calls("history"), 0);
         assert_eq!(outcome(&outcomes(&plan), "c1", "returners"), "data_unavailable");
         assert_eq!(plan.summary.data_errors, 1);
+    }
+
+    #[tokio::test]
+    async fn contacts_are_read_once_per_customer_in_bulk_and_fail_alone() {
+        // 250 customers, each with two sessions: 3 bulk reads of at most 100 distinct ids.
+        let sessions = (0..500).map(|i| session(&format!("c{i}"), &format!("k{:03}", i % 250), "inbound", 5));
+        let source = Counting {
+            sessions: sessions.collect(),
+            failed_contacts: ["k007".to_owned()].into(),
+            ..Default::default()
+        };
+        let plan = run(&source, &campaigns(&[("returners", SALE_RETURNERS)])).await;
+        let calls = source.calls.lock().unwrap().clone();
+        let sizes: Vec<usize> =
+            calls.iter().filter_map(|c| c.strip_prefix("contacts ")).map(|ids| ids.split(',').count()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 250, "{calls:?}");
+        assert!(sizes.len() == 3 && sizes.iter().all(|&n| n <= CONTACTS_PER_REQUEST), "{sizes:?}");
+        // k007's contact failed on its own: no history decision for its sessions, and only theirs.
+        let o = outcomes(&plan);
+        assert_eq!(outcome(&o, "c7", "returners"), "data_unavailable");
+        assert_eq!(outcome(&o, "c257", "returners"), "data_unavailable");
+        assert_eq!(plan.summary.data_errors, 2);
+        // Every other customer gets its message (once, on one of its two sessions).
+        assert_eq!(plan.summary.sends, 249);
     }
 
     fn everyone(name: &str, priority: i64, extra: &str) -> String {

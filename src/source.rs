@@ -2,6 +2,7 @@
 //! API's own shapes, which [`crate::model::normalize`] turns into the model, so a preview from a
 //! snapshot decides exactly what a live run decides.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use jiff::{SignedDuration, Timestamp};
@@ -31,6 +32,27 @@ pub type RawJson = Box<serde_json::value::RawValue>;
 /// to be discarded: the answer is all or nothing.
 pub type Sink<'a> = &'a mut (dyn FnMut(AnalyticsConversation) + Send);
 
+/// What one read of external contacts found. Every asked id is in `found`, in `failed`, or in
+/// neither: then the contact does not exist (the API's "not found").
+#[derive(Debug, Default)]
+pub struct ContactBatch {
+    pub found: HashMap<String, ExternalContact>,
+    /// Ids whose own read failed, and why. A failed contact is never to be read as absent: its
+    /// merge set, and so the customer's history, is unknown.
+    pub failed: HashMap<String, SourceError>,
+}
+
+impl ContactBatch {
+    /// What was found for `id`: the contact, `Ok(None)` when it does not exist, or why its read
+    /// failed.
+    pub fn get(&self, id: &str) -> Result<Option<&ExternalContact>, &SourceError> {
+        match self.failed.get(id) {
+            Some(error) => Err(error),
+            None => Ok(self.found.get(id)),
+        }
+    }
+}
+
 /// Reads Genesys data. Implemented by the snapshot and by the live client.
 pub trait Source: Sync {
     /// Active web-messaging conversations (no `conversationEnd`) that started within
@@ -45,8 +67,11 @@ pub trait Source: Sync {
     /// The conversation details JSON (`GET /api/v2/conversations/{id}`), verbatim.
     fn conversation(&self, id: &str) -> impl Future<Output = Result<RawJson, SourceError>> + Send;
 
-    /// An external contact; `None` when it does not exist.
-    fn contact(&self, id: &str) -> impl Future<Output = Result<Option<ExternalContact>, SourceError>> + Send;
+    /// The external contacts with these ids (any number; repeated ids are read once). `Err` when
+    /// the read failed as a whole, so that no id's outcome is known; otherwise each id is found,
+    /// does not exist, or failed on its own (see [`ContactBatch`]). The live client asks for
+    /// them in bulk, at most [`crate::genesys::client::CONTACTS_PER_REQUEST`] ids per request.
+    fn contacts(&self, ids: &[String]) -> impl Future<Output = Result<ContactBatch, SourceError>> + Send;
 
     /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
     /// as the customer, de-duplicated by conversation id, each given to `sink`.

@@ -113,8 +113,32 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+const CONTACTS_PATH: &str = "/api/v2/externalcontacts/bulk/contacts";
+
 fn contact_body(id: &str) -> Value {
     json!({"id": id, "firstName": "Ada", "type": "identified"})
+}
+
+/// A bulk contact result: found.
+fn found(id: &str) -> Value {
+    json!({"id": id, "success": true, "entity": contact_body(id), "status": 200})
+}
+
+/// A bulk contact result: failed with `status` and `code`.
+fn failed(id: &str, status: u16, code: &str) -> Value {
+    json!({"id": id, "success": false, "status": status,
+        "error": {"code": code, "message": format!("{code} for {id}"), "status": status, "retryable": false}})
+}
+
+/// `BulkFetchContactsResponse` with these results.
+fn bulk_answer(results: &[Value]) -> Value {
+    let errors: Vec<usize> =
+        results.iter().enumerate().filter(|(_, r)| r["success"] == false).map(|(n, _)| n).collect();
+    json!({"results": results, "errorCount": errors.len(), "errorIndexes": errors})
+}
+
+fn bulk_body(ids: &[&str]) -> Value {
+    json!({"entities": ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()})
 }
 
 async fn requests_to(server: &MockServer, wanted: &str) -> Vec<Request> {
@@ -151,22 +175,23 @@ async fn the_token_is_renewed_shortly_before_it_expires() {
     grant(&server, "tok-1", 600).await;
     grant(&server, "tok-2", 600).await;
     for (token, times) in [("tok-1", 2), ("tok-2", 1)] {
-        Mock::given(method("GET"))
-            .and(path("/api/v2/externalcontacts/contacts/ext-1"))
+        Mock::given(method("POST"))
+            .and(path(CONTACTS_PATH))
             .and(bearer(token))
-            .respond_with(ResponseTemplate::new(200).set_body_json(contact_body("ext-1")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(bulk_answer(&[found("ext-1")])))
             .expect(times)
             .mount(&server)
             .await;
     }
     let (client, clock) = client(config(&server));
+    let ids = ["ext-1".to_owned()];
 
-    client.contact("ext-1").await.unwrap();
+    client.contacts(&ids).await.unwrap();
     clock.advance(Duration::from_secs(8 * 60)); // 2 min left: still used
-    client.contact("ext-1").await.unwrap();
+    client.contacts(&ids).await.unwrap();
     clock.advance(Duration::from_secs(61)); // under a minute left (a tenth of 600 s): renewed
-    let contact = client.contact("ext-1").await.unwrap().unwrap();
-    assert_eq!(contact.first_name.as_deref(), Some("Ada"));
+    let contacts = client.contacts(&ids).await.unwrap();
+    assert_eq!(contacts.get("ext-1").unwrap().unwrap().first_name.as_deref(), Some("Ada"));
 }
 
 #[tokio::test]
@@ -352,15 +377,10 @@ async fn wrapup_codes_are_read_page_by_page_up_to_page_count() {
 }
 
 #[tokio::test]
-async fn a_missing_contact_is_none_and_a_missing_conversation_is_named() {
+async fn a_missing_conversation_is_named() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
     let not_found = ResponseTemplate::new(404).set_body_json(json!({"code": "not.found", "status": 404}));
-    Mock::given(method("GET"))
-        .and(path("/api/v2/externalcontacts/contacts/gone"))
-        .respond_with(not_found.clone())
-        .mount(&server)
-        .await;
     Mock::given(method("GET"))
         .and(path("/api/v2/conversations/gone-conv"))
         .respond_with(not_found)
@@ -368,9 +388,117 @@ async fn a_missing_contact_is_none_and_a_missing_conversation_is_named() {
         .await;
     let (client, _) = client(config(&server));
 
-    assert!(client.contact("gone").await.unwrap().is_none());
     let Err(SourceError::Api(e)) = client.conversation("gone-conv").await else { panic!("expected an API error") };
     assert!(e.to_string().contains("conversation `gone-conv` does not exist"), "{e}");
+}
+
+#[tokio::test]
+async fn contacts_are_fetched_in_bulk_and_each_result_is_read_on_its_own() {
+    let server = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    // The exact request: the ids as `BulkIdsRequest` entities (a repeated id once), the token.
+    Mock::given(method("POST"))
+        .and(path(CONTACTS_PATH))
+        .and(bearer("tok-1"))
+        .and(header("accept", "application/json"))
+        .and(header("content-type", "application/json"))
+        .and(body_json(bulk_body(&["ext-1", "gone", "hidden", "unsaid", "odd"])))
+        .respond_with(ResponseTemplate::new(200).insert_header("ININ-Correlation-Id", "corr-7").set_body_json(
+            bulk_answer(&[
+                // Any order: results are matched by id.
+                failed("hidden", 403, "missing.division.permission"),
+                found("ext-1"),
+                failed("gone", 404, "not.found"),
+                json!({"id": "odd", "success": false}),
+                found("not-asked"),
+            ]),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(config(&server));
+
+    let ids = ["ext-1", "gone", "hidden", "ext-1", "unsaid", "odd"].map(String::from);
+    let contacts = client.contacts(&ids).await.unwrap();
+    assert_eq!(contacts.get("ext-1").unwrap().unwrap().first_name.as_deref(), Some("Ada"));
+    // Not found: the contact does not exist.
+    assert!(contacts.get("gone").unwrap().is_none());
+    // A per-id error fails that id alone, typed like a request's error, with the permission.
+    let Err(SourceError::Api(e)) = contacts.get("hidden") else { panic!("a per-id 403 was not a failure") };
+    assert_eq!(
+        (e.status(), e.code(), e.target.as_deref()),
+        (Some(403), Some("missing.division.permission"), Some("hidden"))
+    );
+    assert_eq!(e.correlation_id.as_deref(), Some("corr-7"));
+    assert!(e.to_string().contains("`externalContacts:contact:view`"), "{e}");
+    // An id the answer does not mention, or a failure without a status, is never read as absent.
+    for id in ["unsaid", "odd"] {
+        let Err(SourceError::Api(e)) = contacts.get(id) else { panic!("{id} was read as absent or found") };
+        assert!(matches!(e.failure, Failure::Decode { .. }), "{e}");
+    }
+    assert!(!contacts.found.contains_key("not-asked"));
+}
+
+#[tokio::test]
+async fn contacts_are_split_into_requests_of_at_most_100_ids() {
+    let server = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    Mock::given(method("POST"))
+        .and(path(CONTACTS_PATH))
+        .and(bearer("tok-1"))
+        .respond_with(|request: &Request| {
+            let body: Value = request.body_json().unwrap();
+            let results: Vec<Value> =
+                body["entities"].as_array().unwrap().iter().map(|e| found(e["id"].as_str().unwrap())).collect();
+            ResponseTemplate::new(200).set_body_json(bulk_answer(&results))
+        })
+        .expect(3)
+        .mount(&server)
+        .await;
+    let (client, _) = client(config(&server));
+
+    let ids: Vec<String> = (0..250).map(|i| format!("ext-{i}")).collect();
+    let contacts = client.contacts(&ids).await.unwrap();
+    assert_eq!(contacts.found.len(), 250);
+    assert!(contacts.failed.is_empty());
+    let mut asked: Vec<Vec<String>> = requests_to(&server, CONTACTS_PATH)
+        .await
+        .iter()
+        .map(|r| {
+            let body: Value = r.body_json().unwrap();
+            body["entities"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
+        })
+        .collect();
+    asked.sort_by_key(|batch| std::cmp::Reverse(batch.len()));
+    assert_eq!(asked.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+    let mut all: Vec<String> = asked.concat();
+    all.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(all, expected, "every id asked exactly once");
+}
+
+#[tokio::test]
+async fn a_refused_bulk_contact_request_names_the_permission_and_fails_as_a_whole() {
+    let server = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    Mock::given(method("POST"))
+        .and(path(CONTACTS_PATH))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "message": "You are missing the following permission(s): [externalContacts:contact:view]",
+            "code": "missing.permissions", "status": 403})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(config(&server));
+
+    let Err(SourceError::Api(e)) = client.contacts(&["ext-1".to_owned()]).await else {
+        panic!("a refused request was not an error")
+    };
+    assert_eq!(e.status(), Some(403));
+    let text = e.to_string();
+    assert!(text.starts_with("POST /api/v2/externalcontacts/bulk/contacts"), "{text}");
+    assert!(text.contains("`externalContacts:contact:view`") && text.contains("OAuth client's role"), "{text}");
 }
 
 fn send_body() -> Value {
@@ -650,10 +778,10 @@ async fn a_redirect_is_never_followed_to_another_host() {
     let server = MockServer::start().await;
     let elsewhere = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    let target = format!("{}/api/v2/externalcontacts/contacts/c-1", elsewhere.uri());
-    Mock::given(method("GET"))
-        .and(path("/api/v2/externalcontacts/contacts/c-1"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", target.as_str()))
+    let target = format!("{}{CONTACTS_PATH}", elsewhere.uri());
+    Mock::given(method("POST"))
+        .and(path(CONTACTS_PATH))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", target.as_str()))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -662,7 +790,7 @@ async fn a_redirect_is_never_followed_to_another_host() {
         .mount(&server)
         .await;
     let (client, _) = client(config(&server));
-    assert!(client.contact("c-1").await.is_err());
+    assert!(client.contacts(&["c-1".to_owned()]).await.is_err());
     let request = client.web_message("c-1", "Hello");
     assert!(matches!(client.send(&request).await, Err(SendError::Failed(_))));
     assert!(elsewhere.received_requests().await.unwrap().is_empty(), "a redirect was followed");
@@ -672,18 +800,20 @@ async fn a_redirect_is_never_followed_to_another_host() {
 async fn invalid_utf8_from_the_api_is_a_clear_decode_error() {
     let server = MockServer::start().await;
     grant(&server, "tok-1", 86_400).await;
-    let mut body = br#"{"id": "c-1", "firstName": "Zo"#.to_vec();
+    let mut body = br#"{"results": [{"id": "c-1", "success": true, "entity": {"id": "c-1", "firstName": "Zo"#.to_vec();
     body.extend_from_slice(&[0xff, 0xfe]);
-    body.extend_from_slice(br#"{{ 7 * 7 }}"}"#);
-    Mock::given(method("GET"))
-        .and(path("/api/v2/externalcontacts/contacts/c-1"))
+    body.extend_from_slice(br#"{{ 7 * 7 }}"}}]}"#);
+    Mock::given(method("POST"))
+        .and(path(CONTACTS_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
         .mount(&server)
         .await;
     let (client, _) = client(config(&server));
-    let Err(SourceError::Api(e)) = client.contact("c-1").await else { panic!("invalid UTF-8 was accepted") };
+    let Err(SourceError::Api(e)) = client.contacts(&["c-1".to_owned()]).await else {
+        panic!("invalid UTF-8 was accepted")
+    };
     assert!(matches!(e.failure, Failure::Decode { .. }), "{e}");
-    assert!(e.to_string().contains("c-1"), "{e}");
+    assert!(e.to_string().contains("externalcontacts/bulk/contacts"), "{e}");
 }
 
 /// A raw HTTP server whose every answer is a 200 cut off mid-body (a `Content-Length` of 100,
@@ -748,7 +878,9 @@ async fn an_answer_cut_off_mid_body_repeats_a_read_but_never_a_send() {
     let (client, _) = client(config);
 
     // A read: repeated (safe), then reported as a broken answer.
-    let Err(SourceError::Api(e)) = client.contact("c-1").await else { panic!("a cut-off answer was accepted") };
+    let Err(SourceError::Api(e)) = client.contacts(&["c-1".to_owned()]).await else {
+        panic!("a cut-off answer was accepted")
+    };
     assert!(matches!(e.failure, Failure::Transport { .. }), "{e}");
     assert_eq!(requests.lock().unwrap().len(), 3, "{:?}", requests.lock().unwrap());
 

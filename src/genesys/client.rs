@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
@@ -30,11 +31,12 @@ use super::config::{GenesysConfig, Secret, Tuning};
 use super::error::{ApiError, Endpoint, Failure, SendError};
 use super::query::{DetailsQuery, PAGE_SIZE};
 use super::types::{
-    AgentlessMessageRequest, AgentlessMessageResponse, AnalyticsConversation, AnalyticsQueryResponse, ErrorBody,
-    ExternalContact, WrapupCode, WrapupCodeListing,
+    AgentlessMessageRequest, AgentlessMessageResponse, AnalyticsConversation, AnalyticsQueryResponse,
+    BulkContactResult, BulkFetchContactsResponse, BulkIdsRequest, EntityRef, ErrorBody, ExternalContact, WrapupCode,
+    WrapupCodeListing,
 };
 use crate::model::parse_time;
-use crate::source::{RawJson, Sink, Source, SourceError};
+use crate::source::{ContactBatch, RawJson, Sink, Source, SourceError};
 
 /// Why the client waits; lets tests tell pacing from retry delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +180,44 @@ impl GenesysClient {
         self.execute(call).await.map_err(CallError::into_api_error)?.json(call)
     }
 
+    /// One bulk contact request for `ids` (at most [`CONTACTS_PER_REQUEST`]), its answer sorted
+    /// per id.
+    async fn contact_batch(&self, url: Url, ids: &[&str]) -> Result<ContactBatch, SourceError> {
+        let body = BulkIdsRequest { entities: ids.iter().map(|id| EntityRef { id: (*id).to_owned() }).collect() };
+        let call = Call::json(Endpoint::BulkContacts, url, &body);
+        let answer = self.execute(&call).await.map_err(CallError::into_api_error)?;
+        let response: BulkFetchContactsResponse = answer.json(&call)?;
+        let asked: HashSet<&str> = ids.iter().copied().collect();
+        let mut batch = ContactBatch::default();
+        let mut answered = HashSet::new();
+        for result in response.results {
+            let Some(id) = result.id.clone().or_else(|| result.entity.as_ref().map(|c| c.id.clone())) else {
+                tracing::warn!("{}: a result without an id, ignored", Endpoint::BulkContacts);
+                continue;
+            };
+            if !asked.contains(id.as_str()) {
+                tracing::warn!("{}: a result for {id}, which was not asked for, ignored", Endpoint::BulkContacts);
+                continue;
+            }
+            answered.insert(id.clone());
+            match contact_outcome(result) {
+                ContactOutcome::Found(contact) => {
+                    batch.found.insert(id, contact);
+                }
+                ContactOutcome::Absent => {}
+                ContactOutcome::Failed(failure) => {
+                    let error = contact_error(&id, failure, &answer);
+                    batch.failed.insert(id, error);
+                }
+            }
+        }
+        for &id in ids.iter().filter(|id| !answered.contains(**id)) {
+            let failure = Failure::Decode { detail: "the answer holds no result for this id".to_owned() };
+            batch.failed.insert(id.to_owned(), contact_error(id, failure, &answer));
+        }
+        Ok(batch)
+    }
+
     /// Runs a details query over all its pages, adding conversations not `seen` yet to `out`.
     async fn query_conversations(
         &self,
@@ -218,6 +258,12 @@ pub fn web_message(deployment_id: &str, external_contact_id: &str, text: &str) -
     }
 }
 
+/// The most ids one `POST /api/v2/externalcontacts/bulk/contacts` asks for. Neither the SDK
+/// (`BulkIdsRequest`, `post_externalcontacts_bulk_contacts`) nor the API documentation found
+/// states a maximum for this endpoint; 100 is the largest page size the runner's other
+/// endpoints take. Larger batches would save requests but risk a 400 from Genesys.
+pub const CONTACTS_PER_REQUEST: usize = 100;
+
 /// How long before the history window a previous conversation may have started and still end in
 /// it: the history query selects conversations by their start. Conversations longer than this
 /// that end in the window are not seen.
@@ -244,13 +290,26 @@ impl Source for GenesysClient {
         Ok(self.get(&call).await?)
     }
 
-    async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-        let call = Call::get(Endpoint::ExternalContact, self.api(&["externalcontacts", "contacts", id])).target(id);
-        match self.get(&call).await {
-            Ok(contact) => Ok(Some(contact)),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e.into()),
+    /// `POST /api/v2/externalcontacts/bulk/contacts`, [`CONTACTS_PER_REQUEST`] ids at a time,
+    /// the requests in flight together (within `concurrency` and the pacing). Fails as a whole
+    /// when any request fails; a per-id error in an answer fails only that id, except "not
+    /// found", which is a contact that does not exist.
+    async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<&str> = ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).collect();
+        let url = self.api(&["externalcontacts", "bulk", "contacts"]);
+        // The requests are made up front (not in a `map` closure over the stream), so that the
+        // future stays `Send` for every lifetime.
+        let requests: Vec<_> =
+            unique.chunks(CONTACTS_PER_REQUEST).map(|batch| self.contact_batch(url.clone(), batch)).collect();
+        let batches: Vec<ContactBatch> =
+            stream::iter(requests).buffer_unordered(self.tuning.concurrency.max(1)).try_collect().await?;
+        let mut all = ContactBatch::default();
+        for batch in batches {
+            all.found.extend(batch.found);
+            all.failed.extend(batch.failed);
         }
+        Ok(all)
     }
 
     async fn history(
@@ -297,6 +356,53 @@ impl Source for GenesysClient {
             }
         }
         Ok(codes)
+    }
+}
+
+/// One id's outcome in a bulk contact answer.
+enum ContactOutcome {
+    Found(ExternalContact),
+    /// "Not found": the contact does not exist.
+    Absent,
+    Failed(Failure),
+}
+
+/// The error of one id in a bulk contact `answer`.
+fn contact_error(id: &str, failure: Failure, answer: &Answer) -> SourceError {
+    let error = ApiError {
+        target: Some(id.to_owned()),
+        correlation_id: answer.correlation_id.clone(),
+        ..ApiError::new(Endpoint::BulkContacts, failure)
+    };
+    error.into()
+}
+
+/// Sorts one result of a bulk contact answer. A failure is "not found" when its status is 404 or
+/// its code `not.found`; a success without the contact, or a failure without any status, is not
+/// what the API documents.
+fn contact_outcome(result: BulkContactResult) -> ContactOutcome {
+    let BulkContactResult { success, entity, error, status, .. } = result;
+    let succeeded = success != Some(false) && error.is_none();
+    if let (true, Some(contact)) = (succeeded, entity) {
+        return ContactOutcome::Found(contact);
+    }
+    let error = error.unwrap_or_default();
+    let status = error.status.or(status);
+    if status == Some(404) || error.code.as_deref() == Some("not.found") {
+        return ContactOutcome::Absent;
+    }
+    if succeeded {
+        return ContactOutcome::Failed(Failure::Decode { detail: "a success without the contact".to_owned() });
+    }
+    match status {
+        Some(status) => ContactOutcome::Failed(Failure::Status { status, code: error.code, message: error.message }),
+        None => ContactOutcome::Failed(Failure::Decode {
+            detail: format!(
+                "a failure without a status (code {}, message {})",
+                error.code.as_deref().unwrap_or("none"),
+                error.message.as_deref().unwrap_or("none")
+            ),
+        }),
     }
 }
 

@@ -16,8 +16,8 @@ pub enum Endpoint {
     ConversationQuery,
     /// `GET /api/v2/conversations/{conversationId}`.
     Conversation,
-    /// `GET /api/v2/externalcontacts/contacts/{contactId}`.
-    ExternalContact,
+    /// `POST /api/v2/externalcontacts/bulk/contacts` (many contacts by id).
+    BulkContacts,
     /// `GET /api/v2/routing/wrapupcodes`.
     WrapupCodes,
     /// `POST /api/v2/conversations/messages/agentless`.
@@ -31,7 +31,7 @@ impl Endpoint {
             Endpoint::Token => "POST /oauth/token",
             Endpoint::ConversationQuery => "POST /api/v2/analytics/conversations/details/query",
             Endpoint::Conversation => "GET /api/v2/conversations/{conversationId}",
-            Endpoint::ExternalContact => "GET /api/v2/externalcontacts/contacts/{contactId}",
+            Endpoint::BulkContacts => "POST /api/v2/externalcontacts/bulk/contacts",
             Endpoint::WrapupCodes => "GET /api/v2/routing/wrapupcodes",
             Endpoint::AgentlessMessage => "POST /api/v2/conversations/messages/agentless",
         }
@@ -43,7 +43,7 @@ impl Endpoint {
             Endpoint::Token => None,
             Endpoint::ConversationQuery => Some("analytics:conversationDetail:view"),
             Endpoint::Conversation => Some("conversation:communication:view"),
-            Endpoint::ExternalContact => Some("externalContacts:contact:view"),
+            Endpoint::BulkContacts => Some("externalContacts:contact:view"),
             Endpoint::WrapupCodes => Some("routing:wrapupCode:view"),
             Endpoint::AgentlessMessage => Some("conversation:message:create"),
         }
@@ -53,7 +53,7 @@ impl Endpoint {
     fn entity(self) -> &'static str {
         match self {
             Endpoint::Conversation => "conversation",
-            Endpoint::ExternalContact => "external contact",
+            Endpoint::BulkContacts => "external contact",
             _ => "resource",
         }
     }
@@ -92,7 +92,7 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub endpoint: Endpoint,
-    /// The id in the path (conversation id, contact id), if any.
+    /// The id the error is about (in the path, or one id of a bulk request), if any.
     pub target: Option<String>,
     pub failure: Failure,
     /// The `ININ-Correlation-Id` answer header: quote it to Genesys support.
@@ -256,7 +256,7 @@ mod tests {
         for (endpoint, permission) in [
             (Endpoint::ConversationQuery, "analytics:conversationDetail:view"),
             (Endpoint::Conversation, "conversation:communication:view"),
-            (Endpoint::ExternalContact, "externalContacts:contact:view"),
+            (Endpoint::BulkContacts, "externalContacts:contact:view"),
             (Endpoint::WrapupCodes, "routing:wrapupCode:view"),
             (Endpoint::AgentlessMessage, "conversation:message:create"),
         ] {

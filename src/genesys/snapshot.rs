@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::model::parse_time;
-use crate::source::{RawJson, Sink, Source, SourceError};
+use crate::source::{ContactBatch, RawJson, Sink, Source, SourceError};
 
 pub mod lines;
 
@@ -40,7 +40,9 @@ pub struct Snapshot {
     /// `GET /api/v2/conversations/{id}` answers, by conversation id, verbatim.
     #[serde(default)]
     pub conversation_details: BTreeMap<String, RawJson>,
-    /// `GET /api/v2/externalcontacts/contacts/{id}` answers, by contact id.
+    /// External contacts (the entities of `POST /api/v2/externalcontacts/bulk/contacts`
+    /// answers), by contact id. A contact not here does not exist, unless `failures` says its
+    /// read failed.
     #[serde(default)]
     pub external_contacts: BTreeMap<String, ExternalContact>,
     /// Ended conversations of the customers (the history analytics queries' answers).
@@ -313,11 +315,24 @@ impl Source for SnapshotSource {
         }
     }
 
-    /// A contact the snapshot does not hold is one that does not exist (the API's 404), unless
-    /// its request failed while recording.
-    async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-        self.recorded_failure(&contact_key(id))?;
-        self.index.contact(id).map_err(Self::unreadable)
+    /// A contact the snapshot does not hold is one that does not exist (the API's "not found"),
+    /// unless its read failed while recording (`contact:<id>`): then that id fails, alone, as it
+    /// did live. Never fails as a whole.
+    async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
+        let mut batch = ContactBatch::default();
+        for id in ids {
+            match self.recorded_failure(&contact_key(id)) {
+                Err(e) => {
+                    batch.failed.insert(id.clone(), e);
+                }
+                Ok(()) => {
+                    if let Some(contact) = self.index.contact(id).map_err(Self::unreadable)? {
+                        batch.found.insert(id.clone(), contact);
+                    }
+                }
+            }
+        }
+        Ok(batch)
     }
 
     /// Ended conversations (by `conversationEnd` in `[since, until]`) with a `customer`
@@ -361,7 +376,7 @@ impl SnapshotSource {
 
 /// Wraps a source and records every answer it gives, to write them as a snapshot
 /// (`runner snapshot`). Records only what a run actually read, which is what replaying the
-/// snapshot needs to decide the same way. Absent contacts (404) stay absent, as in the API.
+/// snapshot needs to decide the same way. Absent contacts ("not found") stay absent, as in the API.
 pub struct Recorder<S> {
     inner: S,
     captured: std::sync::Mutex<Snapshot>,
@@ -428,14 +443,18 @@ impl<S: Source> Source for Recorder<S> {
         Ok(found)
     }
 
-    async fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SourceError> {
-        let found = self.keep(|| contact_key(id), self.inner.contact(id).await)?;
-        if let Some(contact) = &found {
-            self.record(|s| {
-                s.external_contacts.insert(id.to_owned(), contact.clone());
-            });
-        }
-        Ok(found)
+    /// Records the contacts found and, as `contact:<id>`, each id whose read failed: every asked
+    /// id when the read failed as a whole.
+    async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
+        let answer = self.inner.contacts(ids).await;
+        self.record(|s| match &answer {
+            Ok(batch) => {
+                s.external_contacts.extend(batch.found.iter().map(|(id, c)| (id.clone(), c.clone())));
+                s.failures.extend(batch.failed.iter().map(|(id, e)| (contact_key(id), e.to_string())));
+            }
+            Err(e) => s.failures.extend(ids.iter().map(|id| (contact_key(id), e.to_string()))),
+        });
+        answer
     }
 
     async fn history(
@@ -539,10 +558,72 @@ mod tests {
         assert!(matches!(err, SourceError::NotInSnapshot { .. }));
         assert_eq!(err.to_string(), "the snapshot does not hold the details of conversation a-ended");
 
-        let contact = source.contact("ext-1").await.expect("snapshot").expect("present");
+        let contacts = source.contacts(&["ext-1".into(), "ext-404".into()]).await.expect("snapshot");
+        let contact = contacts.get("ext-1").expect("not failed").expect("present");
         assert_eq!(contact.first_name.as_deref(), Some("Åsa"));
-        assert!(source.contact("ext-404").await.expect("absent is not an error").is_none());
+        assert!(contacts.get("ext-404").expect("absent is not an error").is_none());
         assert_eq!(source.wrapup_codes().await.expect("snapshot").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_contact_that_failed_when_recorded_fails_alone_on_replay() {
+        let mut snap = demo_like();
+        snap.failures.insert(contact_key("ext-2"), "HTTP 500".into());
+        let source = SnapshotSource::new(snap);
+        let ids = ["ext-1", "ext-2", "ext-404"].map(String::from);
+        let contacts = source.contacts(&ids).await.expect("never fails as a whole");
+        assert!(contacts.get("ext-1").expect("found").is_some());
+        assert!(matches!(contacts.get("ext-2"), Err(SourceError::FailedWhenRecorded { .. })));
+        assert!(contacts.get("ext-404").expect("absent").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_recorder_keeps_found_contacts_and_each_failed_id() {
+        let mut snap = demo_like();
+        snap.failures.insert(contact_key("ext-2"), "HTTP 500".into());
+        let recorder = Recorder::new(SnapshotSource::new(snap), ts("2026-11-24T12:00:00Z"), None);
+        let ids = ["ext-1", "ext-2", "ext-404"].map(String::from);
+        recorder.contacts(&ids).await.expect("answered");
+        let recorded = recorder.into_snapshot();
+        assert_eq!(recorded.external_contacts.keys().collect::<Vec<_>>(), ["ext-1"]);
+        assert_eq!(recorded.failures.keys().collect::<Vec<_>>(), ["contact:ext-2"]);
+        // Replaying the recording answers the same: found, failed, absent.
+        let replay = SnapshotSource::new(recorded).contacts(&ids).await.expect("replayed");
+        assert!(replay.get("ext-1").expect("found").is_some());
+        assert!(replay.get("ext-2").is_err());
+        assert!(replay.get("ext-404").expect("absent").is_none());
+    }
+
+    /// A source whose contact reads fail as a whole; nothing else is asked of it.
+    struct ContactsDown;
+
+    impl Source for ContactsDown {
+        async fn active_sessions(&self, _: Timestamp, _: SignedDuration, _: Sink<'_>) -> Result<(), SourceError> {
+            unreachable!()
+        }
+        async fn conversation(&self, _: &str) -> Result<RawJson, SourceError> {
+            unreachable!()
+        }
+        async fn contacts(&self, _: &[String]) -> Result<ContactBatch, SourceError> {
+            Err(SourceError::FailedWhenRecorded { error: "HTTP 503".into() })
+        }
+        async fn history(&self, _: &[String], _: Timestamp, _: Timestamp, _: Sink<'_>) -> Result<(), SourceError> {
+            unreachable!()
+        }
+        async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_contact_read_that_failed_as_a_whole_fails_every_id_on_replay() {
+        let recorder = Recorder::new(ContactsDown, ts("2026-11-24T12:00:00Z"), None);
+        let ids = ["ext-1", "ext-2"].map(String::from);
+        assert!(recorder.contacts(&ids).await.is_err());
+        let recorded = recorder.into_snapshot();
+        assert_eq!(recorded.failures.keys().collect::<Vec<_>>(), ["contact:ext-1", "contact:ext-2"]);
+        let replay = SnapshotSource::new(recorded).contacts(&ids).await.expect("replayed");
+        assert!(replay.get("ext-1").is_err() && replay.get("ext-2").is_err(), "never read as absent");
     }
 
     #[tokio::test]
@@ -689,8 +770,8 @@ mod tests {
                 let (contact, history) = match &session.external_contact_id {
                     None => (None, Vec::new()),
                     Some(id) => {
-                        let contact =
-                            source.contact(id).await.expect("contacts never fail").map(|c| normalize::contact(&c));
+                        let contacts = source.contacts(std::slice::from_ref(id)).await.expect("contacts");
+                        let contact = contacts.get(id).expect("contacts never fail").map(normalize::contact);
                         let ids = normalize::customer_ids(id, contact.as_ref());
                         let since = now.checked_sub(SignedDuration::from_hours(24 * 120)).expect("in range");
                         let past = crate::source::all_history(&source, &ids, since, now).await.expect("history");

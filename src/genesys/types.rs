@@ -149,7 +149,7 @@ pub struct Wrapup {
     pub notes: Option<String>,
 }
 
-/// `ExternalContact` (`GET /api/v2/externalcontacts/contacts/{contactId}`).
+/// `ExternalContact` (the `entity` of each result of `POST /api/v2/externalcontacts/bulk/contacts`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalContact {
@@ -171,6 +171,63 @@ pub struct ExternalContact {
     pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_set: Vec<EntityRef>,
+}
+
+/// `BulkIdsRequest`, the body of `POST /api/v2/externalcontacts/bulk/contacts`:
+/// `{"entities": [{"id": "..."}]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BulkIdsRequest {
+    pub entities: Vec<EntityRef>,
+}
+
+/// `BulkFetchContactsResponse`, the answer of `POST /api/v2/externalcontacts/bulk/contacts`:
+/// one result per asked id, successes and failures, in no guaranteed order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFetchContactsResponse {
+    #[serde(default)]
+    pub results: Vec<BulkContactResult>,
+    /// How many results failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<u64>,
+    /// The indexes (in `results`) of the failed ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_indexes: Vec<usize>,
+}
+
+/// `BulkResponseResultExternalContactEntityBulkEntityErrorEntity`: one id's outcome in a bulk
+/// fetch. `entity` only on success, `error` only on failure.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkContactResult {
+    /// The id of the affected entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<ExternalContact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<BulkEntityError>,
+    /// The HTTP status of this id's operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+/// `BulkEntityErrorEntity`: why one id of a bulk operation failed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkEntityError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The HTTP status of the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Whether Genesys says this operation should be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }
 
 /// `PhoneNumber`: `display` as entered, `e164` normalized.

@@ -162,7 +162,7 @@ impl Details {
     }
 }
 
-/// An external contact (`GET /api/v2/externalcontacts/contacts/{id}`).
+/// An external contact (`ExternalContact`, read with `POST /api/v2/externalcontacts/bulk/contacts`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Contact {
     pub id: String,

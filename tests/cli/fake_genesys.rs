@@ -242,6 +242,7 @@ impl Org {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         match request.url.path() {
             p if p.ends_with("/agentless") => format!("send {}", body["externalContactId"]),
+            p if p.ends_with("/bulk/contacts") => format!("contacts {}", body["entities"]),
             p if p.ends_with("/details/query") => format!(
                 "query {} {} page {}",
                 body["conversationFilters"][0]["predicates"][0]["operator"],
@@ -376,11 +377,25 @@ impl Org {
                 Some(details) => ResponseTemplate::new(200).set_body_json(details),
                 None => error(404, "not.found", "The requested conversation was not found."),
             },
-            ("GET", ["api", "v2", "externalcontacts", "contacts", id]) => {
-                match self.snapshot.external_contacts.get(*id) {
-                    Some(contact) => ResponseTemplate::new(200).set_body_json(contact),
-                    None => error(404, "not.found", "The requested contact was not found."),
-                }
+            ("POST", ["api", "v2", "externalcontacts", "bulk", "contacts"]) => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let ids = body["entities"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap());
+                // One result per id; a contact the org does not have is a per-id 404.
+                let mut errors = Vec::new();
+                let results: Vec<Value> = ids
+                    .enumerate()
+                    .map(|(n, id)| match self.snapshot.external_contacts.get(id) {
+                        Some(contact) => json!({"id": id, "success": true, "entity": contact, "status": 200}),
+                        None => {
+                            errors.push(n);
+                            json!({"id": id, "success": false, "status": 404, "error": {
+                                "code": "not.found", "status": 404, "retryable": false,
+                                "message": "The requested contact was not found."}})
+                        }
+                    })
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"results": results, "errorCount": errors.len(), "errorIndexes": errors}))
             }
             ("GET", ["api", "v2", "routing", "wrapupcodes"]) => {
                 let query: std::collections::HashMap<_, _> = request.url.query_pairs().into_owned().collect();

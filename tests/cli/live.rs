@@ -51,6 +51,9 @@ async fn a_dry_run_against_the_live_api_decides_like_the_snapshot_and_sends_noth
     assert!(fake.send_bodies().is_empty(), "a dry run sent messages");
     let requests = fake.requests().await;
     assert!(!requests.iter().any(|(_, path)| path.contains("agentless")));
+    // Every contact the demo's campaigns need (fewer than 100 customers) in one bulk request.
+    let contact_requests: Vec<_> = requests.iter().filter(|(_, path)| path.contains("/externalcontacts/")).collect();
+    assert_eq!(contact_requests, [&("POST".to_owned(), "/api/v2/externalcontacts/bulk/contacts".to_owned())]);
 
     let (stdout, _) = Case::new(&["--dry-run", "--snapshot", "snapshots/demo.json", "--format", "json"]).expect(0);
     let replay = json_lines(&stdout);
