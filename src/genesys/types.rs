@@ -41,13 +41,9 @@ pub struct AnalyticsConversation {
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsParticipant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub participant_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_contact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -59,21 +55,11 @@ pub struct AnalyticsParticipant {
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_to: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub journey_customer_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub journey_customer_session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<AnalyticsSegment>,
 }
@@ -85,17 +71,9 @@ pub struct AnalyticsSegment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_start: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment_end: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap_up_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wrap_up_note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disconnect_type: Option<String>,
 }
 
 /// `Conversation` (`GET /api/v2/conversations/{conversationId}`), the typed part.
@@ -121,8 +99,6 @@ pub struct Participant {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_contact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

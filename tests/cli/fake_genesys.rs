@@ -33,7 +33,6 @@ pub fn shifted_to_now(mut snapshot: Snapshot) -> Snapshot {
         c.conversation_end.as_mut().map(shift);
         for segment in c.participants.iter_mut().flat_map(|p| &mut p.sessions).flat_map(|s| &mut s.segments) {
             segment.segment_start.as_mut().map(shift);
-            segment.segment_end.as_mut().map(shift);
         }
     }
     snapshot.captured_at += delta;
