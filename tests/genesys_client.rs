@@ -281,6 +281,30 @@ async fn active_sessions_page_until_a_short_page_and_drop_overlapping_duplicates
     assert_eq!(ids, expected);
 }
 
+/// Pages 2.. are asked together once page 1 tells the hits, and taken in page order; a count
+/// that grew meanwhile is followed page by page; no page is asked past the hits (each mock
+/// expects exactly one request).
+#[tokio::test]
+async fn active_sessions_pages_after_the_first_are_asked_together_and_kept_in_order() {
+    let server = MockServer::start().await;
+    grant(&server, "tok-1", 86_400).await;
+    let page = |range: std::ops::Range<usize>| conversations(range.map(|i| format!("c{i}")));
+    answer_query(&server, active_query(1), json!({"totalHits": 300, "conversations": page(0..100)})).await;
+    answer_query(&server, active_query(2), json!({"totalHits": 300, "conversations": page(100..200)})).await;
+    // By page 3 two more hits came in: page 4 is read too, and nothing after it.
+    answer_query(&server, active_query(3), json!({"totalHits": 302, "conversations": page(200..300)})).await;
+    answer_query(&server, active_query(4), json!({"totalHits": 302, "conversations": page(300..302)})).await;
+    let (client, _) = client(config(&server));
+
+    let sessions =
+        runner::source::all_active_sessions(&client, ts("2026-11-24T12:00:00Z"), SignedDuration::from_hours(24))
+            .await
+            .unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|c| c.conversation_id.as_str()).collect();
+    let expected: Vec<String> = (0..302).map(|i| format!("c{i}")).collect();
+    assert_eq!(ids, expected);
+}
+
 #[tokio::test]
 async fn active_sessions_stop_when_the_conversations_key_is_absent() {
     let server = MockServer::start().await;

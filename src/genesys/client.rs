@@ -219,29 +219,62 @@ impl GenesysClient {
     }
 
     /// Runs a details query over all its pages, adding conversations not `seen` yet to `out`.
+    /// Every page of `query`, de-duplicated by conversation id.
+    async fn query_all(&self, query: DetailsQuery) -> Result<Vec<AnalyticsConversation>, ApiError> {
+        let mut out = Vec::new();
+        self.query_conversations(&query, &mut HashSet::new(), &mut out).await?;
+        Ok(out)
+    }
+
+    /// Every page of `query`, each conversation once (pages can overlap while data changes).
+    /// The first page says how many hits there are; the other pages are then asked
+    /// concurrently and taken in page order. Should the last of them still be full while a
+    /// later answer counts more hits (new ones since the first page), the following pages are
+    /// read one by one until a short one or every hit is read.
     async fn query_conversations(
         &self,
         query: &DetailsQuery,
         seen: &mut HashSet<String>,
         out: &mut Vec<AnalyticsConversation>,
     ) -> Result<(), ApiError> {
-        let url = self.api(&["analytics", "conversations", "details", "query"]);
-        for page in 1.. {
-            let body = query.page(page);
-            let call = Call::json(Endpoint::ConversationQuery, url.clone(), &body);
-            let answer: AnalyticsQueryResponse =
-                self.execute(&call).await.map_err(CallError::into_api_error)?.json(&call)?;
-            let Some(conversations) = answer.conversations else {
-                break;
-            };
-            let count = conversations.len();
+        let mut take = |page: Option<Vec<AnalyticsConversation>>| -> bool {
+            // Whether the page was full (there may be more).
+            let Some(conversations) = page else { return false };
+            let full = conversations.len() >= PAGE_SIZE as usize;
             out.extend(conversations.into_iter().filter(|c| seen.insert(c.conversation_id.clone())));
-            let all_hits_read = answer.total_hits.is_some_and(|total| u64::from(page) * u64::from(PAGE_SIZE) >= total);
-            if count < PAGE_SIZE as usize || all_hits_read {
-                break;
-            }
+            full
+        };
+        let first = self.query_page(query, 1).await?;
+        let total = first.total_hits;
+        if !take(first.conversations) {
+            return Ok(());
+        }
+        let pages = total.map_or(1, |t| u32::try_from(t.div_ceil(u64::from(PAGE_SIZE))).unwrap_or(u32::MAX).max(1));
+        let requests: Vec<_> = (2..=pages).map(|page| self.query_page(query, page)).collect();
+        let answers: Vec<AnalyticsQueryResponse> =
+            stream::iter(requests).buffered(self.tuning.concurrency.max(1)).try_collect().await?;
+        let mut total = total;
+        let mut full = true;
+        for answer in answers {
+            total = total.max(answer.total_hits);
+            full = take(answer.conversations);
+        }
+        let mut page = pages;
+        let unread = |page: u32, total: Option<u64>| total.is_none_or(|t| u64::from(page) * u64::from(PAGE_SIZE) < t);
+        while full && unread(page, total) {
+            page += 1;
+            let answer = self.query_page(query, page).await?;
+            total = total.max(answer.total_hits);
+            full = take(answer.conversations);
         }
         Ok(())
+    }
+
+    async fn query_page(&self, query: &DetailsQuery, page: u32) -> Result<AnalyticsQueryResponse, ApiError> {
+        let url = self.api(&["analytics", "conversations", "details", "query"]);
+        let body = query.page(page);
+        let call = Call::json(Endpoint::ConversationQuery, url, &body);
+        self.execute(&call).await.map_err(CallError::into_api_error)?.json(&call)
     }
 }
 
@@ -323,16 +356,23 @@ impl Source for GenesysClient {
         // a conversation that started before the window and ended in it, then keep those that
         // ended in the window.
         let start = since.saturating_sub(HISTORY_START_MARGIN).unwrap_or(Timestamp::MIN);
+        // The batches are queried concurrently (each batch's pages in turn), their answers
+        // taken in batch order, so the result does not depend on which answer came first.
+        let requests: Vec<_> = contact_ids
+            .chunks(self.tuning.history_batch_size.max(1))
+            .map(|batch| self.query_all(DetailsQuery::history(batch, start, until)))
+            .collect();
+        let answers: Vec<Vec<AnalyticsConversation>> =
+            stream::iter(requests).buffered(self.tuning.concurrency.max(1)).try_collect().await?;
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for batch in contact_ids.chunks(self.tuning.history_batch_size.max(1)) {
-            let query = DetailsQuery::history(batch, start, until);
-            self.query_conversations(&query, &mut seen, &mut out).await?;
-        }
-        out.retain(|c| {
-            c.conversation_end.as_deref().and_then(parse_time).is_some_and(|end| since <= end && end <= until)
-        });
-        out.into_iter().for_each(sink);
+        answers
+            .into_iter()
+            .flatten()
+            .filter(|c| seen.insert(c.conversation_id.clone()))
+            .filter(|c| {
+                c.conversation_end.as_deref().and_then(parse_time).is_some_and(|end| since <= end && end <= until)
+            })
+            .for_each(sink);
         Ok(())
     }
 
