@@ -133,10 +133,10 @@ async fn run_case(alone: &CampaignSet, campaign: &Campaign, case: &TestCase) -> 
     };
     let actual = match pipeline::plan(&source, alone, None, options).await {
         Ok(plan) => {
-            let decision = plan.sessions.iter().flat_map(|s| &s.decisions).find(|d| d.campaign == campaign.name);
+            let decision = plan.sessions.iter().flat_map(|s| &s.decisions).find(|d| *d.campaign == *campaign.name);
             match decision.map(|d| &d.outcome) {
                 Some(Outcome::Send { text }) => Actual::Send { text: text.clone() },
-                Some(Outcome::Skip { reason, detail }) => Actual::Skip { reason: *reason, detail: detail.clone() },
+                Some(Outcome::Skip { reason, detail }) => Actual::Skip { reason: *reason, detail: detail.to_string() },
                 None => Actual::Error { error: "the run did not see the test's session".to_owned() },
             }
         }

@@ -6,7 +6,7 @@
 //! live run decides. A session whose data fails to load is skipped with the reason; it never
 //! aborts the run.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
@@ -113,10 +113,10 @@ async fn caps(
             if !matches!(d.outcome, Outcome::Send { .. }) {
                 continue;
             }
-            let once_every = set.campaigns.iter().find(|c| c.name == d.campaign).and_then(|c| c.limits.once_every);
+            let once_every = set.campaigns.iter().find(|c| c.name == *d.campaign).and_then(|c| c.limits.once_every);
             let key = MessageKey { campaign: &d.campaign, customer, conversation_id: &s.conversation_id };
             if let Some(cap) = journal.would_cap(&key, once_every, now).await? {
-                caps.insert((d.campaign.clone(), s.conversation_id.clone()), cap.to_string());
+                caps.insert((d.campaign.to_string(), s.conversation_id.clone()), cap.to_string());
             }
         }
     }
@@ -139,7 +139,7 @@ impl<S: Source> Loader<'_, S> {
             .enumerate()
             .filter(|(_, c)| {
                 let failed = self.failures.get(&c.session.id);
-                let needed: BTreeSet<Needs> = decider.still_needed(c);
+                let needed = decider.still_needed(c);
                 what.iter().any(|n| needed.contains(n) && !failed.is_some_and(|f| f.contains_key(n)))
             })
             .map(|(i, _)| i)
@@ -312,7 +312,7 @@ impl<S: Source> Loader<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::path::PathBuf;
     use std::sync::Mutex;
 
@@ -474,7 +474,7 @@ mod tests {
                     Outcome::Send { .. } => "send".to_owned(),
                     Outcome::Skip { reason, .. } => reason.as_str().to_owned(),
                 };
-                ((s.conversation_id.clone(), d.campaign.clone()), outcome)
+                ((s.conversation_id.clone(), d.campaign.to_string()), outcome)
             })
             .collect()
     }
@@ -657,8 +657,8 @@ mod tests {
         let o = outcomes(&plan);
         assert_eq!(outcome(&o, "c1", "premium"), "data_unavailable");
         assert_eq!(outcome(&o, "c1", "anyone"), "data_unavailable");
-        let detail = match &plan.sessions[0].decisions.iter().find(|d| d.campaign == "anyone").unwrap().outcome {
-            Outcome::Skip { detail, .. } => detail.clone(),
+        let detail = match &plan.sessions[0].decisions.iter().find(|d| &*d.campaign == "anyone").unwrap().outcome {
+            Outcome::Skip { detail, .. } => detail.to_string(),
             Outcome::Send { .. } => unreachable!(),
         };
         assert!(detail.contains("`premium` has a higher priority"), "{detail}");

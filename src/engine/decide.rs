@@ -7,8 +7,16 @@
 //! among the campaigns that would message them, the highest priority wins (then the campaign
 //! name, then the oldest session), within each campaign's `max_per_run`; every other match is
 //! skipped as `lower_priority`, `already_chosen` or `run_limit`.
+//!
+//! Sessions are decided in parallel, on every core, each on its own; the plan keeps the order
+//! of the candidates. The customer-wide rules run after, sequentially. Deciding a skip allocates
+//! nothing in the common case: decisions share their campaign's name, and the fixed skip details
+//! are static texts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -16,7 +24,7 @@ use serde::Serialize;
 use super::eval::{self, Trace, Truth};
 use crate::campaign::{Campaign, CampaignSet};
 use crate::model::Candidate;
-use crate::model::fields::{Needs, View, template_context};
+use crate::model::fields::{ContextRoots, Needs, NeedsSet, TemplateContext, View};
 
 /// Declares the skip reasons once: the variant, its name in JSON and previews, and what it means
 /// (shown in the preview and the README).
@@ -80,8 +88,14 @@ impl std::fmt::Display for SkipReason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Outcome {
-    Send { text: String },
-    Skip { reason: SkipReason, detail: String },
+    Send {
+        text: String,
+    },
+    /// `detail` is a fixed text (borrowed) unless it names data, an error or another campaign.
+    Skip {
+        reason: SkipReason,
+        detail: Cow<'static, str>,
+    },
 }
 
 /// Why a campaign decided what it did, condition by condition (`--explain`).
@@ -98,11 +112,13 @@ pub struct Explanation {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignDecision {
-    pub campaign: String,
+    /// The campaign's name, shared by its decisions (not a copy per session).
+    pub campaign: Arc<str>,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Boxed: a run has a decision per session and campaign, and most runs explain none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explain: Option<Explanation>,
+    pub explain: Option<Box<Explanation>>,
 }
 
 /// Everything decided about one session.
@@ -115,6 +131,7 @@ pub struct SessionPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     pub started: Timestamp,
+    /// One per enabled campaign, in the campaign set's order.
     pub decisions: Vec<CampaignDecision>,
 }
 
@@ -122,7 +139,7 @@ impl SessionPlan {
     /// The message this session gets, if any: (campaign, text).
     pub fn send(&self) -> Option<(&str, &str)> {
         self.decisions.iter().find_map(|d| match &d.outcome {
-            Outcome::Send { text } => Some((d.campaign.as_str(), text.as_str())),
+            Outcome::Send { text } => Some((&*d.campaign, text.as_str())),
             Outcome::Skip { .. } => None,
         })
     }
@@ -155,45 +172,141 @@ pub struct Plan {
 /// Why parts of a session's data could not be loaded: conversation id -> part -> error.
 pub type Failures = HashMap<String, BTreeMap<Needs, String>>;
 
+/// How many sessions a thread of [`Decider::decide`] takes at a time: enough that taking them
+/// costs nothing in comparison, few enough that the threads finish together.
+const SESSIONS_PER_JOB: usize = 256;
+
 /// Decides for a set of candidates.
 pub struct Decider<'a> {
     pub set: &'a CampaignSet,
     pub now: Timestamp,
     pub explain: bool,
+    /// The enabled campaigns, in the set's order, with what deciding them takes worked out once.
+    campaigns: Vec<Prepared<'a>>,
+    /// `now` as templates see it.
+    now_text: minijinja::Value,
+}
+
+/// An enabled campaign and what deciding it takes, worked out once per run.
+struct Prepared<'a> {
+    campaign: &'a Campaign,
+    needs: NeedsSet,
+    /// The start of its history window.
+    since: Timestamp,
+    /// `campaign` as templates see it.
+    meta: minijinja::Value,
+    /// The parts of the template context its message may read.
+    roots: ContextRoots,
 }
 
 impl<'a> Decider<'a> {
     pub fn new(set: &'a CampaignSet, now: Timestamp, explain: bool) -> Self {
-        Decider { set, now, explain }
+        let campaigns = set
+            .enabled()
+            .map(|campaign| {
+                let mut meta = BTreeMap::new();
+                meta.insert(minijinja::Value::from("name"), minijinja::Value::from(campaign.name.as_str()));
+                if let Some(d) = &campaign.description {
+                    meta.insert(minijinja::Value::from("description"), minijinja::Value::from(d.as_str()));
+                }
+                meta.insert(minijinja::Value::from("priority"), crate::model::fields::integer(campaign.priority));
+                Prepared {
+                    campaign,
+                    needs: campaign.needs.iter().copied().collect(),
+                    since: now.saturating_sub(campaign.history.look_back).unwrap_or(Timestamp::MIN),
+                    meta: minijinja::Value::from_object(meta),
+                    roots: ContextRoots::of(|name| set.templates.may_read(&campaign.message.template, name)),
+                }
+            })
+            .collect();
+        let now_text = minijinja::Value::from(now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        Decider { set, now, explain, campaigns, now_text }
     }
 
-    fn view<'c>(&self, campaign: &Campaign, candidate: &'c Candidate) -> View<'c> {
-        View::new(candidate, self.now.saturating_sub(campaign.history.look_back).unwrap_or(Timestamp::MIN), self.now)
+    fn view<'c>(&self, campaign: &Prepared<'_>, candidate: &'c Candidate) -> View<'c> {
+        View::new(candidate, campaign.since, self.now)
     }
 
     /// What still has to be loaded for this candidate: the needs of every enabled campaign
-    /// that the data loaded so far has not already ruled out.
-    pub fn still_needed(&self, candidate: &Candidate) -> BTreeSet<Needs> {
-        let mut needs = BTreeSet::new();
+    /// that the data loaded so far has not already ruled out. A campaign whose unloaded needs
+    /// are all in the set already is not evaluated: it could add nothing.
+    pub fn still_needed(&self, candidate: &Candidate) -> NeedsSet {
+        let mut needs = NeedsSet::EMPTY;
         if candidate.session.external_contact_id.is_none() {
             return needs;
         }
-        for campaign in self.set.enabled() {
-            let view = self.view(campaign, candidate);
+        let unloaded: NeedsSet = Needs::ALL.into_iter().filter(|n| !is_loaded(candidate, *n)).collect();
+        for p in &self.campaigns {
+            let adds = p.needs.intersection(unloaded).difference(needs);
+            if adds.is_empty() {
+                continue;
+            }
+            let view = self.view(p, candidate);
+            let campaign = p.campaign;
             let audience = campaign.audience.as_ref().map_or(Truth::True, |a| eval::condition(a, &view, false).0);
             if audience.is_false() || eval::history(&campaign.history, &view, false).0.is_false() {
                 continue;
             }
-            needs.extend(campaign.needs.iter().copied().filter(|n| !is_loaded(candidate, *n)));
+            needs = needs.union(adds);
+            if needs == unloaded {
+                break;
+            }
         }
         needs
     }
 
-    /// Decides every session and campaign on its own. `failures` holds, per conversation id,
-    /// why some of its data could not be loaded. Sessions are kept in the order given. The
-    /// customer-wide rules (caps, priority, run limits) come next, in [`Decider::finish`].
+    /// Decides every session and campaign on its own, on every core. `failures` holds, per
+    /// conversation id, why some of its data could not be loaded. Sessions are kept in the
+    /// order given. The customer-wide rules (caps, priority, run limits) come next, in
+    /// [`Decider::finish`].
     pub fn decide(&self, candidates: &[Candidate], failures: &Failures) -> Vec<SessionPlan> {
-        candidates.iter().map(|c| self.session(c, failures.get(&c.session.id))).collect()
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        self.decide_on(threads, SESSIONS_PER_JOB, candidates, failures)
+    }
+
+    /// [`Decider::decide`] on up to `threads` threads, which take `per_job` sessions at a time.
+    fn decide_on(
+        &self,
+        threads: usize,
+        per_job: usize,
+        candidates: &[Candidate],
+        failures: &Failures,
+    ) -> Vec<SessionPlan> {
+        let jobs: Vec<&[Candidate]> = candidates.chunks(per_job.max(1)).collect();
+        let next = AtomicUsize::new(0);
+        // Each thread takes the next job until none is left, and returns the jobs it did by number.
+        let work = || {
+            // The thread's own copies of the names: no reference count is shared between cores.
+            let names: Vec<Arc<str>> = self.campaigns.iter().map(|p| Arc::from(p.campaign.name.as_str())).collect();
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { return done };
+                let sessions: Vec<SessionPlan> = job
+                    .iter()
+                    .map(|c| {
+                        let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
+                        self.session(&names, c, failure)
+                    })
+                    .collect();
+                done.push((i, sessions));
+            }
+        };
+        let threads = threads.clamp(1, jobs.len().max(1));
+        let mut done: Vec<(usize, Vec<SessionPlan>)> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut done = work();
+            for helper in helpers {
+                done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            }
+            done
+        });
+        done.sort_unstable_by_key(|(i, _)| *i);
+        let mut sessions = Vec::with_capacity(candidates.len());
+        for (_, part) in done {
+            sessions.extend(part);
+        }
+        sessions
     }
 
     /// Applies the customer-wide rules and counts: at most one message per customer per run
@@ -210,8 +323,24 @@ impl<'a> Decider<'a> {
         self.finish(self.decide(candidates, failures), failures)
     }
 
-    fn session(&self, candidate: &Candidate, failure: Option<&BTreeMap<Needs, String>>) -> SessionPlan {
-        let decisions = self.set.enabled().map(|c| self.campaign(c, candidate, failure)).collect();
+    /// `names`: the enabled campaigns' names, in order.
+    fn session(
+        &self,
+        names: &[Arc<str>],
+        candidate: &Candidate,
+        failure: Option<&BTreeMap<Needs, String>>,
+    ) -> SessionPlan {
+        // The template context is built as the messages rendered need it, and shared.
+        let mut context = TemplateContext::new();
+        let decisions = self
+            .campaigns
+            .iter()
+            .zip(names)
+            .map(|(p, name)| {
+                let (outcome, explain) = self.campaign(p, candidate, failure, &mut context);
+                CampaignDecision { campaign: Arc::clone(name), outcome, explain }
+            })
+            .collect();
         let customer_name = match &candidate.contact {
             Some(Some(contact)) => contact.full_name(),
             _ => None,
@@ -228,64 +357,66 @@ impl<'a> Decider<'a> {
 
     fn campaign(
         &self,
-        campaign: &Campaign,
+        p: &Prepared<'_>,
         candidate: &Candidate,
         failure: Option<&BTreeMap<Needs, String>>,
-    ) -> CampaignDecision {
-        let skip = |reason, detail: String| Outcome::Skip { reason, detail };
-        let decided = |outcome, explain| CampaignDecision { campaign: campaign.name.clone(), outcome, explain };
+        context: &mut TemplateContext,
+    ) -> (Outcome, Option<Box<Explanation>>) {
+        let campaign = p.campaign;
+        let skip = |reason, detail: Cow<'static, str>| Outcome::Skip { reason, detail };
         if candidate.session.external_contact_id.is_none() {
-            let detail = "the session has no external contact id, so web messaging cannot reach it".to_owned();
-            return decided(skip(SkipReason::NoExternalContact, detail), None);
+            let detail = "the session has no external contact id, so web messaging cannot reach it";
+            return (skip(SkipReason::NoExternalContact, detail.into()), None);
         }
-        let view = self.view(campaign, candidate);
+        let view = self.view(p, candidate);
         let (audience, audience_trace) = match &campaign.audience {
             Some(a) => eval::condition(a, &view, self.explain),
             None => (Truth::True, None),
         };
-        let (history, history_trace) = eval::history(&campaign.history, &view, self.explain);
-        let explain = self.explain.then(|| Explanation {
-            audience: audience_trace,
-            history: history_trace,
-            history_window: (!campaign.history.conditions.is_empty()).then(|| {
-                let n = view.history.map_or_else(|| "not loaded".to_owned(), |h| h.len().to_string());
-                format!(
-                    "conversations that ended in the last {}: {n}",
-                    crate::campaign::duration::format(campaign.history.look_back)
-                )
-            }),
+        // Without an explanation to show, the history does not matter once the audience fails.
+        let (history, history_trace) = if audience.is_true() || self.explain {
+            eval::history(&campaign.history, &view, self.explain)
+        } else {
+            (Truth::True, Vec::new())
+        };
+        let explain = self.explain.then(|| {
+            Box::new(Explanation {
+                audience: audience_trace,
+                history: history_trace,
+                history_window: (!campaign.history.conditions.is_empty()).then(|| {
+                    let n = view.history.map_or_else(|| "not loaded".to_owned(), |h| h.len().to_string());
+                    format!(
+                        "conversations that ended in the last {}: {n}",
+                        crate::campaign::duration::format(campaign.history.look_back)
+                    )
+                }),
+            })
         });
-        let not_matched = |truth: &Truth, reason: SkipReason, what: &str| match truth {
+        let not_matched = |truth: Truth, reason: SkipReason, fixed: &'static str| match truth {
             Truth::True => None,
-            Truth::False => Some(skip(reason, format!("the {what} conditions do not match"))),
-            Truth::Invalid(why) => Some(skip(SkipReason::DataMismatch, why.clone())),
+            Truth::False => Some(skip(reason, fixed.into())),
+            Truth::Invalid(why) => Some(skip(SkipReason::DataMismatch, why.into())),
             Truth::Unknown(needs) => Some(skip(SkipReason::DataUnavailable, unavailable(needs.0, failure))),
         };
-        if let Some(outcome) = not_matched(&audience, SkipReason::AudienceNotMatched, "audience")
-            .or_else(|| not_matched(&history, SkipReason::HistoryNotMatched, "history"))
+        if let Some(outcome) =
+            not_matched(audience, SkipReason::AudienceNotMatched, "the audience conditions do not match")
+                .or_else(|| not_matched(history, SkipReason::HistoryNotMatched, "the history conditions do not match"))
         {
-            return decided(outcome, explain);
+            return (outcome, explain);
         }
         if let Some(missing) = campaign.needs.iter().find(|n| !is_loaded(candidate, **n)) {
-            return decided(skip(SkipReason::DataUnavailable, unavailable(*missing, failure)), explain);
+            return (skip(SkipReason::DataUnavailable, unavailable(*missing, failure)), explain);
         }
-        decided(self.render(campaign, &view), explain)
+        (self.render(p, &view, context), explain)
     }
 
-    fn render(&self, campaign: &Campaign, view: &View<'_>) -> Outcome {
-        let mut context = template_context(view);
-        let mut meta = serde_json::Map::new();
-        meta.insert("name".into(), campaign.name.clone().into());
-        if let Some(d) = &campaign.description {
-            meta.insert("description".into(), d.clone().into());
-        }
-        meta.insert("priority".into(), campaign.priority.into());
-        context.insert("campaign".into(), serde_json::Value::Object(meta));
-        context.insert("now".into(), self.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into());
+    fn render(&self, p: &Prepared<'_>, view: &View<'_>, context: &mut TemplateContext) -> Outcome {
+        let campaign = p.campaign;
+        let context = context.root(view, p.roots, &[("campaign", &p.meta), ("now", &self.now_text)]);
         match self.set.templates.render(&campaign.message.template, &context) {
-            Err(e) => Outcome::Skip { reason: SkipReason::RenderError, detail: e.to_string() },
+            Err(e) => Outcome::Skip { reason: SkipReason::RenderError, detail: e.to_string().into() },
             Ok(text) if text.is_empty() => {
-                Outcome::Skip { reason: SkipReason::EmptyMessage, detail: "the rendered message is empty".to_owned() }
+                Outcome::Skip { reason: SkipReason::EmptyMessage, detail: "the rendered message is empty".into() }
             }
             Ok(text) => {
                 let len = text.chars().count();
@@ -295,7 +426,8 @@ impl<'a> Decider<'a> {
                         detail: format!(
                             "the rendered message has {len} characters; web messaging takes at most {}",
                             campaign.message.max_length
-                        ),
+                        )
+                        .into(),
                     }
                 } else {
                     Outcome::Send { text }
@@ -306,10 +438,20 @@ impl<'a> Decider<'a> {
 }
 
 /// Why a part of the data is missing.
-fn unavailable(needs: Needs, failure: Option<&BTreeMap<Needs, String>>) -> String {
+fn unavailable(needs: Needs, failure: Option<&BTreeMap<Needs, String>>) -> Cow<'static, str> {
     match failure.and_then(|f| f.get(&needs)) {
-        Some(why) => format!("{} could not be loaded: {why}", needs.describe()),
-        None => format!("{} was not loaded", needs.describe()),
+        Some(why) => format!("{} could not be loaded: {why}", needs.describe()).into(),
+        None => not_loaded(needs).into(),
+    }
+}
+
+/// "<`needs.describe()`> was not loaded", as a static text.
+fn not_loaded(needs: Needs) -> &'static str {
+    match needs {
+        Needs::Session => "session data was not loaded",
+        Needs::Details => "conversation details was not loaded",
+        Needs::Contact => "the external contact was not loaded",
+        Needs::History => "the customer's history was not loaded",
     }
 }
 
@@ -322,16 +464,48 @@ fn is_loaded(c: &Candidate, needs: Needs) -> bool {
     }
 }
 
+/// Finds the campaigns of decisions by their place: a session's `i`-th decision is the `i`-th
+/// enabled campaign's (checked by name; any other is looked up by name).
+struct CampaignIndex<'a> {
+    set: &'a CampaignSet,
+    /// The index in `set.campaigns` of each enabled campaign.
+    enabled: Vec<usize>,
+}
+
+impl<'a> CampaignIndex<'a> {
+    fn new(set: &'a CampaignSet) -> Self {
+        CampaignIndex {
+            set,
+            enabled: set.campaigns.iter().enumerate().filter(|(_, c)| c.enabled).map(|(i, _)| i).collect(),
+        }
+    }
+
+    /// The index in `set.campaigns` of the campaign of a session's `i`-th decision, `name`.
+    fn of(&self, i: usize, name: &str) -> Option<usize> {
+        match self.enabled.get(i) {
+            Some(&at) if self.set.campaigns[at].name == name => Some(at),
+            _ => self.set.campaigns.iter().position(|c| c.name == name),
+        }
+    }
+
+    fn campaign(&self, i: usize, name: &str) -> Option<&'a Campaign> {
+        self.of(i, name).map(|at| &self.set.campaigns[at])
+    }
+}
+
 /// Skips the sends that the send journal caps: `caps` maps (campaign, conversation id) to why.
 pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String), String>) {
+    if caps.is_empty() {
+        return;
+    }
+    // Looked up by borrowed names: no key is built per send.
+    let caps: HashMap<(&str, &str), &String> =
+        caps.iter().map(|((c, id), why)| ((c.as_str(), id.as_str()), why)).collect();
     for s in sessions {
-        if caps.is_empty() {
-            return;
-        }
-        // Only sends can be capped: no key (two strings) for the skips.
+        // Only sends can be capped.
         for d in s.decisions.iter_mut().filter(|d| matches!(d.outcome, Outcome::Send { .. })) {
-            if let Some(why) = caps.get(&(d.campaign.clone(), s.conversation_id.clone())) {
-                d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: why.clone() };
+            if let Some(why) = caps.get(&(&*d.campaign, s.conversation_id.as_str())) {
+                d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: (*why).clone().into() };
             }
         }
     }
@@ -340,7 +514,7 @@ pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String),
 /// `runner serve`: skips the sends of campaigns whose active window is in the customer's time
 /// zone (`time_zone: customer:<attribute>`) when the customer's local time at `now` is outside
 /// it. The zone is the participant attribute's IANA name; when the attribute is missing or not a
-/// zone, the schedule's zone is used and the detail says so. `sessions` are in `candidates`' order.
+/// zone, the schedule's zone is used and the detail says so. `sessions` are in `candidates' order.
 pub fn apply_customer_windows(
     set: &CampaignSet,
     candidates: &[Candidate],
@@ -348,31 +522,32 @@ pub fn apply_customer_windows(
     now: Timestamp,
 ) {
     use crate::campaign::WindowZone;
+    let index = CampaignIndex::new(set);
     for (candidate, s) in candidates.iter().zip(sessions.iter_mut()) {
-        for d in &mut s.decisions {
+        for (i, d) in s.decisions.iter_mut().enumerate() {
             if !matches!(d.outcome, Outcome::Send { .. }) {
                 continue;
             }
-            let Some(campaign) = set.campaigns.iter().find(|c| c.name == d.campaign) else { continue };
+            let Some(campaign) = index.campaign(i, &d.campaign) else { continue };
             let Some(schedule) = &campaign.schedule else { continue };
             let Some(window) = &schedule.active_window else { continue };
             let WindowZone::Customer { attribute } = &window.time_zone else { continue };
             let value = candidate.details.as_ref().and_then(|det| det.attributes.get(attribute)).map(|v| v.trim());
             let (zone, name, fallback) = match value.filter(|v| !v.is_empty()) {
                 Some(v) => match jiff::tz::TimeZone::get(v) {
-                    Ok(tz) => (tz, v.to_owned(), String::new()),
+                    Ok(tz) => (tz, v, Cow::Borrowed("")),
                     Err(_) => (
                         schedule.time_zone.clone(),
-                        schedule.time_zone_name.clone(),
-                        format!(
+                        schedule.time_zone_name.as_str(),
+                        Cow::Owned(format!(
                             " (the attribute `{attribute}` is `{v}`, not an IANA time zone: the schedule's zone is used)"
-                        ),
+                        )),
                     ),
                 },
                 None => (
                     schedule.time_zone.clone(),
-                    schedule.time_zone_name.clone(),
-                    format!(" (the customer has no attribute `{attribute}`: the schedule's zone is used)"),
+                    schedule.time_zone_name.as_str(),
+                    Cow::Owned(format!(" (the customer has no attribute `{attribute}`: the schedule's zone is used)")),
                 ),
             };
             let local = now.to_zoned_datetime(zone).datetime();
@@ -382,7 +557,7 @@ pub fn apply_customer_windows(
                     local.strftime("%a %H:%M"),
                     window.describe()
                 );
-                d.outcome = Outcome::Skip { reason: SkipReason::OutsideWindow, detail };
+                d.outcome = Outcome::Skip { reason: SkipReason::OutsideWindow, detail: detail.into() };
             }
         }
     }
@@ -396,97 +571,373 @@ pub fn apply_customer_windows(
 /// data did not load) blocks the lower ones: with its data it might have won, and the customer
 /// must not get the lower message now and the higher one later.
 fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
+    /// A customer's pick: by index, so that nothing is copied.
+    #[derive(Clone, Copy)]
     struct Winner {
-        campaign: String,
-        conversation: String,
+        /// The index in `set.campaigns`.
+        campaign: usize,
+        /// (session, decision).
         at: (usize, usize),
-        /// Why the winner could not be decided, when it is a `data_unavailable` skip.
-        undecided: Option<String>,
+        /// Whether the winner could not be decided (a `data_unavailable` skip).
+        undecided: bool,
     }
-    let campaigns: HashMap<&str, (usize, Option<u32>)> =
-        set.campaigns.iter().enumerate().map(|(i, c)| (c.name.as_str(), (i, c.limits.max_per_run))).collect();
-    // Every send or undecided decision of a customer, in the order campaigns pick.
-    let mut contenders = Vec::new();
-    for (si, s) in sessions.iter().enumerate() {
-        let Some(customer) = &s.customer_id else { continue };
-        for (di, d) in s.decisions.iter().enumerate() {
-            let undecided = match &d.outcome {
-                Outcome::Send { .. } => None,
-                Outcome::Skip { reason: SkipReason::DataUnavailable, detail } => Some(detail.clone()),
-                Outcome::Skip { .. } => continue,
-            };
-            let rank = campaigns[d.campaign.as_str()].0;
-            contenders.push(((rank, s.started, s.conversation_id.clone()), customer.clone(), (si, di), undecided));
+    let index = CampaignIndex::new(set);
+    let campaign_at = |i: usize, name: &str| index.of(i, name).expect("decisions are of the set's campaigns");
+    // Each session's winner and the sends over a campaign's limit, decided on borrowed data.
+    let (winners, over_limit): (Vec<Option<Winner>>, HashSet<(usize, usize)>) = {
+        // Every send or undecided decision of a customer, in the order campaigns pick.
+        let mut contenders = Vec::new();
+        for (si, s) in sessions.iter().enumerate() {
+            let Some(customer) = s.customer_id.as_deref() else { continue };
+            for (di, d) in s.decisions.iter().enumerate() {
+                let undecided = match &d.outcome {
+                    Outcome::Send { .. } => false,
+                    Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
+                    Outcome::Skip { .. } => continue,
+                };
+                let rank = campaign_at(di, &d.campaign);
+                contenders.push(((rank, s.started, s.conversation_id.as_str()), customer, (si, di), undecided));
+            }
         }
-    }
-    contenders.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut winners: HashMap<String, Winner> = HashMap::new();
-    let mut picked: HashMap<String, u32> = HashMap::new();
-    let mut over_limit = BTreeSet::new();
-    for ((_, _, conversation), customer, (si, di), undecided) in contenders {
-        if winners.contains_key(&customer) {
-            continue;
-        }
-        let campaign = sessions[si].decisions[di].campaign.clone();
-        if undecided.is_none() {
-            let count = picked.entry(campaign.clone()).or_default();
-            if campaigns[campaign.as_str()].1.is_some_and(|max| *count >= max) {
-                over_limit.insert((si, di));
+        contenders.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut winners: HashMap<&str, Winner> = HashMap::new();
+        let mut picked = vec![0u32; set.campaigns.len()];
+        let mut over_limit = HashSet::new();
+        for ((campaign, _, _), customer, at, undecided) in contenders {
+            if winners.contains_key(customer) {
                 continue;
             }
-            *count += 1;
+            if !undecided {
+                if set.campaigns[campaign].limits.max_per_run.is_some_and(|max| picked[campaign] >= max) {
+                    over_limit.insert(at);
+                    continue;
+                }
+                picked[campaign] += 1;
+            }
+            winners.insert(customer, Winner { campaign, at, undecided });
         }
-        winners.insert(customer, Winner { campaign, conversation, at: (si, di), undecided });
-    }
-    for (si, s) in sessions.iter_mut().enumerate() {
-        let winner = s.customer_id.as_ref().and_then(|c| winners.get(c));
-        for (di, d) in s.decisions.iter_mut().enumerate() {
+        let per_session = sessions.iter().map(|s| s.customer_id.as_deref().and_then(|c| winners.get(c).copied()));
+        (per_session.collect(), over_limit)
+    };
+    for (si, winner) in winners.into_iter().enumerate() {
+        for di in 0..sessions[si].decisions.len() {
+            let d = &sessions[si].decisions[di];
             if !matches!(d.outcome, Outcome::Send { .. }) || winner.is_some_and(|w| w.at == (si, di)) {
                 continue;
             }
             let (reason, detail) = match winner {
                 _ if over_limit.contains(&(si, di)) => {
-                    let max = campaigns[d.campaign.as_str()].1.unwrap_or_default();
+                    let max = set.campaigns[campaign_at(di, &d.campaign)].limits.max_per_run.unwrap_or_default();
                     (
                         SkipReason::RunLimit,
                         format!("the campaign already sends {max} messages in this run (max_per_run)"),
                     )
                 }
-                Some(Winner { campaign, undecided: Some(why), .. }) => (
-                    SkipReason::DataUnavailable,
-                    format!("`{campaign}` has a higher priority and could not be decided for this customer: {why}"),
-                ),
-                Some(w) if d.campaign == w.campaign => (
+                Some(w) if w.undecided => {
+                    let (wsi, wdi) = w.at;
+                    let why = match &sessions[wsi].decisions[wdi].outcome {
+                        Outcome::Skip { detail, .. } => detail,
+                        Outcome::Send { .. } => unreachable!("an undecided winner is a skip"),
+                    };
+                    let campaign = &set.campaigns[w.campaign].name;
+                    (
+                        SkipReason::DataUnavailable,
+                        format!("`{campaign}` has a higher priority and could not be decided for this customer: {why}"),
+                    )
+                }
+                Some(w) if *d.campaign == *set.campaigns[w.campaign].name => (
                     SkipReason::AlreadyChosen,
-                    format!("this campaign already messages the customer through conversation {}", w.conversation),
+                    format!(
+                        "this campaign already messages the customer through conversation {}",
+                        sessions[w.at.0].conversation_id
+                    ),
                 ),
                 Some(w) => (
                     SkipReason::LowerPriority,
-                    format!("`{}` has a higher priority and messages this customer", w.campaign),
+                    format!("`{}` has a higher priority and messages this customer", set.campaigns[w.campaign].name),
                 ),
                 None => continue,
             };
-            d.outcome = Outcome::Skip { reason, detail };
+            sessions[si].decisions[di].outcome = Outcome::Skip { reason, detail: detail.into() };
         }
     }
 }
 
 fn summarize(set: &CampaignSet, sessions: &[SessionPlan], data_errors: usize) -> Summary {
-    let mut summary = Summary {
-        sessions: sessions.len(),
-        campaigns: set.enabled().count(),
-        data_errors,
-        sends_per_campaign: set.enabled().map(|c| (c.name.clone(), 0)).collect(),
-        ..Summary::default()
-    };
-    for d in sessions.iter().flat_map(|s| &s.decisions) {
-        match &d.outcome {
-            Outcome::Send { .. } => {
-                summary.sends += 1;
-                *summary.sends_per_campaign.entry(d.campaign.clone()).or_default() += 1;
+    let index = CampaignIndex::new(set);
+    let mut sends = vec![0; set.campaigns.len()];
+    // Sends of campaigns not in the set (never from `decide`).
+    let mut others: BTreeMap<String, usize> = BTreeMap::new();
+    let mut skips = [0; SkipReason::ALL.len()];
+    let mut total = 0;
+    for s in sessions {
+        for (i, d) in s.decisions.iter().enumerate() {
+            match &d.outcome {
+                Outcome::Send { .. } => {
+                    total += 1;
+                    match index.of(i, &d.campaign) {
+                        Some(at) => sends[at] += 1,
+                        None => *others.entry(d.campaign.to_string()).or_default() += 1,
+                    }
+                }
+                Outcome::Skip { reason, .. } => skips[*reason as usize] += 1,
             }
-            Outcome::Skip { reason, .. } => *summary.skips.entry(*reason).or_default() += 1,
         }
     }
-    summary
+    let mut sends_per_campaign = others;
+    for (c, n) in set.campaigns.iter().zip(sends) {
+        if c.enabled || n > 0 {
+            *sends_per_campaign.entry(c.name.clone()).or_default() += n;
+        }
+    }
+    Summary {
+        sessions: sessions.len(),
+        campaigns: set.enabled().count(),
+        sends: total,
+        sends_per_campaign,
+        skips: SkipReason::ALL.iter().zip(skips).filter(|(_, n)| *n > 0).map(|(r, n)| (*r, n)).collect(),
+        data_errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::campaign::compile::TemplateFiles;
+    use crate::engine::eval::tests::{NOW, candidate, ts};
+
+    fn set(files: &[(&str, &str)]) -> CampaignSet {
+        let sources =
+            files.iter().map(|(name, text)| (PathBuf::from(format!("campaigns/{name}.yaml")), text.to_string()));
+        let loaded = crate::campaign::load::load_sources(
+            sources.collect(),
+            TemplateFiles { dir: PathBuf::from("templates"), files: Some(vec![]) },
+        );
+        loaded.set.unwrap_or_else(|| panic!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false)))
+    }
+
+    /// Campaigns that read every part of the data, with history windows of their own, a run
+    /// limit, a template that fails for some customers, and one switched off.
+    fn campaigns() -> CampaignSet {
+        set(&[
+            (
+                "premium",
+                "name: premium\npriority: 30\naudience:\n  field: customer.attributes.plan\n  equals: premium\n\
+                 message:\n  text: \"Hi {{ customer.contact.first_name | default('there') }}, from {{ campaign.name }} \
+                 at {{ now }}\"\n",
+            ),
+            (
+                "returners",
+                "name: returners\npriority: 20\nhistory:\n  look_back: 30d\n  conditions:\n    - count: { at_least: 1 }\n\
+                 message:\n  text: \"{{ customer.attributes.coupon }}:{% for c in history.conversations %} {{ c.wrap_up \
+                 }}{% endfor %}\"\nlimits:\n  max_per_run: 3\n",
+            ),
+            (
+                "contacts",
+                "name: contacts\npriority: 15\naudience:\n  field: customer.contact.custom_fields.loyalty_level\n  \
+                 equals: VIP\nhistory:\n  look_back: 365d\n  conditions:\n    - last_contact: { older_than: 1d }\n\
+                 message:\n  text: \"{{ customer.contact.name }}: {{ history.count }} ({{ history.last.wrap_up }})\"\n",
+            ),
+            ("everyone", "name: everyone\npriority: 10\nmessage:\n  text: \"{{ session.id }}\"\n"),
+            ("off", "name: off\nenabled: false\nmessage:\n  text: hi\n"),
+        ])
+    }
+
+    /// Candidates with every mix of loaded, missing and failed data, some customers with two
+    /// sessions, some without a contact id.
+    fn candidates(n: usize) -> (Vec<Candidate>, Failures) {
+        let mut failures = Failures::new();
+        let candidates = (0..n)
+            .map(|i| {
+                let mut c = candidate();
+                c.session.id = format!("conv-{i}");
+                c.session.started = ts(NOW) - SignedDuration::from_mins(i as i64);
+                c.session.external_contact_id = (i % 11 != 0).then(|| format!("contact-{}", i % 30));
+                if let Some(d) = &mut c.details {
+                    d.attributes.insert("plan".into(), ["premium", "basic", "gold"][i % 3].into());
+                    if i % 4 != 1 {
+                        d.attributes.insert("coupon".into(), format!("C{i}"));
+                    }
+                }
+                if i % 7 == 3 {
+                    c.details = None;
+                    failures.entry(c.session.id.clone()).or_default().insert(Needs::Details, "HTTP 500".into());
+                }
+                match i % 9 {
+                    4 => c.contact = None,
+                    5 => c.contact = Some(None),
+                    _ => {}
+                }
+                match (i % 5, &mut c.history) {
+                    (2, h) => *h = None,
+                    (_, Some(h)) => h.truncate(i % 4),
+                    _ => {}
+                }
+                c
+            })
+            .collect();
+        (candidates, failures)
+    }
+
+    fn json(sessions: &[SessionPlan]) -> String {
+        serde_json::to_string(sessions).unwrap()
+    }
+
+    #[test]
+    fn parallel_decisions_are_the_sequential_ones_in_order() {
+        let set = campaigns();
+        let (candidates, failures) = candidates(60);
+        for explain in [false, true] {
+            let decider = Decider::new(&set, ts(NOW), explain);
+            let sequential = decider.decide_on(1, usize::MAX, &candidates, &failures);
+            assert_eq!(sequential.len(), 60);
+            let ids: Vec<&str> = sequential.iter().map(|s| s.conversation_id.as_str()).collect();
+            let expected: Vec<String> = (0..60).map(|i| format!("conv-{i}")).collect();
+            assert_eq!(ids, expected);
+            // Every kind of outcome is there.
+            let outcomes: HashSet<&str> = sequential
+                .iter()
+                .flat_map(|s| &s.decisions)
+                .map(|d| match &d.outcome {
+                    Outcome::Send { .. } => "send",
+                    Outcome::Skip { reason, .. } => reason.as_str(),
+                })
+                .collect();
+            for o in [
+                "send",
+                "no_external_contact",
+                "audience_not_matched",
+                "history_not_matched",
+                "data_unavailable",
+                "render_error",
+            ] {
+                assert!(outcomes.contains(o), "{o}: {outcomes:?}");
+            }
+            for (threads, per_job) in [(2, 1), (3, 4), (4, 7), (8, 100)] {
+                let parallel = decider.decide_on(threads, per_job, &candidates, &failures);
+                assert_eq!(json(&parallel), json(&sequential), "{threads} threads, {per_job} per job");
+            }
+            // The whole plan too: the customer-wide rules see the same sessions.
+            let plan = decider.plan(&candidates, &failures);
+            assert_eq!(json(&plan.sessions), json(&decider.finish(sequential, &failures).sessions));
+        }
+    }
+
+    /// `still_needed` as it was first written: every campaign evaluated, a set of every need.
+    fn needed_by_every_campaign(decider: &Decider<'_>, c: &Candidate) -> NeedsSet {
+        let mut needs = NeedsSet::EMPTY;
+        if c.session.external_contact_id.is_none() {
+            return needs;
+        }
+        for campaign in decider.set.enabled() {
+            let since = decider.now.saturating_sub(campaign.history.look_back).unwrap();
+            let view = View::new(c, since, decider.now);
+            let audience = campaign.audience.as_ref().map_or(Truth::True, |a| eval::condition(a, &view, true).0);
+            if audience.is_false() || eval::history(&campaign.history, &view, true).0.is_false() {
+                continue;
+            }
+            needs = needs.union(campaign.needs.iter().copied().filter(|n| !is_loaded(c, *n)).collect());
+        }
+        needs
+    }
+
+    #[test]
+    fn still_needed_is_what_the_campaigns_not_ruled_out_need() {
+        let set = campaigns();
+        let decider = Decider::new(&set, ts(NOW), false);
+        let (candidates, _) = candidates(40);
+        let mut seen = HashSet::new();
+        for c in candidates {
+            // Each loading stage: nothing loaded, details, details and contact, everything.
+            let mut stages = vec![c.clone(), c.clone(), c.clone(), c];
+            (stages[0].details, stages[0].contact, stages[0].history) = (None, None, None);
+            (stages[1].contact, stages[1].history) = (None, None);
+            stages[2].history = None;
+            for c in &stages {
+                let needed = decider.still_needed(c);
+                assert_eq!(needed, needed_by_every_campaign(&decider, c), "{}", c.session.id);
+                seen.insert(needed.iter().collect::<Vec<_>>());
+            }
+        }
+        assert!(seen.len() >= 4, "{seen:?}");
+    }
+
+    #[test]
+    fn fixed_details_are_static_texts() {
+        for needs in Needs::ALL {
+            assert_eq!(not_loaded(needs), format!("{} was not loaded", needs.describe()));
+            assert!(matches!(unavailable(needs, None), Cow::Borrowed(_)));
+        }
+        let failed = BTreeMap::from([(Needs::Contact, "HTTP 500".to_owned())]);
+        assert_eq!(unavailable(Needs::Contact, Some(&failed)), "the external contact could not be loaded: HTTP 500");
+        let set = campaigns();
+        let (candidates, failures) = candidates(30);
+        let sessions = Decider::new(&set, ts(NOW), false).decide(&candidates, &failures);
+        for d in sessions.iter().flat_map(|s| &s.decisions) {
+            if let Outcome::Skip {
+                reason: SkipReason::AudienceNotMatched | SkipReason::HistoryNotMatched | SkipReason::NoExternalContact,
+                detail,
+            } = &d.outcome
+            {
+                assert!(matches!(detail, Cow::Borrowed(_)), "{detail}");
+            }
+        }
+    }
+
+    /// The customer-wide rules find a decision's campaign by its place, and by its name when the
+    /// place does not match: the plan is the same whatever the order of the decisions.
+    #[test]
+    fn customer_wide_rules_do_not_depend_on_the_order_of_decisions() {
+        let set = campaigns();
+        let (candidates, failures) = candidates(60);
+        let decider = Decider::new(&set, ts(NOW), false);
+        let plan = decider.plan(&candidates, &failures);
+        let mut reversed = decider.decide(&candidates, &failures);
+        for s in &mut reversed {
+            s.decisions.reverse();
+        }
+        let mut other = decider.finish(reversed, &failures);
+        for s in &mut other.sessions {
+            s.decisions.reverse();
+        }
+        assert_eq!(json(&other.sessions), json(&plan.sessions));
+        assert_eq!(serde_json::to_string(&other.summary).unwrap(), serde_json::to_string(&plan.summary).unwrap());
+        let reasons: HashSet<SkipReason> = plan
+            .sessions
+            .iter()
+            .flat_map(|s| &s.decisions)
+            .filter_map(|d| match &d.outcome {
+                Outcome::Skip { reason, .. } => Some(*reason),
+                Outcome::Send { .. } => None,
+            })
+            .collect();
+        for r in [SkipReason::RunLimit, SkipReason::LowerPriority, SkipReason::AlreadyChosen] {
+            assert!(reasons.contains(&r), "{r}: {reasons:?}");
+        }
+    }
+
+    #[test]
+    fn caps_are_looked_up_by_campaign_and_conversation() {
+        let set = campaigns();
+        let (candidates, failures) = candidates(30);
+        let mut sessions = Decider::new(&set, ts(NOW), false).decide(&candidates, &failures);
+        let (campaign, conversation) = sessions
+            .iter()
+            .find_map(|s| s.send().map(|(c, _)| (c.to_owned(), s.conversation_id.clone())))
+            .expect("a send");
+        let sends = |sessions: &[SessionPlan]| {
+            sessions.iter().flat_map(|s| &s.decisions).filter(|d| matches!(d.outcome, Outcome::Send { .. })).count()
+        };
+        let before = sends(&sessions);
+        let caps = HashMap::from([((campaign.clone(), conversation.clone()), "messaged yesterday".to_owned())]);
+        apply_caps(&mut sessions, &caps);
+        assert_eq!(sends(&sessions), before - 1);
+        let s = sessions.iter().find(|s| s.conversation_id == conversation).unwrap();
+        let d = s.decisions.iter().find(|d| *d.campaign == *campaign).unwrap();
+        assert_eq!(d.outcome, Outcome::Skip { reason: SkipReason::Capped, detail: "messaged yesterday".into() });
+    }
 }

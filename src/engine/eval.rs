@@ -6,6 +6,8 @@
 //! them like Kleene logic, so a `False` found on partial data stays `False` once everything is
 //! loaded: that is what lets a run skip fetches.
 
+use std::borrow::Cow;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -98,12 +100,12 @@ pub struct Trace {
 
 /// What a condition can look at: a live session (through a [`View`]) or one past conversation.
 trait Scope {
-    fn field(&self, test: &Test) -> Resolved;
+    fn field(&self, test: &Test) -> Resolved<'_>;
     fn now(&self) -> Timestamp;
 }
 
 impl Scope for View<'_> {
-    fn field(&self, test: &Test) -> Resolved {
+    fn field(&self, test: &Test) -> Resolved<'_> {
         match &test.subject {
             Subject::Field(f) => self.resolve(f),
             Subject::JsonPath(q) => match &self.candidate.details {
@@ -124,7 +126,7 @@ struct Past<'a> {
 }
 
 impl Scope for Past<'_> {
-    fn field(&self, test: &Test) -> Resolved {
+    fn field(&self, test: &Test) -> Resolved<'_> {
         match &test.subject {
             Subject::Field(f) => Resolved::Value(resolve_past(self.conversation, f.spec.path)),
             // The loader accepts `jsonpath:` only in the audience.
@@ -142,6 +144,9 @@ pub fn condition(cond: &Condition, view: &View<'_>, explain: bool) -> (Truth, Op
 }
 
 fn eval(cond: &Condition, scope: &dyn Scope, explain: bool) -> (Truth, Option<Trace>) {
+    if !explain {
+        return (truth(cond, scope), None);
+    }
     let group = |label: &str, items: &[Condition], all: bool| {
         let mut children = Vec::new();
         let results: Vec<Truth> = items
@@ -189,12 +194,56 @@ fn eval(cond: &Condition, scope: &dyn Scope, explain: bool) -> (Truth, Option<Tr
     }
 }
 
+/// [`eval`] without the trail, which allows shortcuts with the same outcome: a group stops at
+/// its first decisive item, and runs its JSONPath tests (the costly ones) after its other items.
+fn truth(cond: &Condition, scope: &dyn Scope) -> Truth {
+    match cond {
+        Condition::All(items) => group(items, scope, Truth::False, Truth::True),
+        Condition::Any(items) => group(items, scope, Truth::True, Truth::False),
+        Condition::Not(inner) => truth(inner, scope).not(),
+        Condition::Test(test) => match scope.field(test) {
+            Resolved::Unknown(needs) => Truth::Unknown(NeedsName(needs)),
+            Resolved::Value(v) => apply(test, &v, scope.now()),
+        },
+    }
+}
+
+/// An item's outcome and its position in a group.
+type Positioned = (usize, Truth);
+
+/// [`Truth::and`] (`decisive`: `False`) or [`Truth::or`] (`True`) of the items, evaluated in any
+/// order: a decisive item decides; else the first `Unknown` by position, then the first
+/// `Invalid`, then `neutral`, as when combining them in order.
+fn group(items: &[Condition], scope: &dyn Scope, decisive: Truth, neutral: Truth) -> Truth {
+    let costly = |c: &Condition| matches!(c, Condition::Test(t) if matches!(t.subject, Subject::JsonPath(_)));
+    // The first `Unknown` and the first `Invalid` by position.
+    let (mut unknown, mut invalid): (Option<Positioned>, Option<Positioned>) = (None, None);
+    for late in [false, true] {
+        for (i, item) in items.iter().enumerate().filter(|(_, c)| costly(c) == late) {
+            let t = truth(item, scope);
+            if t == decisive {
+                return t;
+            }
+            let first = match t {
+                Truth::Unknown(_) => &mut unknown,
+                Truth::Invalid(_) => &mut invalid,
+                _ => continue,
+            };
+            if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                *first = Some((i, t));
+            }
+        }
+    }
+    unknown.or(invalid).map_or(neutral, |(_, t)| t)
+}
+
 /// Applies a test's conversion and operator to a value.
 fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
-    let value = match convert(value, test.convert) {
+    let converted = match convert(value, test.convert) {
         Ok(v) => v,
         Err(why) => return Truth::Invalid(format!("{}: {why}", subject_name(test))),
     };
+    let value: &Value = &converted;
     let ic = test.ignore_case;
     let mismatch = |expected: &str| {
         Truth::Invalid(format!(
@@ -209,17 +258,17 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
         ))
     };
     match &test.op {
-        Operator::Exists(want) => Truth::from_bool(present(&value) == *want),
-        _ if !present(&value) => {
+        Operator::Exists(want) => Truth::from_bool(present(value) == *want),
+        _ if !present(value) => {
             // A missing value equals nothing, so the negative tests hold.
             Truth::from_bool(matches!(test.op, Operator::NotEquals(_) | Operator::NotIn(_)))
         }
-        Operator::Equals(lit) => equals(&value, lit, ic).map_or_else(&mismatch, Truth::from_bool),
-        Operator::NotEquals(lit) => equals(&value, lit, ic).map_or_else(&mismatch, |b| Truth::from_bool(!b)),
+        Operator::Equals(lit) => equals(value, lit, ic).map_or_else(&mismatch, Truth::from_bool),
+        Operator::NotEquals(lit) => equals(value, lit, ic).map_or_else(&mismatch, |b| Truth::from_bool(!b)),
         Operator::In(lits) | Operator::NotIn(lits) => {
             let mut found = false;
             for lit in lits {
-                match equals(&value, lit, ic) {
+                match equals(value, lit, ic) {
                     Ok(true) => found = true,
                     Ok(false) => {}
                     Err(e) => return mismatch(e),
@@ -227,8 +276,8 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
             }
             Truth::from_bool(found == matches!(test.op, Operator::In(_)))
         }
-        Operator::Contains(lit) => match (&value, lit) {
-            (Value::Text(s), Literal::Text(t)) => Truth::from_bool(fold(s, ic).contains(fold(t, ic).as_ref())),
+        Operator::Contains(lit) => match (value, lit) {
+            (Value::Text(s), Literal::Text(t)) => Truth::from_bool(text_contains(s, t, ic)),
             (Value::List(items), _) => {
                 let mut found = false;
                 for item in items {
@@ -240,22 +289,19 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
             }
             _ => mismatch("text or a list"),
         },
-        Operator::StartsWith(t) | Operator::EndsWith(t) => match &value {
-            Value::Text(s) => {
-                let (s, t) = (fold(s, ic), fold(t, ic));
-                Truth::from_bool(if matches!(test.op, Operator::StartsWith(_)) {
-                    s.starts_with(t.as_ref())
-                } else {
-                    s.ends_with(t.as_ref())
-                })
-            }
+        Operator::StartsWith(t) | Operator::EndsWith(t) => match value {
+            Value::Text(s) => Truth::from_bool(if matches!(test.op, Operator::StartsWith(_)) {
+                text_starts_with(s, t, ic)
+            } else {
+                text_ends_with(s, t, ic)
+            }),
             _ => mismatch("text"),
         },
-        Operator::Matches(re) => match &value {
+        Operator::Matches(re) => match value {
             Value::Text(s) => Truth::from_bool(re.is_match(s)),
             _ => mismatch("text"),
         },
-        Operator::Compare(cmp, lit) => match order(&value, lit) {
+        Operator::Compare(cmp, lit) => match order(value, lit) {
             Some(ord) => Truth::from_bool(match cmp {
                 Comparison::GreaterThan => ord.is_gt(),
                 Comparison::LessThan => ord.is_lt(),
@@ -265,7 +311,7 @@ fn apply(test: &Test, value: &Value, now: Timestamp) -> Truth {
             None => mismatch(expected_for(lit)),
         },
         Operator::OlderThan(d) | Operator::NewerThan(d) => {
-            let age = match &value {
+            let age = match value {
                 Value::Time(t) => now.duration_since(*t),
                 Value::Duration(v) => *v,
                 _ => return mismatch("a date-time or a duration"),
@@ -309,14 +355,50 @@ fn present(v: &Value) -> bool {
     }
 }
 
-fn fold(s: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
-    if ignore_case { std::borrow::Cow::Owned(s.to_lowercase()) } else { std::borrow::Cow::Borrowed(s) }
+/// Text comparisons, ignoring case when asked: as if both texts were lowercased, without the
+/// copies when both are ASCII (the only case where lowercasing is byte by byte).
+fn text_eq(a: &str, b: &str, ignore_case: bool) -> bool {
+    match ignore_case {
+        false => a == b,
+        true if a.is_ascii() && b.is_ascii() => a.eq_ignore_ascii_case(b),
+        true => a.to_lowercase() == b.to_lowercase(),
+    }
+}
+
+fn text_contains(s: &str, t: &str, ignore_case: bool) -> bool {
+    match ignore_case {
+        false => s.contains(t),
+        true if s.is_ascii() && t.is_ascii() => {
+            t.is_empty() || s.as_bytes().windows(t.len()).any(|w| w.eq_ignore_ascii_case(t.as_bytes()))
+        }
+        true => s.to_lowercase().contains(&t.to_lowercase()),
+    }
+}
+
+fn text_starts_with(s: &str, t: &str, ignore_case: bool) -> bool {
+    match ignore_case {
+        false => s.starts_with(t),
+        true if s.is_ascii() && t.is_ascii() => {
+            s.len() >= t.len() && s.as_bytes()[..t.len()].eq_ignore_ascii_case(t.as_bytes())
+        }
+        true => s.to_lowercase().starts_with(&t.to_lowercase()),
+    }
+}
+
+fn text_ends_with(s: &str, t: &str, ignore_case: bool) -> bool {
+    match ignore_case {
+        false => s.ends_with(t),
+        true if s.is_ascii() && t.is_ascii() => {
+            s.len() >= t.len() && s.as_bytes()[s.len() - t.len()..].eq_ignore_ascii_case(t.as_bytes())
+        }
+        true => s.to_lowercase().ends_with(&t.to_lowercase()),
+    }
 }
 
 /// Typed equality; `Err` names the type the literal needs when the value's type differs.
 fn equals(v: &Value, lit: &Literal, ignore_case: bool) -> Result<bool, &'static str> {
     match (v, lit) {
-        (Value::Text(a), Literal::Text(b)) => Ok(fold(a, ignore_case) == fold(b, ignore_case)),
+        (Value::Text(a), Literal::Text(b)) => Ok(text_eq(a, b, ignore_case)),
         (Value::Number(a), Literal::Number(b)) => Ok(a == b),
         (Value::Bool(a), Literal::Bool(b)) => Ok(a == b),
         (Value::Time(a), Literal::Time(b)) => Ok(a == b),
@@ -335,49 +417,56 @@ fn order(v: &Value, lit: &Literal) -> Option<std::cmp::Ordering> {
     }
 }
 
-/// `as:` conversions. Lists convert element-wise.
-fn convert(v: &Value, to: Option<Conversion>) -> Result<Value, String> {
-    let Some(to) = to else { return Ok(v.clone()) };
-    Ok(match (v, to) {
-        (Value::Missing, _) => Value::Missing,
-        (Value::List(items), _) => Value::List(items.iter().map(|i| convert(i, Some(to))).collect::<Result<_, _>>()?),
+/// `as:` conversions. Lists convert element-wise. A value that needs no conversion is borrowed.
+fn convert<'v, 'a>(v: &'v Value<'a>, to: Option<Conversion>) -> Result<Cow<'v, Value<'a>>, String> {
+    let Some(to) = to else { return Ok(Cow::Borrowed(v)) };
+    Ok(Cow::Owned(match (v, to) {
+        (Value::Missing, _) | (Value::Number(_), Conversion::Number) => return Ok(Cow::Borrowed(v)),
+        (Value::Time(_), Conversion::Date) | (Value::Text(_), Conversion::Text) => return Ok(Cow::Borrowed(v)),
+        (Value::List(items), _) => {
+            Value::List(items.iter().map(|i| convert(i, Some(to)).map(Cow::into_owned)).collect::<Result<_, _>>()?)
+        }
         (Value::Text(s), Conversion::Number) => Value::Number(
             s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| format!("{v} is not a number"))?,
         ),
-        (Value::Number(_), Conversion::Number) => v.clone(),
         (Value::Text(s), Conversion::Date) => Value::Time(
             parse_time(s)
                 .ok_or_else(|| format!("{v} is not a date (expected e.g. 2026-11-24 or 2026-11-24T10:00:00Z)"))?,
         ),
-        (Value::Time(_), Conversion::Date) => v.clone(),
-        (Value::Text(_), Conversion::Text) => v.clone(),
-        (Value::Number(n), Conversion::Text) => Value::Text(crate::model::format_number(*n)),
-        (Value::Bool(b), Conversion::Text) => Value::Text(b.to_string()),
-        (other, Conversion::Text) => Value::Text(other.to_string()),
+        (Value::Number(n), Conversion::Text) => Value::Text(Cow::Owned(crate::model::format_number(*n))),
+        (Value::Bool(b), Conversion::Text) => Value::Text(Cow::Owned(b.to_string())),
+        (other, Conversion::Text) => Value::Text(Cow::Owned(other.to_string())),
         (other, Conversion::Number) => return Err(format!("{other} cannot be read as a number")),
         (other, Conversion::Date) => return Err(format!("{other} cannot be read as a date")),
-    })
+    }))
 }
 
 /// Evaluates a campaign's history conditions (all must hold).
 pub fn history(h: &History, view: &View<'_>, explain: bool) -> (Truth, Vec<Trace>) {
+    let truth_of = |c: &HistoryCondition| match view.history {
+        None => (Truth::Unknown(NeedsName(Needs::History)), None),
+        Some(past) => history_condition(c, past, view.now, explain),
+    };
+    if !explain {
+        // `Truth::and` without the list: the first `False` decides.
+        let (mut unknown, mut invalid) = (None, None);
+        for c in &h.conditions {
+            match truth_of(c).0 {
+                Truth::False => return (Truth::False, Vec::new()),
+                t @ Truth::Unknown(_) => _ = unknown.get_or_insert(t),
+                t @ Truth::Invalid(_) => _ = invalid.get_or_insert(t),
+                Truth::True => {}
+            }
+        }
+        return (unknown.or(invalid).unwrap_or(Truth::True), Vec::new());
+    }
     let mut traces = Vec::new();
     let results: Vec<Truth> = h
         .conditions
         .iter()
         .map(|c| {
-            let (truth, saw) = match view.history {
-                None => (Truth::Unknown(NeedsName(Needs::History)), None),
-                Some(past) => history_condition(c, past, view.now),
-            };
-            if explain {
-                traces.push(Trace {
-                    condition: display(c).to_owned(),
-                    saw,
-                    result: truth.clone(),
-                    children: Vec::new(),
-                });
-            }
+            let (truth, saw) = truth_of(c);
+            traces.push(Trace { condition: display(c).to_owned(), saw, result: truth.clone(), children: Vec::new() });
             truth
         })
         .collect();
@@ -392,7 +481,13 @@ fn display(c: &HistoryCondition) -> &str {
     }
 }
 
-fn history_condition(c: &HistoryCondition, past: &[PastConversation], now: Timestamp) -> (Truth, Option<String>) {
+/// A history condition's outcome and, with `explain`, what it saw.
+fn history_condition(
+    c: &HistoryCondition,
+    past: &[PastConversation],
+    now: Timestamp,
+    explain: bool,
+) -> (Truth, Option<String>) {
     match c {
         HistoryCondition::Count { at_least, at_most, filter, .. } => {
             let mut count = 0u64;
@@ -408,32 +503,36 @@ fn history_condition(c: &HistoryCondition, past: &[PastConversation], now: Times
                 }
             }
             let ok = at_least.is_none_or(|n| count >= n) && at_most.is_none_or(|n| count <= n);
-            (Truth::from_bool(ok), Some(format!("{count} conversation{}", if count == 1 { "" } else { "s" })))
+            let saw = explain.then(|| format!("{count} conversation{}", if count == 1 { "" } else { "s" }));
+            (Truth::from_bool(ok), saw)
         }
         HistoryCondition::LastContact { older_than, newer_than, .. } => match past.first() {
-            None => (Truth::from_bool(newer_than.is_none()), Some("no previous conversation".to_owned())),
+            None => (Truth::from_bool(newer_than.is_none()), explain.then(|| "no previous conversation".to_owned())),
             Some(last) => {
                 let since: SignedDuration = now.duration_since(last.ended);
                 let ok = older_than.is_none_or(|d| since > d) && newer_than.is_none_or(|d| since < d);
-                (Truth::from_bool(ok), Some(format!("last ended {} ago", crate::campaign::duration::format(since))))
+                let saw = explain.then(|| format!("last ended {} ago", crate::campaign::duration::format(since)));
+                (Truth::from_bool(ok), saw)
             }
         },
         HistoryCondition::Had { attribute, values, wanted, .. } => {
-            let get = |p: &PastConversation| -> Option<String> {
+            fn value(attribute: HistoryAttribute, p: &PastConversation) -> Option<&str> {
                 match attribute {
-                    HistoryAttribute::WrapUpCode => p.wrap_up.clone(),
-                    HistoryAttribute::Queue => p.queue_id.clone(),
-                    HistoryAttribute::MessageType => p.message_type.clone(),
+                    HistoryAttribute::WrapUpCode => p.wrap_up.as_deref(),
+                    HistoryAttribute::Queue => p.queue_id.as_deref(),
+                    HistoryAttribute::MessageType => p.message_type.as_deref(),
                 }
-            };
-            let seen: Vec<String> = past.iter().filter_map(get).collect();
+            }
+            let get = |p| value(*attribute, p);
             // Exact, like `equals`: wrap-up code names, queue ids and message types are ids.
-            let found = seen.iter().any(|s| values.contains(s));
-            let mut distinct = seen.clone();
-            distinct.sort();
-            distinct.dedup();
-            let saw = if distinct.is_empty() { "none".to_owned() } else { distinct.join(", ") };
-            (Truth::from_bool(found == *wanted), Some(saw))
+            let found = past.iter().filter_map(get).any(|s| values.iter().any(|v| v == s));
+            let saw = explain.then(|| {
+                let mut distinct: Vec<&str> = past.iter().filter_map(get).collect();
+                distinct.sort();
+                distinct.dedup();
+                if distinct.is_empty() { "none".to_owned() } else { distinct.join(", ") }
+            });
+            (Truth::from_bool(found == *wanted), saw)
         }
     }
 }
@@ -760,6 +859,89 @@ pub(crate) mod tests {
         assert_eq!(condition(&any, &view, false).0, Truth::Unknown(NeedsName(Needs::History)));
     }
 
+    /// Without an explanation, groups stop at a decisive item and run JSONPath tests last: the
+    /// outcome (down to which `Unknown` or `Invalid` is reported) is the explained one's.
+    #[test]
+    fn the_shortcut_evaluation_agrees_with_the_explained_one() {
+        let eq = |p: &str, v: &str| Condition::Test(Box::new(field(p, Operator::Equals(text(v)))));
+        let jsonpath = |v: &str| {
+            let q = "$.participants[?@.purpose == 'customer'].attributes.segment";
+            let query = JsonPathQuery { text: q.into(), query: jsonpath_rust::parser::parse_json_path(q).unwrap() };
+            Condition::Test(Box::new(Test {
+                subject: Subject::JsonPath(query),
+                convert: None,
+                op: Operator::Equals(text(v)),
+                ignore_case: false,
+                display: q.into(),
+            }))
+        };
+        let mut bad =
+            field("customer.attributes.bad_number", Operator::Compare(Comparison::GreaterThan, Literal::Number(1.0)));
+        bad.convert = Some(Conversion::Number);
+        let pool = [
+            eq("customer.attributes.plan", "premium"),
+            eq("customer.attributes.plan", "basic"),
+            Condition::Test(Box::new(field("customer.attributes.cart_value", Operator::Equals(Literal::Number(1.0))))),
+            Condition::Test(Box::new(bad)),
+            Condition::Test(Box::new(field("customer.contact.first_name", Operator::Exists(true)))),
+            jsonpath("b2b"),
+            jsonpath("b2c"),
+            eq("session.direction", "inbound"),
+            eq("session.direction", "outbound"),
+        ];
+        let full = candidate();
+        let mut no_details = candidate();
+        no_details.details = None;
+        let mut bare = candidate();
+        (bare.details, bare.contact) = (None, None);
+        let mut checked = 0;
+        for c in [&full, &no_details, &bare] {
+            let view = View::new(c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+            let pool = &pool;
+            let triples = pool.iter().flat_map(|a| pool.iter().flat_map(move |b| pool.iter().map(move |d| (a, b, d))));
+            for (a, b, d) in triples {
+                let items = vec![a.clone(), b.clone(), d.clone()];
+                let nested = vec![Condition::All(vec![a.clone(), b.clone()]), Condition::Not(Box::new(d.clone()))];
+                for cond in [Condition::All(items.clone()), Condition::Any(items), Condition::Any(nested)] {
+                    let quick = condition(&cond, &view, false);
+                    assert!(quick.1.is_none());
+                    assert_eq!(quick.0, condition(&cond, &view, true).0, "{cond:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 9 * 9 * 9 * 3);
+    }
+
+    /// Ignoring case compares as if both texts were lowercased, ASCII or not.
+    #[test]
+    fn ignoring_case_is_lowercasing_both() {
+        let texts = [
+            "",
+            "a",
+            "Pricing",
+            "/PRICING/premium",
+            "prIcing",
+            "\u{212a}elvin",
+            "kelvin",
+            "İstanbul",
+            "i̇stanbul",
+            "ΟΔΟΣ",
+            "οδος",
+            "Straße",
+        ];
+        for s in texts {
+            for t in texts {
+                let (ls, lt) = (s.to_lowercase(), t.to_lowercase());
+                assert_eq!(text_eq(s, t, true), ls == lt, "{s} = {t}");
+                assert_eq!(text_contains(s, t, true), ls.contains(&lt), "{s} contains {t}");
+                assert_eq!(text_starts_with(s, t, true), ls.starts_with(&lt), "{s} starts with {t}");
+                assert_eq!(text_ends_with(s, t, true), ls.ends_with(&lt), "{s} ends with {t}");
+                assert_eq!(text_contains(s, t, false), s.contains(t));
+            }
+        }
+    }
+
     fn hist(conditions: Vec<HistoryCondition>, look_back_days: i64) -> (Truth, Vec<Trace>) {
         let c = candidate();
         let h = History { look_back: SignedDuration::from_hours(24 * look_back_days), conditions };
@@ -769,6 +951,40 @@ pub(crate) mod tests {
 
     fn count(at_least: Option<u64>, at_most: Option<u64>, filter: Option<Condition>) -> HistoryCondition {
         HistoryCondition::Count { at_least, at_most, filter, display: "count".into() }
+    }
+
+    /// Without an explanation, history conditions stop at the first `False`, and say nothing
+    /// of what they saw; the outcome is the explained one's.
+    #[test]
+    fn history_without_explanation_has_the_same_outcome() {
+        let last = |older: i64| HistoryCondition::LastContact {
+            older_than: Some(SignedDuration::from_hours(24 * older)),
+            newer_than: None,
+            display: "last".into(),
+        };
+        let had = |wanted| HistoryCondition::Had {
+            attribute: HistoryAttribute::WrapUpCode,
+            values: vec!["Sale".into()],
+            wanted,
+            display: "had".into(),
+        };
+        let pool = [count(Some(1), None, None), count(Some(5), None, None), last(1), last(30), had(true), had(false)];
+        let mut unloaded = candidate();
+        unloaded.history = None;
+        for c in [candidate(), unloaded] {
+            let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+            for a in &pool {
+                for b in &pool {
+                    let h = History {
+                        look_back: SignedDuration::from_hours(24 * 90),
+                        conditions: vec![a.clone(), b.clone()],
+                    };
+                    let (truth, traces) = history(&h, &view, false);
+                    assert!(traces.is_empty());
+                    assert_eq!(truth, history(&h, &view, true).0);
+                }
+            }
+        }
     }
 
     #[test]
@@ -915,7 +1131,8 @@ pub(crate) mod tests {
             templates
                 .add("m", "A{{ customer.attributes.plan }}|{{ customer.contact.first_name }}|{{ customer.contact.custom_fields.loyalty_level }}B")
                 .unwrap();
-            let context = crate::model::fields::template_context(&view);
+            let roots = crate::model::fields::ContextRoots::ALL;
+            let context = crate::model::fields::TemplateContext::new().root(&view, roots, &[]);
             match templates.render("m", &context) {
                 Ok(out) => proptest::prop_assert_eq!(out, format!("A{value}|{value}|{value}B")),
                 Err(crate::engine::render::RenderError::Undefined(_)) => proptest::prop_assert!(value.trim().is_empty()),

@@ -7,7 +7,7 @@
 //! with `default(...)`), nothing is auto-escaped (messages are plain text), and a fuel limit
 //! stops runaway loops.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 
@@ -94,15 +94,33 @@ impl Templates {
         vars
     }
 
-    /// Renders a template. Trims surrounding white space (YAML block scalars end in a newline).
-    pub fn render(&self, name: &str, context: &BTreeMap<String, serde_json::Value>) -> Result<String, RenderError> {
+    /// Whether a template may read the top-level variable `name` of its context: the name
+    /// appears as a word in its source or in a template it can reach (as for
+    /// [`Templates::reachable_variables`]), or the template calls `debug()`, which shows the
+    /// whole context. A variable is read by its name, so the answer is never "no" for a
+    /// variable the template reads; it may be "yes" for one it does not (the word in the text).
+    pub fn may_read(&self, template: &str, name: &str) -> bool {
+        let Ok(t) = self.env.get_template(template) else { return true };
+        let mentions = |source: &str| has_word(source, name) || has_word(source, "debug");
+        mentions(t.source())
+            || (uses_other_templates(t.source())
+                && self
+                    .env
+                    .templates()
+                    .any(|(other, o)| other != template && !other.starts_with(INLINE_PREFIX) && mentions(o.source())))
+    }
+
+    /// Renders a template with a context (see `model::fields::TemplateContext`). Trims
+    /// surrounding white space (YAML block scalars end in a newline).
+    pub fn render(&self, name: &str, context: &minijinja::Value) -> Result<String, RenderError> {
         let template = self.env.get_template(name).map_err(|e| RenderError::Other(describe(&e)))?;
-        let text = template.render(minijinja::value::Serde(context)).map_err(|e| match e.kind() {
+        let text = template.render(context).map_err(|e| match e.kind() {
             ErrorKind::UndefinedError => RenderError::Undefined(describe(&e)),
             ErrorKind::OutOfFuel => RenderError::OutOfFuel(describe(&e)),
             _ => RenderError::Other(describe(&e)),
         })?;
-        Ok(text.trim().to_owned())
+        let trimmed = text.trim();
+        Ok(if trimmed.len() == text.len() { text } else { trimmed.to_owned() })
     }
 }
 
@@ -116,6 +134,15 @@ fn uses_other_templates(source: &str) -> bool {
         ["include", "import", "extends", "from"]
             .iter()
             .any(|kw| word.strip_prefix(kw).is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace())))
+    })
+}
+
+/// Whether `word` appears in `text` between characters that cannot be part of a name.
+fn has_word(text: &str, word: &str) -> bool {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(name_char)
+            && !text[at + word.len()..].chars().next().is_some_and(name_char)
     })
 }
 
@@ -151,8 +178,8 @@ fn describe(e: &minijinja::Error) -> String {
 mod tests {
     use super::*;
 
-    fn ctx(json: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
-        serde_json::from_value(json).unwrap()
+    fn ctx(json: serde_json::Value) -> minijinja::Value {
+        minijinja::Value::from(minijinja::value::Serde(json))
     }
 
     #[test]
@@ -187,17 +214,35 @@ mod tests {
     }
 
     #[test]
+    fn may_read_a_variable_named_in_the_template_or_one_it_includes() {
+        let mut t = Templates::new();
+        t.add("campaign:plain", "Hi {{ customer.contact.first_name }}, your history_id is {{ x }}").unwrap();
+        t.add("campaign:shadow", "{% set customer = customer.contact %}{{ customer.first_name }}").unwrap();
+        t.add("campaign:dump", "{{ debug() }}").unwrap();
+        t.add("campaign:outer", "{% include 'sig.j2' %}").unwrap();
+        t.add("sig.j2", "{{ session.id }}").unwrap();
+        assert!(t.may_read("campaign:plain", "customer"));
+        assert!(!t.may_read("campaign:plain", "history"), "history_id is another word");
+        assert!(!t.may_read("campaign:plain", "session"));
+        assert!(t.may_read("campaign:shadow", "customer"));
+        assert!(t.may_read("campaign:dump", "history"), "debug() shows the whole context");
+        assert!(t.may_read("campaign:outer", "session"));
+        assert!(!t.may_read("campaign:outer", "customer"));
+        assert!(t.may_read("missing", "customer"));
+    }
+
+    #[test]
     fn runaway_loops_run_out_of_fuel() {
         let mut t = Templates::new();
         t.add("loop", "{% for i in range(100000) %}{{ i }}{% endfor %}").unwrap();
-        assert!(matches!(t.render("loop", &BTreeMap::new()), Err(RenderError::OutOfFuel(_))));
+        assert!(matches!(t.render("loop", &ctx(serde_json::json!({}))), Err(RenderError::OutOfFuel(_))));
     }
 
     #[test]
     fn a_template_that_includes_itself_stops_at_the_recursion_limit() {
         let mut t = Templates::new();
         t.add("loop.j2", "x{% include 'loop.j2' %}").unwrap();
-        let Err(RenderError::Other(e)) = t.render("loop.j2", &BTreeMap::new()) else { panic!("rendered") };
+        let Err(RenderError::Other(e)) = t.render("loop.j2", &ctx(serde_json::json!({}))) else { panic!("rendered") };
         assert!(e.contains("recursion") && e.contains("loop.j2"), "{e}");
     }
 

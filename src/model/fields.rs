@@ -2,7 +2,9 @@
 //! needs. One table serves the loader (path checks and "did you mean"), the evaluator (values),
 //! the template context (the same model) and the live client (what to fetch).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use jiff::Timestamp;
 
@@ -50,6 +52,9 @@ pub enum Needs {
 }
 
 impl Needs {
+    /// Every part, cheapest first.
+    pub const ALL: [Needs; 4] = [Needs::Session, Needs::Details, Needs::Contact, Needs::History];
+
     pub fn describe(self) -> &'static str {
         match self {
             Needs::Session => "session data",
@@ -57,6 +62,58 @@ impl Needs {
             Needs::Contact => "the external contact",
             Needs::History => "the customer's history",
         }
+    }
+}
+
+/// A set of [`Needs`] (a bitset): e.g. what a candidate still has to load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NeedsSet(u8);
+
+impl NeedsSet {
+    pub const EMPTY: NeedsSet = NeedsSet(0);
+
+    fn bit(n: Needs) -> u8 {
+        1 << n as u8
+    }
+
+    pub fn contains(&self, n: &Needs) -> bool {
+        self.0 & Self::bit(*n) != 0
+    }
+
+    pub fn insert(&mut self, n: Needs) {
+        self.0 |= Self::bit(n);
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn union(self, other: NeedsSet) -> NeedsSet {
+        NeedsSet(self.0 | other.0)
+    }
+
+    pub fn intersection(self, other: NeedsSet) -> NeedsSet {
+        NeedsSet(self.0 & other.0)
+    }
+
+    /// The parts of `self` that are not in `other`.
+    pub fn difference(self, other: NeedsSet) -> NeedsSet {
+        NeedsSet(self.0 & !other.0)
+    }
+
+    /// The parts, cheapest first.
+    pub fn iter(self) -> impl Iterator<Item = Needs> {
+        Needs::ALL.into_iter().filter(move |n| self.contains(n))
+    }
+}
+
+impl FromIterator<Needs> for NeedsSet {
+    fn from_iter<I: IntoIterator<Item = Needs>>(iter: I) -> NeedsSet {
+        let mut set = NeedsSet::EMPTY;
+        for n in iter {
+            set.insert(n);
+        }
+        set
     }
 }
 
@@ -80,7 +137,8 @@ impl FieldSpec {
     pub fn is_map(&self) -> bool {
         self.path.ends_with(".*")
     }
-    fn prefix(&self) -> &'static str {
+    /// The path without the `.*` of a map entry.
+    pub fn prefix(&self) -> &'static str {
         self.path.trim_end_matches(".*")
     }
 }
@@ -223,8 +281,8 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// The result of resolving a field: a value, or "not loaded yet".
 #[derive(Debug, Clone, PartialEq)]
-pub enum Resolved {
-    Value(Value),
+pub enum Resolved<'a> {
+    Value(Value<'a>),
     Unknown(Needs),
 }
 
@@ -249,29 +307,35 @@ impl<'a> View<'a> {
     }
 
     /// The value of a session-scope field.
-    pub fn resolve(&self, field: &FieldRef) -> Resolved {
+    pub fn resolve(&self, field: &FieldRef) -> Resolved<'a> {
+        self.resolve_spec(field.spec, field.key.as_deref())
+    }
+
+    /// The value of a table entry (`key`: the key below a map entry).
+    fn resolve_spec(&self, spec: &FieldSpec, key: Option<&str>) -> Resolved<'a> {
         let c = self.candidate;
         let s = &c.session;
-        let text = |v: &Option<String>| Value::from_opt_text(v.as_deref());
-        let value = match field.spec.needs {
-            Needs::Session => match field.spec.path {
+        let value = match spec.needs {
+            Needs::Session => match spec.path {
                 "customer.id" => text(&s.external_contact_id),
                 "customer.name" => text(&s.customer_name),
-                "session.id" => Value::Text(s.id.clone()),
+                "session.id" => Value::Text(Cow::Borrowed(&s.id)),
                 "session.started" => Value::Time(s.started),
                 "session.age" => Value::Duration(self.now.duration_since(s.started)),
                 "session.direction" => text(&s.direction),
                 "session.message_type" => text(&s.message_type),
                 "session.queue_id" => text(&s.queue_id),
-                "session.division_ids" => Value::List(s.division_ids.iter().cloned().map(Value::Text).collect()),
+                "session.division_ids" => {
+                    Value::List(s.division_ids.iter().map(|d| Value::Text(Cow::Borrowed(d))).collect())
+                }
                 "session.external_tag" => text(&s.external_tag),
                 other => unreachable!("session field {other} has no resolver"),
             },
             Needs::Details => {
                 let Some(d) = &c.details else { return Resolved::Unknown(Needs::Details) };
-                match field.spec.path {
+                match spec.path {
                     "customer.attributes.*" => {
-                        Value::from_opt_text(field.key.as_deref().and_then(|k| d.attributes.get(k)).map(String::as_str))
+                        Value::from_opt_text(key.and_then(|k| d.attributes.get(k)).map(String::as_str))
                     }
                     "customer.locale" => text(&d.locale),
                     "session.queue" => text(&d.queue_name),
@@ -281,21 +345,19 @@ impl<'a> View<'a> {
             Needs::Contact => {
                 let Some(contact) = &c.contact else { return Resolved::Unknown(Needs::Contact) };
                 let Some(k) = contact else { return Resolved::Value(Value::Missing) };
-                match field.spec.path {
-                    "customer.contact.id" => Value::Text(k.id.clone()),
+                match spec.path {
+                    "customer.contact.id" => Value::Text(Cow::Borrowed(&k.id)),
                     "customer.contact.first_name" => text(&k.first_name),
                     "customer.contact.last_name" => text(&k.last_name),
-                    "customer.contact.name" => Value::from_opt_text(k.full_name().as_deref()),
+                    "customer.contact.name" => Value::from_opt_string(k.full_name()),
                     "customer.contact.email" => Value::from_opt_text(k.email()),
                     "customer.contact.work_email" => text(&k.work_email),
                     "customer.contact.personal_email" => text(&k.personal_email),
                     "customer.contact.phone" => text(&k.cell_phone),
                     "customer.contact.type" => text(&k.contact_type),
-                    "customer.contact.custom_fields.*" => field
-                        .key
-                        .as_deref()
-                        .and_then(|key| k.custom_fields.get(key))
-                        .map_or(Value::Missing, Value::from_json),
+                    "customer.contact.custom_fields.*" => {
+                        key.and_then(|key| k.custom_fields.get(key)).map_or(Value::Missing, Value::from_json)
+                    }
                     other => unreachable!("contact field {other} has no resolver"),
                 }
             }
@@ -303,9 +365,9 @@ impl<'a> View<'a> {
                 let Some(h) = self.history else { return Resolved::Unknown(Needs::History) };
                 let last = h.first();
                 let list = |f: fn(&PastConversation) -> Option<&String>| {
-                    Value::List(h.iter().filter_map(f).cloned().map(Value::Text).collect())
+                    Value::List(h.iter().filter_map(f).map(|t| Value::Text(Cow::Borrowed(t))).collect())
                 };
-                match field.spec.path {
+                match spec.path {
                     "history.count" => Value::Number(h.len() as f64),
                     "history.wrap_ups" => list(|p| p.wrap_up.as_ref()),
                     "history.queue_ids" => list(|p| p.queue_id.as_ref()),
@@ -323,9 +385,13 @@ impl<'a> View<'a> {
     }
 }
 
+/// An optional text field: `Missing` when absent or blank.
+fn text(v: &Option<String>) -> Value<'_> {
+    Value::from_opt_text(v.as_deref())
+}
+
 /// The value of a past-conversation field (`wrap_up`, `started`, ...).
-pub fn resolve_past(p: &PastConversation, path: &str) -> Value {
-    let text = |v: &Option<String>| Value::from_opt_text(v.as_deref());
+pub fn resolve_past<'a>(p: &'a PastConversation, path: &str) -> Value<'a> {
     match path {
         "wrap_up" => text(&p.wrap_up),
         "wrap_up_id" => text(&p.wrap_up_id),
@@ -340,79 +406,249 @@ pub fn resolve_past(p: &PastConversation, path: &str) -> Value {
     }
 }
 
-/// The template context: the same model the filters see, as nested maps. Values that are
-/// missing (or blank) are left out, so that a template using them fails (strict undefined)
-/// unless it says `default(...)`. Every map along the way exists, even for a customer without a
-/// contact or history, so that `customer.contact.first_name | default("there")` always works.
-pub fn template_context(view: &View<'_>) -> BTreeMap<String, serde_json::Value> {
-    let mut root = serde_json::Map::new();
-    for spec in SESSION_FIELDS {
-        let value = if spec.is_map() {
-            Some(map_value(view, spec).unwrap_or_else(|| serde_json::Value::Object(Default::default())))
-        } else if spec.kind == Kind::Conversations {
-            Some(serde_json::Value::Array(view.history.unwrap_or_default().iter().map(past_json).collect()))
-        } else {
-            match view.resolve(&FieldRef { spec, key: None, text: spec.path.to_owned() }) {
-                Resolved::Value(v) => to_json(&v),
-                Resolved::Unknown(_) => None,
-            }
-        };
-        let parts: Vec<&str> = spec.path.trim_end_matches(".*").split('.').collect();
-        let (leaf, parents) = parts.split_last().expect("paths are not empty");
-        let mut node = &mut root;
-        for part in parents {
-            node = node
-                .entry(part.to_string())
-                .or_insert_with(|| serde_json::Value::Object(Default::default()))
-                .as_object_mut()
-                .expect("parents are maps");
+/// The template context of one candidate: the same model the filters see, as nested maps of
+/// template values. Values that are missing (or blank) are left out, so that a template using
+/// them fails (strict undefined) unless it says `default(...)`. Every map along the way exists,
+/// even for a customer without a contact or history, so that
+/// `customer.contact.first_name | default("there")` always works.
+///
+/// Shared by every campaign that renders a message for the candidate, and built as templates
+/// need it: a top-level map (`customer`, `session`, `history`) is built the first time a
+/// template that may read it is rendered. The maps holding fields that need the history depend
+/// on the campaign (its look-back window): they are built once per window.
+#[derive(Debug, Default)]
+pub struct TemplateContext {
+    /// The top-level maps that do not depend on the window, by their place in [`shape`].
+    shared: Vec<Option<minijinja::Value>>,
+    /// The top-level maps of each window seen so far, by the number of conversations in the
+    /// window (`None`: not loaded).
+    windows: Vec<(Option<usize>, Vec<Option<minijinja::Value>>)>,
+    /// The candidate's previous conversations as templates see them, newest first, as far as a
+    /// window needed them (every window is a part of the same list).
+    conversations: Vec<minijinja::Value>,
+}
+
+/// The top-level maps of the template context a template may read (see
+/// `Templates::may_read`): the others are left out of its context, unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextRoots(u64);
+
+impl ContextRoots {
+    pub const ALL: ContextRoots = ContextRoots(u64::MAX);
+
+    /// The maps whose name `may_read` accepts.
+    pub fn of(may_read: impl Fn(&str) -> bool) -> ContextRoots {
+        let names = shape().iter().enumerate();
+        ContextRoots(names.filter(|(_, top)| may_read(top.name)).fold(0, |set, (i, _)| set | 1 << i))
+    }
+
+    fn contains(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+}
+
+impl TemplateContext {
+    pub fn new() -> TemplateContext {
+        TemplateContext::default()
+    }
+
+    /// The context of a template rendered for `view` (a view of this candidate, through a
+    /// campaign's window): the top-level maps in `roots`, and `extras` (`campaign`, `now`).
+    pub fn root(
+        &mut self,
+        view: &View<'_>,
+        roots: ContextRoots,
+        extras: &[(&'static str, &minijinja::Value)],
+    ) -> minijinja::Value {
+        let shape = shape();
+        let window = view.history.map(<[PastConversation]>::len);
+        let mut root = BTreeMap::new();
+        for (i, top) in shape.iter().enumerate().filter(|(i, _)| roots.contains(*i)) {
+            let maps = if top.per_window {
+                let at = match self.windows.iter().position(|(w, _)| *w == window) {
+                    Some(at) => at,
+                    None => {
+                        self.windows.push((window, vec![None; shape.len()]));
+                        self.windows.len() - 1
+                    }
+                };
+                &mut self.windows[at].1
+            } else {
+                if self.shared.is_empty() {
+                    self.shared = vec![None; shape.len()];
+                }
+                &mut self.shared
+            };
+            let map = maps[i].get_or_insert_with(|| top.build(view, &mut self.conversations));
+            root.insert(top.key.clone(), map.clone());
         }
-        if let Some(v) = value {
-            node.insert(leaf.to_string(), v);
+        for (key, value) in extras {
+            root.insert(minijinja::Value::from(*key), (*value).clone());
+        }
+        minijinja::Value::from_object(root)
+    }
+}
+
+/// A map of the template context or one of its entries, as laid out by the field table.
+#[derive(Debug)]
+struct Shape {
+    name: &'static str,
+    key: minijinja::Value,
+    node: ShapeNode,
+    /// Whether a field in it needs the history (so it depends on the campaign's window).
+    per_window: bool,
+}
+
+#[derive(Debug)]
+enum ShapeNode {
+    Field(&'static FieldSpec),
+    /// Entries sorted by key.
+    Map(Vec<Shape>),
+}
+
+/// The top-level maps of the template context, from the session field table, worked out once.
+fn shape() -> &'static [Shape] {
+    static SHAPE: OnceLock<Vec<Shape>> = OnceLock::new();
+    SHAPE.get_or_init(|| {
+        enum Builder {
+            Field(&'static FieldSpec),
+            Map(BTreeMap<&'static str, Builder>),
+        }
+        fn finish(entries: BTreeMap<&'static str, Builder>) -> Vec<Shape> {
+            entries
+                .into_iter()
+                .map(|(key, b)| {
+                    let node = match b {
+                        Builder::Field(spec) => ShapeNode::Field(spec),
+                        Builder::Map(m) => ShapeNode::Map(finish(m)),
+                    };
+                    let per_window = match &node {
+                        ShapeNode::Field(spec) => spec.needs == Needs::History,
+                        ShapeNode::Map(entries) => entries.iter().any(|e| e.per_window),
+                    };
+                    Shape { name: key, key: minijinja::Value::from(key), node, per_window }
+                })
+                .collect()
+        }
+        let mut root = BTreeMap::new();
+        for spec in SESSION_FIELDS {
+            let mut parts = spec.prefix().split('.');
+            let leaf = parts.next_back().expect("paths are not empty");
+            let mut node = &mut root;
+            for part in parts {
+                node = match node.entry(part).or_insert_with(|| Builder::Map(BTreeMap::new())) {
+                    Builder::Map(m) => m,
+                    Builder::Field(_) => unreachable!("parents are maps"),
+                };
+            }
+            node.insert(leaf, Builder::Field(spec));
+        }
+        finish(root)
+    })
+}
+
+impl Shape {
+    /// This map (or field) of the context for `view`. `conversations`: the candidate's previous
+    /// conversations built so far (see [`TemplateContext`]).
+    fn build(&self, view: &View<'_>, conversations: &mut Vec<minijinja::Value>) -> minijinja::Value {
+        match &self.node {
+            ShapeNode::Map(entries) => map_of(entries.iter().filter_map(|e| {
+                let value = match &e.node {
+                    ShapeNode::Map(_) => e.build(view, conversations),
+                    ShapeNode::Field(spec) => field_value(spec, view, conversations)?,
+                };
+                Some((e.key.clone(), value))
+            })),
+            ShapeNode::Field(spec) => field_value(spec, view, conversations).unwrap_or_default(),
         }
     }
-    root.into_iter().collect()
+}
+
+/// A field's template value, `None` when missing.
+fn field_value(
+    spec: &'static FieldSpec,
+    view: &View<'_>,
+    conversations: &mut Vec<minijinja::Value>,
+) -> Option<minijinja::Value> {
+    if spec.is_map() {
+        Some(map_value(view, spec).unwrap_or_else(|| map_of(std::iter::empty())))
+    } else if spec.kind == Kind::Conversations {
+        // The window is the start of the candidate's history: built once, then shared.
+        let window = view.history.unwrap_or_default();
+        let built = conversations.len();
+        conversations.extend(window.iter().skip(built).map(past_value));
+        Some(minijinja::Value::from_object(conversations[..window.len()].to_vec()))
+    } else {
+        match view.resolve_spec(spec, None) {
+            Resolved::Value(v) => template_value(&v),
+            Resolved::Unknown(_) => None,
+        }
+    }
+}
+
+fn map_of(entries: impl Iterator<Item = (minijinja::Value, minijinja::Value)>) -> minijinja::Value {
+    minijinja::Value::from_object(entries.collect::<BTreeMap<minijinja::Value, minijinja::Value>>())
 }
 
 /// A map field (attributes, custom fields) without its blank or null entries.
-fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<serde_json::Value> {
+fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<minijinja::Value> {
     let c = view.candidate;
-    let entries: Vec<(String, Value)> = match spec.path {
+    let entry = |k: &String, v: Value| Some((minijinja::Value::from(k.as_str()), template_value(&v)?));
+    Some(match spec.path {
         "customer.attributes.*" => {
-            c.details.as_ref()?.attributes.iter().map(|(k, v)| (k.clone(), Value::from_opt_text(Some(v)))).collect()
+            let attributes = &c.details.as_ref()?.attributes;
+            map_of(attributes.iter().filter_map(|(k, v)| entry(k, Value::from_opt_text(Some(v)))))
         }
         "customer.contact.custom_fields.*" => match &c.contact {
-            Some(Some(k)) => k.custom_fields.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            Some(Some(k)) => map_of(k.custom_fields.iter().filter_map(|(k, v)| entry(k, Value::from_json(v)))),
             _ => return None,
         },
         other => unreachable!("map field {other} has no template value"),
-    };
-    Some(serde_json::Value::Object(entries.into_iter().filter_map(|(k, v)| Some((k, to_json(&v)?))).collect()))
+    })
 }
 
-fn past_json(p: &PastConversation) -> serde_json::Value {
-    let mut m = serde_json::Map::new();
-    for spec in PAST_FIELDS {
-        if let Some(v) = to_json(&resolve_past(p, spec.path)) {
-            m.insert(spec.path.to_owned(), v);
-        }
-    }
-    m.insert("id".to_owned(), serde_json::Value::String(p.id.clone()));
-    serde_json::Value::Object(m)
+fn past_value(p: &PastConversation) -> minijinja::Value {
+    /// The entries' keys, sorted, worked out once.
+    static KEYS: OnceLock<Vec<(minijinja::Value, Option<&'static str>)>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let mut keys: Vec<_> = PAST_FIELDS.iter().map(|spec| (spec.path, Some(spec.path))).collect();
+        keys.push(("id", None));
+        keys.sort();
+        keys.into_iter().map(|(key, path)| (minijinja::Value::from(key), path)).collect()
+    });
+    map_of(keys.iter().filter_map(|(key, path)| {
+        let value = match path {
+            Some(path) => template_value(&resolve_past(p, path))?,
+            None => minijinja::Value::from(p.id.as_str()),
+        };
+        Some((key.clone(), value))
+    }))
 }
 
-/// A value as templates see it: times as ISO 8601 text, durations as "2d 3h".
-pub fn to_json(v: &Value) -> Option<serde_json::Value> {
+/// A value as templates see it: times as ISO 8601 text, durations as "2d 3h". Numbers are typed
+/// as JSON would type them (whole numbers as integers, non-finite ones as `none`).
+pub fn template_value(v: &Value) -> Option<minijinja::Value> {
     Some(match v {
         Value::Missing => return None,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Number(n) if n.fract() == 0.0 => serde_json::Value::from(*n as i64),
-        Value::Number(n) => serde_json::Value::from(*n),
-        Value::Text(s) => serde_json::Value::String(s.clone()),
-        Value::Time(t) => serde_json::Value::String(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        Value::Duration(d) => serde_json::Value::String(crate::campaign::duration::format(*d)),
-        Value::List(items) => serde_json::Value::Array(items.iter().filter_map(to_json).collect()),
+        Value::Bool(b) => minijinja::Value::from(*b),
+        Value::Number(n) if n.fract() == 0.0 => integer(*n as i64),
+        Value::Number(n) if n.is_finite() => minijinja::Value::from(*n),
+        Value::Number(_) => minijinja::Value::from(()),
+        Value::Text(s) => minijinja::Value::from(&**s),
+        Value::Time(t) => minijinja::Value::from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        Value::Duration(d) => minijinja::Value::from(crate::campaign::duration::format(*d)),
+        Value::List(items) => {
+            minijinja::Value::from_object(items.iter().filter_map(template_value).collect::<Vec<minijinja::Value>>())
+        }
     })
+}
+
+/// An integer as templates have always seen it (through JSON): unsigned when not negative.
+pub fn integer(n: i64) -> minijinja::Value {
+    match u64::try_from(n) {
+        Ok(u) => minijinja::Value::from(u),
+        Err(_) => minijinja::Value::from(n),
+    }
 }
 
 /// Whether a template variable path (as minijinja reports it, e.g. `customer.contact.first_name`)
@@ -438,4 +674,125 @@ pub fn check_template_path(path: &str) -> Result<(), Option<String>> {
         all.push(k);
     }
     Err(suggest(path, all))
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::engine::eval::tests::{NOW, candidate, ts};
+    use crate::engine::render::Templates;
+
+    fn render(templates: &Templates, name: &str, context: &minijinja::Value) -> String {
+        templates.render(name, context).unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    #[test]
+    fn needs_sets() {
+        let mut set = NeedsSet::EMPTY;
+        assert!(set.is_empty());
+        set.insert(Needs::History);
+        set.insert(Needs::Details);
+        assert!(set.contains(&Needs::Details) && !set.contains(&Needs::Contact));
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Needs::Details, Needs::History]);
+        let other: NeedsSet = [Needs::Contact, Needs::History].into_iter().collect();
+        assert_eq!(set.union(other).iter().count(), 3);
+        assert_eq!(set.intersection(other).iter().collect::<Vec<_>>(), [Needs::History]);
+        assert_eq!(set.difference(other).iter().collect::<Vec<_>>(), [Needs::Details]);
+    }
+
+    /// One context serves campaigns with different windows, each seeing its own history.
+    #[test]
+    fn one_context_serves_every_window() {
+        let c = candidate();
+        let mut templates = Templates::new();
+        templates
+            .add(
+                "m",
+                "{{ history.count }} {{ history.last.wrap_up }} {{ history.conversations | length }} \
+                 {{ history.wrap_ups | join(',') }} {{ customer.contact.first_name }} {{ campaign }}",
+            )
+            .unwrap();
+        let view = |days: i64| View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * days), ts(NOW));
+        let campaign = minijinja::Value::from("c");
+        let mut context = TemplateContext::new();
+        let mut seen = Vec::new();
+        for days in [7, 90, 365, 7] {
+            let root = context.root(&view(days), ContextRoots::ALL, &[("campaign", &campaign)]);
+            seen.push(render(&templates, "m", &root));
+        }
+        assert_eq!(
+            seen,
+            [
+                "1 Billing - Unresolved 1 Billing - Unresolved Zoë c",
+                "2 Billing - Unresolved 2 Billing - Unresolved,Sale Zoë c",
+                "3 Billing - Unresolved 3 Billing - Unresolved,Sale,Complaint Zoë c",
+                "1 Billing - Unresolved 1 Billing - Unresolved Zoë c",
+            ]
+        );
+        assert_eq!(context.windows.len(), 3);
+        assert_eq!(context.conversations.len(), 3);
+        // The fresh context of each window is the same.
+        for days in [7, 90, 365] {
+            let fresh = TemplateContext::new().root(&view(days), ContextRoots::ALL, &[("campaign", &campaign)]);
+            let shared = context.root(&view(days), ContextRoots::ALL, &[("campaign", &campaign)]);
+            assert_eq!(format!("{fresh:?}"), format!("{shared:?}"));
+        }
+    }
+
+    /// Missing and blank values are left out; the maps on the way are there, empty if need be.
+    #[test]
+    fn missing_values_are_left_out_and_maps_stay() {
+        let mut c = candidate();
+        (c.contact, c.history) = (Some(None), None);
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let mut templates = Templates::new();
+        let checks = [
+            ("{{ customer.contact.first_name | default('there') }}", "there"),
+            ("{{ customer.contact.custom_fields | length }}", "0"),
+            ("{{ customer.attributes.empty | default('blank') }}", "blank"),
+            ("{{ customer.attributes.plan }}", "premium"),
+            ("{{ history.count | default('unknown') }} {{ history.conversations | length }}", "unknown 0"),
+            ("{{ history.last | length }}", "0"),
+            ("{{ session.started }} {{ session.age }}", "2026-11-24T11:30:00Z 30m"),
+            ("{{ session.division_ids | join }}", "div-1"),
+            ("{{ customer.contact.first_name }}", "error: "),
+        ];
+        let context = TemplateContext::new().root(&view, ContextRoots::ALL, &[]);
+        for (i, (source, expected)) in checks.iter().enumerate() {
+            templates.add(&format!("t{i}"), source).unwrap();
+            let out = render(&templates, &format!("t{i}"), &context);
+            assert!(out.starts_with(expected), "{source}: {out}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_integers_when_whole() {
+        let c = candidate();
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let mut templates = Templates::new();
+        templates.add("m", "{{ customer.contact.custom_fields.points }} {{ history.count / 2 }}").unwrap();
+        let context = TemplateContext::new().root(&view, ContextRoots::ALL, &[]);
+        assert_eq!(render(&templates, "m", &context), "1200 1.0");
+        assert_eq!(template_value(&Value::Number(-3.0)), Some(minijinja::Value::from(-3i64)));
+        assert_eq!(template_value(&Value::Number(2.5)), Some(minijinja::Value::from(2.5)));
+        assert_eq!(template_value(&Value::Number(f64::NAN)), Some(minijinja::Value::from(())));
+    }
+
+    /// A template's context holds only the top-level maps it may read.
+    #[test]
+    fn roots_leave_out_the_maps_a_template_does_not_read() {
+        let c = candidate();
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
+        let mut templates = Templates::new();
+        templates
+            .add("m", "{{ customer.contact.first_name }} {{ session is defined }} {{ history is defined }}")
+            .unwrap();
+        let roots = ContextRoots::of(|name| name == "customer");
+        let mut context = TemplateContext::new();
+        assert_eq!(render(&templates, "m", &context.root(&view, roots, &[])), "Zoë False False");
+        assert!(context.windows.is_empty(), "no history map was built");
+        assert_eq!(render(&templates, "m", &context.root(&view, ContextRoots::ALL, &[])), "Zoë True True");
+    }
 }

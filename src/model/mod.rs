@@ -10,26 +10,28 @@
 pub mod fields;
 pub mod normalize;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 /// A typed value seen by a condition. Text is never compared as a number (or the other way
-/// round) unless a condition says `as: number`.
+/// round) unless a condition says `as: number`. Text is borrowed from the candidate when it can
+/// be: evaluating a condition copies nothing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// The field is absent (or JSON `null`).
     Missing,
     Bool(bool),
     Number(f64),
-    Text(String),
+    Text(Cow<'a, str>),
     Time(Timestamp),
     Duration(SignedDuration),
-    List(Vec<Value>),
+    List(Vec<Value<'a>>),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The name of the value's type, as shown to users ("text", "a number", ...).
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -45,28 +47,36 @@ impl Value {
 
     /// Text, or `Missing` when absent or blank: a blank attribute is treated as not set, so a
     /// template never sends "Hi !".
-    pub fn from_opt_text(v: Option<&str>) -> Value {
+    pub fn from_opt_text(v: Option<&'a str>) -> Value<'a> {
         match v {
-            Some(s) if !s.trim().is_empty() => Value::Text(s.to_owned()),
+            Some(s) if !s.trim().is_empty() => Value::Text(Cow::Borrowed(s)),
+            _ => Value::Missing,
+        }
+    }
+
+    /// [`Value::from_opt_text`] for a text made for the occasion.
+    pub fn from_opt_string(v: Option<String>) -> Value<'a> {
+        match v {
+            Some(s) if !s.trim().is_empty() => Value::Text(Cow::Owned(s)),
             _ => Value::Missing,
         }
     }
 
     /// Converts JSON (contact custom fields, JSONPath results) into a value. Objects become
     /// their compact JSON text so that they can still be tested with `contains` or `exists`.
-    pub fn from_json(v: &serde_json::Value) -> Value {
+    pub fn from_json(v: &'a serde_json::Value) -> Value<'a> {
         match v {
             serde_json::Value::Null => Value::Missing,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => n.as_f64().map_or(Value::Missing, Value::Number),
             serde_json::Value::String(s) => Value::from_opt_text(Some(s)),
             serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(_) => Value::Text(v.to_string()),
+            serde_json::Value::Object(_) => Value::Text(Cow::Owned(v.to_string())),
         }
     }
 }
 
-impl std::fmt::Display for Value {
+impl std::fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Missing => f.write_str("(missing)"),

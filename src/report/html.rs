@@ -159,7 +159,7 @@ fn campaign(out: &mut String, plan: &Plan, name: &str, info: Option<&CampaignInf
     let mut sends: Vec<(&SessionPlan, &str)> = Vec::new();
     let mut skips: BTreeMap<SkipReason, Vec<SkipRow<'_>>> = BTreeMap::new();
     for session in &plan.sessions {
-        for d in session.decisions.iter().filter(|d| d.campaign == name) {
+        for d in session.decisions.iter().filter(|d| &*d.campaign == name) {
             match &d.outcome {
                 Outcome::Send { text } => sends.push((session, text)),
                 Outcome::Skip { reason, detail } => {
@@ -575,7 +575,7 @@ mod tests {
     }
 
     fn decision(campaign: &str, outcome: Outcome, explain: Option<Explanation>) -> CampaignDecision {
-        CampaignDecision { campaign: campaign.to_owned(), outcome, explain }
+        CampaignDecision { campaign: campaign.into(), outcome, explain: explain.map(Box::new) }
     }
 
     fn trace(condition: &str, saw: Option<&str>, result: Truth, children: Vec<Trace>) -> Trace {
