@@ -111,7 +111,7 @@ impl Scope for View<'_> {
             Subject::JsonPath(q) => match &self.candidate.details {
                 None => Resolved::Unknown(Needs::Details),
                 // Answered when the details were loaded (every query of the set is).
-                Some(d) => Resolved::Value(d.jsonpath(&q.text).cloned().unwrap_or(Value::Missing)),
+                Some(d) => Resolved::Value(d.jsonpath(&q.text).map_or(Value::Missing, Value::borrowed)),
             },
         }
     }
@@ -761,7 +761,7 @@ pub(crate) mod tests {
     ];
 
     /// The answers of [`JSONPATHS`] over `raw`, as the details loader computes them.
-    fn answers(raw: &serde_json::Value) -> Vec<(String, Value)> {
+    fn answers(raw: &serde_json::Value) -> Vec<(String, Value<'static>)> {
         JSONPATHS
             .iter()
             .map(|s| {

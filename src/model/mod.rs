@@ -74,6 +74,32 @@ impl<'a> Value<'a> {
             serde_json::Value::Object(_) => Value::Text(Cow::Owned(v.to_string())),
         }
     }
+
+    /// The value with its text owned, to keep after its source is gone.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Missing => Value::Missing,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(n),
+            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
+            Value::Time(t) => Value::Time(t),
+            Value::Duration(d) => Value::Duration(d),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_owned).collect()),
+        }
+    }
+
+    /// The value borrowing its text from `self`.
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Missing => Value::Missing,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Number(n) => Value::Number(*n),
+            Value::Text(t) => Value::Text(Cow::Borrowed(t)),
+            Value::Time(t) => Value::Time(*t),
+            Value::Duration(d) => Value::Duration(*d),
+            Value::List(items) => Value::List(items.iter().map(Value::borrowed).collect()),
+        }
+    }
 }
 
 impl std::fmt::Display for Value<'_> {
@@ -162,12 +188,12 @@ pub struct Details {
     /// The answer of each `jsonpath:` query of the campaigns (by its text), computed when the
     /// details were loaded: the raw JSON is not kept.
     #[serde(skip)]
-    pub jsonpath: Vec<(String, Value)>,
+    pub jsonpath: Vec<(String, Value<'static>)>,
 }
 
 impl Details {
     /// What the `jsonpath:` query `text` found, if it was asked when the details were loaded.
-    pub fn jsonpath(&self, text: &str) -> Option<&Value> {
+    pub fn jsonpath(&self, text: &str) -> Option<&Value<'static>> {
         self.jsonpath.iter().find(|(t, _)| t == text).map(|(_, v)| v)
     }
 }

@@ -151,12 +151,12 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
 }
 
 /// What a `jsonpath:` query finds: nothing (missing), one value, or a list.
-pub fn jsonpath_value(q: &JsonPathQuery, json: &serde_json::Value) -> Value {
+pub fn jsonpath_value(q: &JsonPathQuery, json: &serde_json::Value) -> Value<'static> {
     match jsonpath_rust::query::js_path_process(&q.query, json) {
         Ok(found) => match found.as_slice() {
             [] => Value::Missing,
-            [one] => Value::from_json(one.val),
-            many => Value::List(many.iter().map(|r| Value::from_json(r.val)).collect()),
+            [one] => Value::from_json(one.val).into_owned(),
+            many => Value::List(many.iter().map(|r| Value::from_json(r.val).into_owned()).collect()),
         },
         Err(_) => Value::Missing,
     }
