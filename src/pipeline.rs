@@ -17,7 +17,7 @@ use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::genesys::client::CONTACTS_PER_REQUEST;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
-use crate::model::{Candidate, PastConversation, normalize};
+use crate::model::{Candidate, Contact, PastConversation, normalize};
 use crate::progress::{Progress, Silent};
 use crate::source::{Source, SourceError};
 
@@ -91,6 +91,13 @@ pub async fn plan_observed<S: Source>(
     let mut sessions = decider.decide(&candidates, &loader.failures);
     if options.customer_windows {
         decide::apply_customer_windows(set, &candidates, &mut sessions, options.now);
+    }
+    // The candidates' data is not needed past this point. Freeing a large run's millions of
+    // small allocations takes seconds: it is done on another thread, off the run's path.
+    if candidates.len() > 1000 {
+        std::thread::spawn(move || drop(candidates));
+    } else {
+        drop(candidates);
     }
     if let Some(journal) = journal {
         let caps = caps(journal, set, &sessions, options.now).await?;
@@ -204,16 +211,43 @@ impl<S: Source> Loader<'_, S> {
         ids.dedup();
         let batches = ids.chunks(CONTACTS_PER_REQUEST).map(<[String]>::to_vec).enumerate().collect();
         let source = self.source;
-        let mut results = self.fetch_each("contacts", batches, |ids| async move { source.contacts(&ids).await }).await;
+        // Each batch is normalized as it arrives: the API's contacts are never all held at once.
+        let mut results = self
+            .fetch_each("contacts", batches, |ids| async move {
+                let batch = source.contacts(&ids).await.map_err(|e| e.to_string())?;
+                let each = ids.iter().map(|id| {
+                    let found = batch.get(id).map(|c| c.map(normalize::contact)).map_err(|e| e.to_string());
+                    (id.clone(), found)
+                });
+                Ok::<_, String>(each.collect::<HashMap<_, _>>())
+            })
+            .await;
         // One answer per batch, in batch order; a customer's batch follows from its place in `ids`.
         results.sort_unstable_by_key(|&(n, _)| n);
-        for i in wanted {
+        // A customer with several sessions gets a copy; the last one takes the contact itself.
+        let mut takers: HashMap<&str, usize> = HashMap::new();
+        for &i in &wanted {
+            if let Some(id) = candidates[i].session.external_contact_id.as_deref() {
+                *takers.entry(id).or_default() += 1;
+            }
+        }
+        let mut outcomes: Vec<(usize, Result<Option<Contact>, String>)> = Vec::with_capacity(wanted.len());
+        for &i in &wanted {
             let Some(id) = candidates[i].session.external_contact_id.as_deref() else { continue };
             let k = ids.binary_search_by(|k| k.as_str().cmp(id)).expect("every wanted customer's id is in `ids`");
-            let outcome = match &results[k / CONTACTS_PER_REQUEST].1 {
-                Ok(batch) => batch.get(id).map(|c| c.map(normalize::contact)).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            let outcome = match &mut results[k / CONTACTS_PER_REQUEST].1 {
+                Ok(batch) => {
+                    let left = takers.get_mut(id).expect("counted above");
+                    *left -= 1;
+                    let found = if *left == 0 { batch.remove(id) } else { batch.get(id).cloned() };
+                    found.unwrap_or_else(|| Err("the contact read did not answer for it".to_owned()))
+                }
+                Err(e) => Err(e.clone()),
             };
+            outcomes.push((i, outcome));
+        }
+        drop(takers);
+        for (i, outcome) in outcomes {
             match outcome {
                 Ok(contact) => candidates[i].contact = Some(contact),
                 Err(e) => self.fail(&candidates[i], Needs::Contact, e),
