@@ -285,13 +285,17 @@ fn write_report(options: &RunOptions, plan: &Plan, heading: &Heading, set: &Camp
     }
 }
 
+/// Prints the plan as it is formatted, through one buffer on the locked stdout. A write error
+/// (e.g. `| head` closed the pipe) ends the output quietly, like `print_out`.
 fn print_plan(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, options: &RunOptions) {
-    let text = match options.format {
-        Format::Text => report::preview(plan, deliveries, heading, options.explain, report::width_from_env()),
-        Format::Json => report::json_lines(plan, deliveries, heading),
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match options.format {
+        Format::Text => {
+            report::write_preview(&mut out, plan, deliveries, heading, options.explain, report::width_from_env())
+        }
+        Format::Json => report::write_json_lines(&mut out, plan, deliveries, heading),
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
+    let _ = written.and_then(|()| out.flush());
 }
 
 fn print_out(bytes: &[u8]) -> Result<ExitCode, AppError> {

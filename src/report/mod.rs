@@ -1,12 +1,13 @@
 //! Showing a plan to people (a table, a summary, explanations) and to scripts (JSON lines).
-//! Writes to a `String`; the caller prints it.
+//! The preview and the JSON lines are written to an `io::Write` as they are made (a large plan
+//! is never held as one text); the HTML page is a `String`.
 
 pub mod html;
 mod json;
 mod text;
 
-pub use json::json_lines;
-pub use text::{preview, width_from_env};
+pub use json::write_json_lines;
+pub use text::{width_from_env, write_preview};
 
 /// Where a plan's data came from, for the heading.
 #[derive(Debug, Clone)]

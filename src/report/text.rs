@@ -1,7 +1,8 @@
 //! The human preview: the messages that would go out as a table, the skips by reason, a
 //! summary, and with `--explain` every condition of every campaign for every session.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
+use std::io;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -15,11 +16,33 @@ pub fn width_from_env() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w| *w >= 60).unwrap_or(100)
 }
 
-/// The whole preview; with deliveries (a real run), what happened to each send.
-pub fn preview(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, explain: bool, width: usize) -> String {
-    let mut out = String::new();
+/// Writes the whole preview to `out`; with deliveries (a real run), what happened to each send.
+/// Stops at the first write error.
+pub fn write_preview(
+    out: &mut impl io::Write,
+    plan: &Plan,
+    deliveries: Option<&[Delivery]>,
+    heading: &Heading,
+    explain: bool,
+    width: usize,
+) -> io::Result<()> {
+    let mut out = Terminal { out, error: None };
+    match preview(&mut out, plan, deliveries, heading, explain, width) {
+        Ok(()) => Ok(()),
+        Err(fmt::Error) => Err(out.error.unwrap_or_else(|| io::Error::other("the preview could not be formatted"))),
+    }
+}
+
+fn preview(
+    out: &mut impl Write,
+    plan: &Plan,
+    deliveries: Option<&[Delivery]>,
+    heading: &Heading,
+    explain: bool,
+    width: usize,
+) -> fmt::Result {
     let s = &plan.summary;
-    let _ = writeln!(
+    writeln!(
         out,
         "{} at {} from {}: {} active session{}, {} campaign{}",
         heading.mode,
@@ -29,93 +52,110 @@ pub fn preview(plan: &Plan, deliveries: Option<&[Delivery]>, heading: &Heading, 
         plural(s.sessions),
         s.campaigns,
         plural(s.campaigns)
-    );
-    out.push('\n');
-    sends_table(&mut out, plan, width);
+    )?;
+    out.write_char('\n')?;
+    sends_table(out, plan, width)?;
     if let Some(deliveries) = deliveries {
-        delivered(&mut out, deliveries);
+        delivered(out, deliveries)?;
     }
-    skips(&mut out, plan);
-    summary_line(&mut out, plan);
+    skips(out, plan)?;
+    summary_line(out, plan)?;
     if explain {
-        out.push('\n');
+        out.write_char('\n')?;
         for session in &plan.sessions {
-            explain_session(&mut out, session);
+            explain_session(out, session)?;
         }
     }
-    escape_controls(&out)
+    Ok(())
 }
 
-/// Customer data (names, attributes, rendered texts) reaches the terminal: control characters
-/// other than line breaks are shown as escapes, so they cannot move the cursor or recolour and
-/// hide rows of the preview.
-fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
+/// Customer data (names, attributes, rendered texts) reaches the terminal: the preview goes
+/// through this writer, which shows control characters other than line breaks as escapes, so
+/// they cannot move the cursor or recolour and hide rows of the preview. Keeps the I/O error.
+struct Terminal<W> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> Write for Terminal<W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        let written = loop {
+            match rest.char_indices().find(|(_, c)| c.is_control() && *c != '\n') {
+                None => break self.out.write_all(rest.as_bytes()),
+                Some((at, c)) => {
+                    let escaped: String = c.escape_unicode().collect();
+                    let written = self.out.write_all(&rest.as_bytes()[..at]);
+                    if let Err(e) = written.and_then(|()| self.out.write_all(escaped.as_bytes())) {
+                        break Err(e);
+                    }
+                    rest = &rest[at + c.len_utf8()..];
+                }
+            }
+        };
+        written.map_err(|e| {
+            self.error = Some(e);
+            fmt::Error
+        })
     }
-    out
 }
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn sends_table(out: &mut String, plan: &Plan, width: usize) {
+fn sends_table(out: &mut impl Write, plan: &Plan, width: usize) -> fmt::Result {
     // Grouped by campaign, highest priority first; sessions oldest first within a campaign.
     let mut rows: Vec<(&SessionPlan, &str, &str)> =
         plan.sessions.iter().filter_map(|s| s.send().map(|(campaign, text)| (s, campaign, text))).collect();
     let rank = |name: &str| plan.campaigns.iter().position(|c| c == name);
     rows.sort_by_key(|(s, campaign, _)| (rank(campaign), s.started));
-    let _ = writeln!(out, "Messages to send: {}", rows.len());
+    writeln!(out, "Messages to send: {}", rows.len())?;
     if rows.is_empty() {
-        out.push('\n');
-        return;
+        return out.write_char('\n');
     }
-    let name = |s: &SessionPlan| s.customer_name.clone().unwrap_or_else(|| "(no name)".to_owned());
+    fn name(s: &SessionPlan) -> &str {
+        s.customer_name.as_deref().unwrap_or("(no name)")
+    }
     let campaign_w = rows.iter().map(|r| r.1.width()).max().unwrap_or(0).clamp(8, 30);
     let customer_w = rows.iter().map(|r| name(r.0).width()).max().unwrap_or(0).clamp(8, 24);
     let conv_w = 12;
     let message_w = width.saturating_sub(campaign_w + conv_w + customer_w + 6).max(30);
-    out.push('\n');
-    let _ = writeln!(
+    out.write_char('\n')?;
+    writeln!(
         out,
         "{}  {}  {}  MESSAGE",
         pad("CAMPAIGN", campaign_w),
         pad("CONVERSATION", conv_w),
         pad("CUSTOMER", customer_w)
-    );
+    )?;
     for (session, campaign, text) in rows {
         let lines = wrap(text, message_w);
         let short_id: String = session.conversation_id.chars().take(8).collect();
         for (i, line) in lines.iter().enumerate() {
             if i == 0 {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "{}  {}  {}  {line}",
                     pad(campaign, campaign_w),
                     pad(&short_id, conv_w),
-                    pad(&name(session), customer_w)
-                );
+                    pad(name(session), customer_w)
+                )?;
             } else {
-                let _ = writeln!(out, "{}  {line}", " ".repeat(campaign_w + conv_w + customer_w + 4));
+                writeln!(out, "{}  {line}", " ".repeat(campaign_w + conv_w + customer_w + 4))?;
             }
         }
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn delivered(out: &mut String, deliveries: &[Delivery]) {
+fn delivered(out: &mut impl Write, deliveries: &[Delivery]) -> fmt::Result {
     let c = DeliveryCounts::of(deliveries);
-    let _ = writeln!(
+    writeln!(
         out,
         "Sent: {}, failed: {}, uncertain: {}, capped by the journal: {}, not sent (journal failure): {}",
         c.sent, c.failed, c.uncertain, c.capped, c.not_sent
-    );
+    )?;
     for d in deliveries {
         let (label, error) = match &d.state {
             DeliveryState::Sent(_) => continue,
@@ -124,106 +164,101 @@ fn delivered(out: &mut String, deliveries: &[Delivery]) {
             DeliveryState::Capped { detail } => ("capped", detail),
             DeliveryState::NotSent { error } => ("NOT SENT", error),
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "  {label}: {} to contact {} (conversation {}): {error}",
             d.campaign, d.customer_id, d.conversation_id
-        );
+        )?;
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn skips(out: &mut String, plan: &Plan) {
+fn skips(out: &mut impl Write, plan: &Plan) -> fmt::Result {
     let total: usize = plan.summary.skips.values().sum();
-    let _ = writeln!(out, "Skipped (session and campaign pairs): {total}");
+    writeln!(out, "Skipped (session and campaign pairs): {total}")?;
     for &reason in SkipReason::ALL {
         if let Some(n) = plan.summary.skips.get(&reason) {
-            let _ = writeln!(out, "  {:<22} {n:>5}  {}", reason.as_str(), reason.describe());
+            writeln!(out, "  {:<22} {n:>5}  {}", reason.as_str(), reason.describe())?;
         }
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn summary_line(out: &mut String, plan: &Plan) {
+fn summary_line(out: &mut impl Write, plan: &Plan) -> fmt::Result {
     let s = &plan.summary;
     let per: Vec<String> =
         plan.campaigns.iter().map(|c| format!("{c} {}", s.sends_per_campaign.get(c).unwrap_or(&0))).collect();
-    let _ = write!(
+    write!(
         out,
         "Summary: {} session{}, {} message{} to send",
         s.sessions,
         plural(s.sessions),
         s.sends,
         plural(s.sends)
-    );
+    )?;
     if !per.is_empty() {
-        let _ = write!(out, " ({})", per.join(", "));
+        write!(out, " ({})", per.join(", "))?;
     }
     if s.data_errors > 0 {
-        let _ = write!(out, ", {} session{} with data errors", s.data_errors, plural(s.data_errors));
+        write!(out, ", {} session{} with data errors", s.data_errors, plural(s.data_errors))?;
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn explain_session(out: &mut String, s: &SessionPlan) {
-    let _ = write!(out, "Conversation {}", s.conversation_id);
+fn explain_session(out: &mut impl Write, s: &SessionPlan) -> fmt::Result {
+    write!(out, "Conversation {}", s.conversation_id)?;
     if let Some(name) = &s.customer_name {
-        let _ = write!(out, " · {name}");
+        write!(out, " · {name}")?;
     }
     match &s.customer_id {
-        Some(id) => {
-            let _ = writeln!(out, " · contact {id}");
-        }
-        None => out.push_str(" · no contact\n"),
+        Some(id) => writeln!(out, " · contact {id}")?,
+        None => out.write_str(" · no contact\n")?,
     }
     for d in &s.decisions {
         match &d.outcome {
-            Outcome::Send { .. } => {
-                let _ = writeln!(out, "  {}: SEND", d.campaign);
-            }
-            Outcome::Skip { reason, detail } => {
-                let _ = writeln!(out, "  {}: skip, {reason}: {detail}", d.campaign);
-            }
+            Outcome::Send { .. } => writeln!(out, "  {}: SEND", d.campaign)?,
+            Outcome::Skip { reason, detail } => writeln!(out, "  {}: skip, {reason}: {detail}", d.campaign)?,
         }
         if let Some(e) = &d.explain {
             if let Some(a) = &e.audience {
-                out.push_str("    audience\n");
-                trace(out, a, 3);
+                out.write_str("    audience\n")?;
+                trace(out, a, 3)?;
             }
             if let Some(window) = &e.history_window {
-                let _ = writeln!(out, "    history ({window})");
+                writeln!(out, "    history ({window})")?;
                 for t in &e.history {
-                    trace(out, t, 3);
+                    trace(out, t, 3)?;
                 }
             }
         }
         if let Outcome::Send { text } = &d.outcome {
             for (i, line) in text.lines().enumerate() {
-                let _ = writeln!(out, "    {} {line}", if i == 0 { "message:" } else { "        " });
+                writeln!(out, "    {} {line}", if i == 0 { "message:" } else { "        " })?;
             }
         }
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn trace(out: &mut String, t: &Trace, depth: usize) {
+fn trace(out: &mut impl Write, t: &Trace, depth: usize) -> fmt::Result {
     let (mark, why) = match &t.result {
         Truth::True => ("✓", None),
         Truth::False => ("✗", None),
         Truth::Unknown(n) => ("?", Some(format!("{} not loaded", n.0.describe()))),
         Truth::Invalid(why) => ("!", Some(why.clone())),
     };
-    let _ = write!(out, "{}{mark} {}", "  ".repeat(depth), t.condition);
+    write!(out, "{}{mark} {}", "  ".repeat(depth), t.condition)?;
     if let Some(saw) = &t.saw {
-        let _ = write!(out, "  (saw {saw})");
+        write!(out, "  (saw {saw})")?;
     }
     if let Some(why) = why {
-        let _ = write!(out, "  [{why}]");
+        write!(out, "  [{why}]")?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     for c in &t.children {
-        trace(out, c, depth + 1);
+        trace(out, c, depth + 1)?;
     }
+    Ok(())
 }
 
 /// Pads (or cuts, with `…`) to a display width.
@@ -281,7 +316,42 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(escape_controls("a\u{1b}[2Jb\nc\td"), "a\\u{1b}[2Jb\nc\\u{9}d");
+        let mut out = Vec::new();
+        let mut terminal = Terminal { out: &mut out, error: None };
+        terminal.write_str("a\u{1b}[2Jb\nc\td").unwrap();
+        terminal.write_str("\u{85}é\u{7f}").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a\\u{1b}[2Jb\nc\\u{9}d\\u{85}é\\u{7f}");
+    }
+
+    /// A writer that takes `room` bytes, then fails like a closed pipe.
+    struct Closing {
+        taken: Vec<u8>,
+        room: usize,
+    }
+
+    impl io::Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.taken.len() >= self.room {
+                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+            }
+            let n = buf.len().min(self.room - self.taken.len());
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_stops_the_preview_with_its_error() {
+        let mut out = Closing { taken: Vec::new(), room: 5 };
+        let mut terminal = Terminal { out: &mut out, error: None };
+        let two = 2;
+        assert!(write!(terminal, "one {two} three").is_err());
+        assert!(terminal.write_str("four").is_err());
+        assert_eq!(terminal.error.map(|e| e.kind()), Some(io::ErrorKind::BrokenPipe));
+        assert_eq!(out.taken, b"one 2");
     }
 
     #[test]
