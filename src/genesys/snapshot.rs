@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
-use std::io::{BufWriter, Read};
+use std::io::{BufRead, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
@@ -217,37 +217,30 @@ enum Opened {
 impl Opened {
     fn open(path: &Path) -> Result<Opened, SnapshotError> {
         let read_err = |source| SnapshotError::Read { path: path.to_owned(), source };
-        let mut file = std::fs::File::open(path).map_err(read_err)?;
-        // `runner-snapshot/2` starts with its header line: `{"format":"runner-snapshot/2"`.
-        let mut start = [0u8; 64];
-        let mut n = 0;
-        while n < start.len() {
-            match file.read(&mut start[n..]).map_err(read_err)? {
-                0 => break,
-                k => n += k,
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        // `runner-snapshot/2` starts with its header, a JSON object on the first non-blank line
+        // (its keys in any order); a `runner-snapshot/1` document's first line is not one.
+        let mut first = Vec::new();
+        let mut reader = std::io::BufReader::new(&file).take(HEADER_LIMIT);
+        while first.iter().all(u8::is_ascii_whitespace) {
+            first.clear();
+            if reader.read_until(b'\n', &mut first).map_err(read_err)? == 0 {
+                break;
             }
         }
-        let lines_prefix = format!("{{\"format\":\"{FORMAT_LINES}\"");
-        let is_lines = start[..n].starts_with(lines_prefix.as_bytes());
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        if is_lines {
+        let header = serde_json::from_slice::<lines::Header>(&first);
+        if header.is_ok_and(|h| h.format == FORMAT_LINES) {
+            let file = std::fs::File::open(path).map_err(read_err)?;
             return Ok(Opened::Lines(Box::new(lines::Index::open(path, file)?)));
         }
         let mut text = String::new();
-        let mut file = file;
-        file.read_to_string(&mut text).map_err(read_err)?;
-        // A lines file whose header was written differently (spaces, key order) is still read.
-        if text.trim_start().starts_with('{') && text.trim().contains('\n') {
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-            if let Ok(h) = serde_json::from_str::<lines::Header>(first) {
-                if h.format == FORMAT_LINES {
-                    return Ok(Opened::Lines(Box::new(lines::Index::from_bytes(path, text.into_bytes())?)));
-                }
-            }
-        }
+        std::fs::File::open(path).map_err(read_err)?.read_to_string(&mut text).map_err(read_err)?;
         Ok(Opened::Document(Box::new(Snapshot::from_json(path, &text)?)))
     }
 }
+
+/// How far into a file its `runner-snapshot/2` header line is looked for.
+const HEADER_LIMIT: u64 = 1 << 20;
 
 /// A [`Source`] that answers from a snapshot file, as the live API would have answered when the
 /// snapshot was recorded. It keeps an index of the lines, not the data: each answer is read
@@ -668,6 +661,25 @@ mod tests {
         // And what a run reads from it answers like the snapshot it was saved from.
         let source = SnapshotSource::open(&path).expect("opened");
         assert_eq!(source.captured_at(), snap.captured_at);
+    }
+
+    /// A lines file is known by its header's format, whatever the order of the header's keys
+    /// (another writer may sort them) or blank lines before it.
+    #[tokio::test]
+    async fn a_lines_file_is_known_by_its_header_in_any_key_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sorted.jsonl");
+        let text = format!(
+            "\n{{\"captured_at\":\"2026-11-24T12:00:00Z\",\"format\":\"runner-snapshot/2\"}}\n{{\"active\":{}}}\n",
+            conv("a-1", "ext-1", "2026-11-24T11:50:00.000Z", None)
+        );
+        std::fs::write(&path, text).expect("written");
+        let source = SnapshotSource::open(&path).expect("opened as lines");
+        assert_eq!(source.captured_at(), ts("2026-11-24T12:00:00Z"));
+        let active = crate::source::all_active_sessions(&source, ts("2026-11-24T12:00:00Z"), SignedDuration::ZERO)
+            .await
+            .expect("listed");
+        assert_eq!(active.len(), 1);
     }
 
     #[test]
