@@ -6,8 +6,7 @@
 //! `sent`, `failed` or `uncertain`), then one `{"type":"summary", ...}`.
 
 use std::io::{self, Write};
-
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use serde::Serialize;
 
@@ -45,10 +44,8 @@ pub fn write_json_lines(
     deliveries: Option<&[Delivery]>,
     heading: &Heading,
 ) -> io::Result<()> {
-    let mut lines = DecisionLines::default();
-    for session in &plan.sessions {
-        lines.write(out, session)?;
-    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    write_decisions(out, &plan.sessions, threads, SESSIONS_PER_PIECE)?;
     for delivery in deliveries.unwrap_or_default() {
         line(out, &DeliveryLine { kind: "delivery", delivery })?;
     }
@@ -61,6 +58,54 @@ pub fn write_json_lines(
         delivered: deliveries.map(DeliveryCounts::of),
     };
     line(out, &summary)
+}
+
+/// How many sessions' lines a thread formats at a time (a few hundred KB).
+const SESSIONS_PER_PIECE: usize = 128;
+
+/// Writes the decision lines of `sessions`, in order. With more than one thread, the lines are
+/// formatted on `threads` threads, `per_piece` sessions at a time: thread `t` formats pieces
+/// `t`, `t + threads`, ... and hands each over through its own channel of two, so that this
+/// thread writes them in order with few pieces waiting. A write error stops the threads.
+fn write_decisions(out: &mut impl Write, sessions: &[SessionPlan], threads: usize, per_piece: usize) -> io::Result<()> {
+    let pieces: Vec<&[SessionPlan]> = sessions.chunks(per_piece.max(1)).collect();
+    let threads = threads.min(pieces.len());
+    if threads <= 1 {
+        let mut lines = DecisionLines::default();
+        return sessions.iter().try_for_each(|session| lines.write(out, session));
+    }
+    std::thread::scope(|scope| {
+        let pieces = &pieces;
+        let handed: Vec<_> = (0..threads)
+            .map(|t| {
+                let (full, receive) = mpsc::sync_channel::<Vec<u8>>(2);
+                // Written pieces come back to be filled again.
+                let (empty, reuse) = mpsc::channel::<Vec<u8>>();
+                scope.spawn(move || {
+                    let mut lines = DecisionLines::default();
+                    for piece in pieces.iter().skip(t).step_by(threads) {
+                        let mut buffer = reuse.try_recv().unwrap_or_default();
+                        for session in *piece {
+                            lines.write(&mut buffer, session).expect("writing to memory does not fail");
+                        }
+                        if full.send(buffer).is_err() {
+                            return; // The output stopped.
+                        }
+                    }
+                });
+                (receive, empty)
+            })
+            .collect();
+        for i in 0..pieces.len() {
+            let (receive, empty) = &handed[i % threads];
+            // A thread that panicked hangs up: the scope raises its panic.
+            let Ok(mut buffer) = receive.recv() else { break };
+            out.write_all(&buffer)?;
+            buffer.clear();
+            let _ = empty.send(buffer);
+        }
+        Ok(())
+    })
 }
 
 /// Writes decision lines: the session's ids, then the decision's fields, as serde writes
@@ -249,6 +294,59 @@ mod tests {
         assert_eq!(kinds, ["decision", "decision", "decision", "decision", "summary"]);
         assert_eq!(lines[1]["explain"]["audience"]["result"]["why"], "a \"quoted\"\nwhy");
         assert!(text.ends_with("}\n"));
+    }
+
+    fn many_sessions() -> Vec<SessionPlan> {
+        let plan = plan();
+        (0..50)
+            .flat_map(|i| {
+                plan.sessions
+                    .iter()
+                    .map(move |s| SessionPlan { conversation_id: format!("{}-{i}", s.conversation_id), ..s.clone() })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_formatted_on_threads_are_written_in_order() {
+        let sessions = many_sessions();
+        let mut one = Vec::new();
+        write_decisions(&mut one, &sessions, 1, 1).unwrap();
+        assert_eq!(String::from_utf8_lossy(&one).lines().count(), 200);
+        for (threads, per_piece) in [(2, 1), (3, 7), (4, 1000)] {
+            let mut many = Vec::new();
+            write_decisions(&mut many, &sessions, threads, per_piece).unwrap();
+            assert!(many == one, "{threads} threads, {per_piece} per piece");
+        }
+    }
+
+    /// A writer that takes `room` bytes, then fails like a closed pipe.
+    struct Closing {
+        taken: usize,
+        room: usize,
+    }
+
+    impl Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.taken >= self.room {
+                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+            }
+            let n = buf.len().min(self.room - self.taken);
+            self.taken += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_stops_the_threads() {
+        let sessions = many_sessions();
+        for room in [0, 100, 5000] {
+            let e = write_decisions(&mut Closing { taken: 0, room }, &sessions, 3, 1).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        }
     }
 
     #[test]
