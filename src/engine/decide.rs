@@ -14,7 +14,8 @@
 //! are static texts.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,6 +23,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::eval::{self, Trace, Truth};
+use super::render::RenderError;
 use crate::campaign::{Campaign, CampaignSet};
 use crate::model::Candidate;
 use crate::model::fields::{ContextRoots, Needs, NeedsSet, TemplateContext, View};
@@ -197,25 +199,60 @@ struct Prepared<'a> {
     meta: minijinja::Value,
     /// The parts of the template context its message may read.
     roots: ContextRoots,
+    /// Another enabled campaign sends the same template: this one's render is the same for a
+    /// session and window, unless the template may read `campaign` (then `Some(index)`).
+    shared: Option<SharedTemplate>,
 }
+
+/// What a render of a template used by several campaigns depends on besides the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SharedTemplate {
+    /// Whether the template may read the history (whose window is the campaign's).
+    reads_window: bool,
+    /// The campaign, when the template may read `campaign`.
+    campaign: Option<usize>,
+}
+
+/// What the messages of one session share: the template context, and the renders of templates
+/// used by several campaigns.
+#[derive(Default)]
+struct Rendering<'a> {
+    context: TemplateContext,
+    /// What the renders of shared templates gave.
+    done: Vec<(RenderKey<'a>, Result<String, RenderError>)>,
+}
+
+/// What a shared template's render depends on: the template, the window (when the template may
+/// read the history: the number of conversations in it, `None` if not loaded) and the campaign
+/// (when the template may read `campaign`).
+type RenderKey<'a> = (&'a str, Option<Option<usize>>, Option<usize>);
 
 impl<'a> Decider<'a> {
     pub fn new(set: &'a CampaignSet, now: Timestamp, explain: bool) -> Self {
-        let campaigns = set
-            .enabled()
-            .map(|campaign| {
+        let enabled: Vec<&Campaign> = set.enabled().collect();
+        let campaigns = enabled
+            .iter()
+            .enumerate()
+            .map(|(i, &campaign)| {
                 let mut meta = BTreeMap::new();
                 meta.insert(minijinja::Value::from("name"), minijinja::Value::from(campaign.name.as_str()));
                 if let Some(d) = &campaign.description {
                     meta.insert(minijinja::Value::from("description"), minijinja::Value::from(d.as_str()));
                 }
                 meta.insert(minijinja::Value::from("priority"), crate::model::fields::integer(campaign.priority));
+                let template = &campaign.message.template;
                 Prepared {
                     campaign,
                     needs: campaign.needs.iter().copied().collect(),
                     since: now.saturating_sub(campaign.history.look_back).unwrap_or(Timestamp::MIN),
                     meta: minijinja::Value::from_object(meta),
-                    roots: ContextRoots::of(|name| set.templates.may_read(&campaign.message.template, name)),
+                    roots: ContextRoots::of(|name| set.templates.may_read(template, name)),
+                    shared: (enabled.iter().filter(|c| c.message.template == *template).count() > 1).then(|| {
+                        SharedTemplate {
+                            reads_window: ContextRoots::of(|name| set.templates.may_read(template, name)).per_window(),
+                            campaign: set.templates.may_read(template, "campaign").then_some(i),
+                        }
+                    }),
                 }
             })
             .collect();
@@ -331,13 +368,13 @@ impl<'a> Decider<'a> {
         failure: Option<&BTreeMap<Needs, String>>,
     ) -> SessionPlan {
         // The template context is built as the messages rendered need it, and shared.
-        let mut context = TemplateContext::new();
+        let mut rendering = Rendering::default();
         let decisions = self
             .campaigns
             .iter()
             .zip(names)
             .map(|(p, name)| {
-                let (outcome, explain) = self.campaign(p, candidate, failure, &mut context);
+                let (outcome, explain) = self.campaign(p, candidate, failure, &mut rendering);
                 CampaignDecision { campaign: Arc::clone(name), outcome, explain }
             })
             .collect();
@@ -357,10 +394,10 @@ impl<'a> Decider<'a> {
 
     fn campaign(
         &self,
-        p: &Prepared<'_>,
+        p: &Prepared<'a>,
         candidate: &Candidate,
         failure: Option<&BTreeMap<Needs, String>>,
-        context: &mut TemplateContext,
+        rendering: &mut Rendering<'a>,
     ) -> (Outcome, Option<Box<Explanation>>) {
         let campaign = p.campaign;
         let skip = |reason, detail: Cow<'static, str>| Outcome::Skip { reason, detail };
@@ -407,13 +444,34 @@ impl<'a> Decider<'a> {
         if let Some(missing) = campaign.needs.iter().find(|n| !is_loaded(candidate, **n)) {
             return (skip(SkipReason::DataUnavailable, unavailable(*missing, failure)), explain);
         }
-        (self.render(p, &view, context), explain)
+        (self.render(p, &view, rendering), explain)
     }
 
-    fn render(&self, p: &Prepared<'_>, view: &View<'_>, context: &mut TemplateContext) -> Outcome {
+    fn render(&self, p: &Prepared<'a>, view: &View<'_>, rendering: &mut Rendering<'a>) -> Outcome {
         let campaign = p.campaign;
-        let context = context.root(view, p.roots, &[("campaign", &p.meta), ("now", &self.now_text)]);
-        match self.set.templates.render(&campaign.message.template, &context) {
+        let template = campaign.message.template.as_str();
+        let mut render = || {
+            let context = rendering.context.root(view, p.roots, &[("campaign", &p.meta), ("now", &self.now_text)]);
+            self.set.templates.render(template, &context)
+        };
+        // Templates are deterministic: a template several campaigns send gives the same text for
+        // the same context.
+        let rendered = match p.shared {
+            None => render(),
+            Some(shared) => {
+                let window = shared.reads_window.then(|| view.history.map(<[_]>::len));
+                let key = (template, window, shared.campaign);
+                match rendering.done.iter().find(|(k, _)| *k == key) {
+                    Some((_, done)) => done.clone(),
+                    None => {
+                        let done = render();
+                        rendering.done.push((key, done.clone()));
+                        done
+                    }
+                }
+            }
+        };
+        match rendered {
             Err(e) => Outcome::Skip { reason: SkipReason::RenderError, detail: e.to_string().into() },
             Ok(text) if text.is_empty() => {
                 Outcome::Skip { reason: SkipReason::EmptyMessage, detail: "the rendered message is empty".into() }
@@ -581,12 +639,21 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         /// Whether the winner could not be decided (a `data_unavailable` skip).
         undecided: bool,
     }
+    /// A send or undecided decision of a customer.
+    struct Contender<'s> {
+        started: Timestamp,
+        conversation: &'s str,
+        customer: &'s str,
+        at: (usize, usize),
+        undecided: bool,
+    }
     let index = CampaignIndex::new(set);
     let campaign_at = |i: usize, name: &str| index.of(i, name).expect("decisions are of the set's campaigns");
-    // Each session's winner and the sends over a campaign's limit, decided on borrowed data.
-    let (winners, over_limit): (Vec<Option<Winner>>, HashSet<(usize, usize)>) = {
-        // Every send or undecided decision of a customer, in the order campaigns pick.
-        let mut contenders = Vec::new();
+    // Each session's winner and the sends over a campaign's limit (in order), decided on
+    // borrowed data.
+    let (winners, over_limit): (Vec<Option<Winner>>, Vec<(usize, usize)>) = {
+        // The contenders of each campaign, in the set's order: the order campaigns pick.
+        let mut by_campaign: Vec<Vec<Contender<'_>>> = set.campaigns.iter().map(|_| Vec::new()).collect();
         for (si, s) in sessions.iter().enumerate() {
             let Some(customer) = s.customer_id.as_deref() else { continue };
             for (di, d) in s.decisions.iter().enumerate() {
@@ -595,38 +662,52 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                     Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
                     Outcome::Skip { .. } => continue,
                 };
-                let rank = campaign_at(di, &d.campaign);
-                contenders.push(((rank, s.started, s.conversation_id.as_str()), customer, (si, di), undecided));
+                let contender = Contender {
+                    started: s.started,
+                    conversation: &s.conversation_id,
+                    customer,
+                    at: (si, di),
+                    undecided,
+                };
+                by_campaign[campaign_at(di, &d.campaign)].push(contender);
             }
         }
-        contenders.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut winners: HashMap<&str, Winner> = HashMap::new();
-        let mut picked = vec![0u32; set.campaigns.len()];
-        let mut over_limit = HashSet::new();
-        for ((campaign, _, _), customer, at, undecided) in contenders {
-            if winners.contains_key(customer) {
-                continue;
-            }
-            if !undecided {
-                if set.campaigns[campaign].limits.max_per_run.is_some_and(|max| picked[campaign] >= max) {
-                    over_limit.insert(at);
+        let mut winners: HashMap<&str, Winner, BuildHasherDefault<FxHasher>> = HashMap::default();
+        let mut over_limit = Vec::new();
+        for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
+            // Oldest session first, then by conversation id (a stable sort, and already so when
+            // the sessions are, as the pipeline orders them).
+            contenders.sort_by(|a, b| (a.started, a.conversation).cmp(&(b.started, b.conversation)));
+            let max_per_run = set.campaigns[campaign].limits.max_per_run;
+            let mut picked = 0;
+            for c in contenders.iter() {
+                if winners.contains_key(c.customer) {
                     continue;
                 }
-                picked[campaign] += 1;
+                if !c.undecided {
+                    if max_per_run.is_some_and(|max| picked >= max) {
+                        over_limit.push(c.at);
+                        continue;
+                    }
+                    picked += 1;
+                }
+                winners.insert(c.customer, Winner { campaign, at: c.at, undecided: c.undecided });
             }
-            winners.insert(customer, Winner { campaign, at, undecided });
         }
+        over_limit.sort_unstable();
         let per_session = sessions.iter().map(|s| s.customer_id.as_deref().and_then(|c| winners.get(c).copied()));
         (per_session.collect(), over_limit)
     };
+    let mut over_limit = over_limit.into_iter().peekable();
     for (si, winner) in winners.into_iter().enumerate() {
         for di in 0..sessions[si].decisions.len() {
             let d = &sessions[si].decisions[di];
             if !matches!(d.outcome, Outcome::Send { .. }) || winner.is_some_and(|w| w.at == (si, di)) {
                 continue;
             }
+            let run_limit = over_limit.next_if_eq(&(si, di)).is_some();
             let (reason, detail) = match winner {
-                _ if over_limit.contains(&(si, di)) => {
+                _ if run_limit => {
                     let max = set.campaigns[campaign_at(di, &d.campaign)].limits.max_per_run.unwrap_or_default();
                     (
                         SkipReason::RunLimit,
@@ -660,6 +741,37 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
             };
             sessions[si].decisions[di].outcome = Outcome::Skip { reason, detail: detail.into() };
         }
+    }
+}
+
+/// FxHash (rustc's): a fast hash for the run's customer ids, which come from Genesys (not
+/// chosen by customers), so a hash that resists crafted keys is not needed.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(last));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -702,6 +814,7 @@ fn summarize(set: &CampaignSet, sessions: &[SessionPlan], data_errors: usize) ->
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::path::PathBuf;
 
     use jiff::SignedDuration;
@@ -918,6 +1031,59 @@ mod tests {
         for r in [SkipReason::RunLimit, SkipReason::LowerPriority, SkipReason::AlreadyChosen] {
             assert!(reasons.contains(&r), "{r}: {reasons:?}");
         }
+    }
+
+    /// A template several campaigns send is rendered once per session and window, and once per
+    /// campaign when it reads `campaign`; each campaign gets what its own render would give.
+    #[test]
+    fn a_template_several_campaigns_send_gives_each_its_own_text() {
+        let files = [
+            ("shared.j2", "{{ customer.contact.first_name }} {{ history.count }}"),
+            ("named.j2", "{{ campaign.name }}"),
+            ("broken.j2", "{{ customer.attributes.nope }}"),
+        ];
+        let files = files.iter().map(|(name, text)| crate::campaign::compile::TemplateFile {
+            name: name.to_string(),
+            path: PathBuf::from(format!("templates/{name}")),
+            text: Arc::from(*text),
+        });
+        let campaign = |name: &str, template: &str, days: u32| {
+            let text = format!(
+                "name: {name}\nhistory:\n  look_back: {days}d\n  conditions:\n    - count: {{ at_least: 0 }}\n\
+                 message:\n  template: {template}\n"
+            );
+            (PathBuf::from(format!("campaigns/{name}.yaml")), text)
+        };
+        let sources = vec![
+            campaign("a", "shared.j2", 7),
+            campaign("b", "shared.j2", 365),
+            campaign("c", "shared.j2", 7),
+            campaign("d", "named.j2", 7),
+            campaign("e", "named.j2", 7),
+            campaign("f", "broken.j2", 7),
+            campaign("g", "broken.j2", 7),
+        ];
+        let loaded = crate::campaign::load::load_sources(
+            sources,
+            TemplateFiles { dir: PathBuf::from("templates"), files: Some(files.collect()) },
+        );
+        let set =
+            loaded.set.unwrap_or_else(|| panic!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false)));
+        let sessions = Decider::new(&set, ts(NOW), false).decide(&[candidate()], &Failures::new());
+        let outcomes: Vec<String> = sessions[0]
+            .decisions
+            .iter()
+            .map(|d| match &d.outcome {
+                Outcome::Send { text } => format!("{}: {text}", d.campaign),
+                Outcome::Skip { reason, detail } => format!("{}: {reason}: {detail}", d.campaign),
+            })
+            .collect();
+        let broken = "render_error: a value the template uses is not defined for this customer (use `default(...)` to \
+                      fall back) (template `broken.j2`, line 1)";
+        assert_eq!(
+            outcomes,
+            ["a: Zoë 1", "b: Zoë 3", "c: Zoë 1", "d: d", "e: e", &format!("f: {broken}"), &format!("g: {broken}")]
+        );
     }
 
     #[test]

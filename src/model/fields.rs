@@ -445,6 +445,11 @@ impl ContextRoots {
     fn contains(self, i: usize) -> bool {
         self.0 & (1 << i) != 0
     }
+
+    /// Whether a map in the set depends on the campaign's history window.
+    pub fn per_window(self) -> bool {
+        shape().iter().enumerate().any(|(i, top)| top.per_window && self.contains(i))
+    }
 }
 
 impl TemplateContext {

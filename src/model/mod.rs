@@ -49,7 +49,7 @@ impl<'a> Value<'a> {
     /// template never sends "Hi !".
     pub fn from_opt_text(v: Option<&'a str>) -> Value<'a> {
         match v {
-            Some(s) if !s.trim().is_empty() => Value::Text(Cow::Borrowed(s)),
+            Some(s) if !is_blank(s) => Value::Text(Cow::Borrowed(s)),
             _ => Value::Missing,
         }
     }
@@ -57,7 +57,7 @@ impl<'a> Value<'a> {
     /// [`Value::from_opt_text`] for a text made for the occasion.
     pub fn from_opt_string(v: Option<String>) -> Value<'a> {
         match v {
-            Some(s) if !s.trim().is_empty() => Value::Text(Cow::Owned(s)),
+            Some(s) if !is_blank(&s) => Value::Text(Cow::Owned(s)),
             _ => Value::Missing,
         }
     }
@@ -100,6 +100,11 @@ impl<'a> Value<'a> {
             Value::List(items) => Value::List(items.iter().map(Value::borrowed).collect()),
         }
     }
+}
+
+/// Empty or only white space (what `trim` would leave empty), looked at from the start only.
+fn is_blank(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
 }
 
 impl std::fmt::Display for Value<'_> {

@@ -109,7 +109,7 @@ fn sends_table(out: &mut impl Write, plan: &Plan, width: usize) -> fmt::Result {
     let mut rows: Vec<(&SessionPlan, &str, &str)> =
         plan.sessions.iter().filter_map(|s| s.send().map(|(campaign, text)| (s, campaign, text))).collect();
     let rank = |name: &str| plan.campaigns.iter().position(|c| c == name);
-    rows.sort_by_key(|(s, campaign, _)| (rank(campaign), s.started));
+    rows.sort_by_cached_key(|(s, campaign, _)| (rank(campaign), s.started));
     writeln!(out, "Messages to send: {}", rows.len())?;
     if rows.is_empty() {
         return out.write_char('\n');
