@@ -166,7 +166,7 @@ pub struct Index {
     history_by_customer: HashMap<String, Vec<u32>>,
     pub wrapup_codes: Vec<WrapupCode>,
     pub failures: BTreeMap<String, String>,
-    /// What each line was written for, to name it in errors.
+    /// The file, to name it in errors.
     path: std::path::PathBuf,
 }
 
@@ -449,7 +449,7 @@ impl<'p> Builder<'p> {
         for (((at, line), key), number) in lines[first..].iter().zip(keys).zip(&numbers[first..]) {
             let span = Span {
                 offset: offset + *at as u64,
-                len: u32::try_from(line.len()).map_err(|_| self.line_error(line, *number, "the line is too long"))?,
+                len: u32::try_from(line.len()).map_err(|_| self.line_error(*number, "the line is longer than 4 GB"))?,
             };
             match key {
                 Ok(key) => self.index(key, span),
@@ -525,7 +525,7 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn line_error(&self, _line: &[u8], number: usize, message: &str) -> SnapshotError {
+    fn line_error(&self, number: usize, message: &str) -> SnapshotError {
         SnapshotError::Parse {
             path: self.path.to_owned(),
             line: number,
