@@ -199,8 +199,7 @@ struct Prepared<'a> {
     meta: minijinja::Value,
     /// The parts of the template context its message may read.
     roots: ContextRoots,
-    /// Another enabled campaign sends the same template: this one's render is the same for a
-    /// session and window, unless the template may read `campaign` (then `Some(index)`).
+    /// Set when another enabled campaign sends the same template: what a render depends on.
     shared: Option<SharedTemplate>,
 }
 

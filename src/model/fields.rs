@@ -484,7 +484,7 @@ impl TemplateContext {
                 }
                 &mut self.shared
             };
-            let map = maps[i].get_or_insert_with(|| top.build(view, &mut self.conversations));
+            let map = maps[i].get_or_insert_with(|| build(&top.entries, view, &mut self.conversations));
             root.insert(top.key.clone(), map.clone());
         }
         for (key, value) in extras {
@@ -494,14 +494,23 @@ impl TemplateContext {
     }
 }
 
-/// A map of the template context or one of its entries, as laid out by the field table.
+/// A top-level map of the template context (`customer`, `session`, `history`), as laid out by
+/// the field table.
 #[derive(Debug)]
-struct Shape {
+struct Top {
     name: &'static str,
     key: minijinja::Value,
-    node: ShapeNode,
+    /// Sorted by key.
+    entries: Vec<Shape>,
     /// Whether a field in it needs the history (so it depends on the campaign's window).
     per_window: bool,
+}
+
+/// An entry of a map of the template context.
+#[derive(Debug)]
+struct Shape {
+    key: minijinja::Value,
+    node: ShapeNode,
 }
 
 #[derive(Debug)]
@@ -512,28 +521,26 @@ enum ShapeNode {
 }
 
 /// The top-level maps of the template context, from the session field table, worked out once.
-fn shape() -> &'static [Shape] {
-    static SHAPE: OnceLock<Vec<Shape>> = OnceLock::new();
+/// Every field's path has a parent: the top level holds maps only.
+fn shape() -> &'static [Top] {
+    static SHAPE: OnceLock<Vec<Top>> = OnceLock::new();
     SHAPE.get_or_init(|| {
         enum Builder {
             Field(&'static FieldSpec),
             Map(BTreeMap<&'static str, Builder>),
         }
         fn finish(entries: BTreeMap<&'static str, Builder>) -> Vec<Shape> {
-            entries
-                .into_iter()
-                .map(|(key, b)| {
-                    let node = match b {
-                        Builder::Field(spec) => ShapeNode::Field(spec),
-                        Builder::Map(m) => ShapeNode::Map(finish(m)),
-                    };
-                    let per_window = match &node {
-                        ShapeNode::Field(spec) => spec.needs == Needs::History,
-                        ShapeNode::Map(entries) => entries.iter().any(|e| e.per_window),
-                    };
-                    Shape { name: key, key: minijinja::Value::from(key), node, per_window }
-                })
-                .collect()
+            let node = |b| match b {
+                Builder::Field(spec) => ShapeNode::Field(spec),
+                Builder::Map(m) => ShapeNode::Map(finish(m)),
+            };
+            entries.into_iter().map(|(key, b)| Shape { key: minijinja::Value::from(key), node: node(b) }).collect()
+        }
+        fn reads_history(entries: &[Shape]) -> bool {
+            entries.iter().any(|e| match &e.node {
+                ShapeNode::Field(spec) => spec.needs == Needs::History,
+                ShapeNode::Map(inner) => reads_history(inner),
+            })
         }
         let mut root = BTreeMap::new();
         for spec in SESSION_FIELDS {
@@ -548,25 +555,26 @@ fn shape() -> &'static [Shape] {
             }
             node.insert(leaf, Builder::Field(spec));
         }
-        finish(root)
+        root.into_iter()
+            .map(|(name, b)| {
+                let Builder::Map(m) = b else { panic!("the field `{name}` has no parent map") };
+                let entries = finish(m);
+                Top { name, key: minijinja::Value::from(name), per_window: reads_history(&entries), entries }
+            })
+            .collect()
     })
 }
 
-impl Shape {
-    /// This map (or field) of the context for `view`. `conversations`: the candidate's previous
-    /// conversations built so far (see [`TemplateContext`]).
-    fn build(&self, view: &View<'_>, conversations: &mut Vec<minijinja::Value>) -> minijinja::Value {
-        match &self.node {
-            ShapeNode::Map(entries) => map_of(entries.iter().filter_map(|e| {
-                let value = match &e.node {
-                    ShapeNode::Map(_) => e.build(view, conversations),
-                    ShapeNode::Field(spec) => field_value(spec, view, conversations)?,
-                };
-                Some((e.key.clone(), value))
-            })),
-            ShapeNode::Field(spec) => field_value(spec, view, conversations).unwrap_or_default(),
-        }
-    }
+/// A map of the context for `view`. `conversations`: the candidate's previous conversations
+/// built so far (see [`TemplateContext`]).
+fn build(entries: &[Shape], view: &View<'_>, conversations: &mut Vec<minijinja::Value>) -> minijinja::Value {
+    map_of(entries.iter().filter_map(|e| {
+        let value = match &e.node {
+            ShapeNode::Map(inner) => build(inner, view, conversations),
+            ShapeNode::Field(spec) => field_value(spec, view, conversations)?,
+        };
+        Some((e.key.clone(), value))
+    }))
 }
 
 /// A field's template value, `None` when missing.
@@ -705,6 +713,28 @@ mod tests {
         assert_eq!(set.union(other).iter().count(), 3);
         assert_eq!(set.intersection(other).iter().collect::<Vec<_>>(), [Needs::History]);
         assert_eq!(set.difference(other).iter().collect::<Vec<_>>(), [Needs::Details]);
+    }
+
+    #[test]
+    fn the_context_holds_every_field_once_and_only_history_per_window() {
+        fn fields(entries: &[Shape], out: &mut Vec<&'static str>) {
+            for e in entries {
+                match &e.node {
+                    ShapeNode::Field(spec) => out.push(spec.path),
+                    ShapeNode::Map(inner) => fields(inner, out),
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        for top in shape() {
+            fields(&top.entries, &mut seen);
+        }
+        let mut all: Vec<&str> = SESSION_FIELDS.iter().map(|spec| spec.path).collect();
+        seen.sort();
+        all.sort();
+        assert_eq!(seen, all);
+        let tops: Vec<(&str, bool)> = shape().iter().map(|top| (top.name, top.per_window)).collect();
+        assert_eq!(tops, [("customer", false), ("history", true), ("session", false)]);
     }
 
     /// One context serves campaigns with different windows, each seeing its own history.
