@@ -7,6 +7,7 @@ pub mod authoring;
 pub mod campaign;
 pub mod campaign_tests;
 pub mod cli;
+pub mod cores;
 pub mod deliver;
 pub mod engine;
 pub mod error;

@@ -296,7 +296,7 @@ impl<'a> Decider<'a> {
     /// order given. The customer-wide rules (caps, priority, run limits) come next, in
     /// [`Decider::finish`].
     pub fn decide(&self, candidates: &[Candidate], failures: &Failures) -> Vec<SessionPlan> {
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = crate::cores::available();
         self.decide_on(threads, SESSIONS_PER_JOB, candidates, failures)
     }
 

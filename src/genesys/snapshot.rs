@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
-use std::io::{BufRead, BufWriter, Read};
+use std::io::{BufRead, BufWriter, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
@@ -217,7 +217,7 @@ enum Opened {
 impl Opened {
     fn open(path: &Path) -> Result<Opened, SnapshotError> {
         let read_err = |source| SnapshotError::Read { path: path.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut file = std::fs::File::open(path).map_err(read_err)?;
         // `runner-snapshot/2` starts with its header, a JSON object on the first non-blank line
         // (its keys in any order); a `runner-snapshot/1` document's first line is not one.
         let mut first = Vec::new();
@@ -229,12 +229,12 @@ impl Opened {
             }
         }
         let header = serde_json::from_slice::<lines::Header>(&first);
+        file.rewind().map_err(read_err)?;
         if header.is_ok_and(|h| h.format == FORMAT_LINES) {
-            let file = std::fs::File::open(path).map_err(read_err)?;
             return Ok(Opened::Lines(Box::new(lines::Index::open(path, file)?)));
         }
         let mut text = String::new();
-        std::fs::File::open(path).map_err(read_err)?.read_to_string(&mut text).map_err(read_err)?;
+        file.read_to_string(&mut text).map_err(read_err)?;
         Ok(Opened::Document(Box::new(Snapshot::from_json(path, &text)?)))
     }
 }
@@ -421,8 +421,7 @@ impl<S: Source> Source for Recorder<S> {
         look_back: SignedDuration,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        let mut found = Vec::new();
-        self.inner.active_sessions(now, look_back, &mut |c| found.push(c)).await?;
+        let found = crate::source::all_active_sessions(&self.inner, now, look_back).await?;
         self.record(|s| s.active_conversations.extend(found.iter().cloned()));
         found.into_iter().for_each(sink);
         Ok(())
@@ -457,9 +456,8 @@ impl<S: Source> Source for Recorder<S> {
         until: Timestamp,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        let mut found = Vec::new();
-        let answer = self.inner.history(contact_ids, since, until, &mut |c| found.push(c)).await;
-        self.keep(|| HISTORY_KEY.to_owned(), answer)?;
+        let answer = crate::source::all_history(&self.inner, contact_ids, since, until).await;
+        let found = self.keep(|| HISTORY_KEY.to_owned(), answer)?;
         self.record(|s| s.history.extend(found.iter().cloned()));
         found.into_iter().for_each(sink);
         Ok(())

@@ -117,16 +117,11 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
 /// answered now, over the raw JSON, which is then dropped.
 pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, NormalizeError> {
-    let conv: Conversation = match serde_json::from_str(raw.get()) {
-        Ok(conv) => conv,
-        Err(_) => {
-            // Again, tracking the path, to say where the JSON does not fit.
-            let tracked: Result<Conversation, _> =
-                serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(raw.get()));
-            let e = tracked.expect_err("the same JSON failed to parse a moment ago");
-            return Err(NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() });
-        }
-    };
+    // The text is parsed once: into a JSON tree when a query needs one (the typed part is then
+    // read from the tree), else straight into the typed part.
+    let json: Option<serde_json::Value> =
+        (!queries.is_empty()).then(|| serde_json::from_str(raw.get()).expect("a RawValue is valid JSON"));
+    let conv = conversation(raw.get(), json.as_ref())?;
     let customer = conv.participants.iter().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
     let queue_name = conv
@@ -136,11 +131,9 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         .find(|p| has_purpose(p.purpose.as_deref(), ACD) && named_queue(p))
         .or_else(|| conv.participants.iter().rev().find(named_queue))
         .and_then(|p| non_blank(p.queue_name.as_ref()));
-    let jsonpath = if queries.is_empty() {
-        Vec::new()
-    } else {
-        let value: serde_json::Value = serde_json::from_str(raw.get()).expect("parsed as a Conversation above");
-        queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, &value))).collect()
+    let jsonpath = match &json {
+        None => Vec::new(),
+        Some(value) => queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, value))).collect(),
     };
     Ok(Details {
         attributes: customer.map(|c| c.attributes.clone()).unwrap_or_default(),
@@ -148,6 +141,25 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         locale: customer.and_then(|c| non_blank(c.locale.as_ref())),
         jsonpath,
     })
+}
+
+/// The typed part of conversation details, from `json` when it was parsed, else from `text`.
+/// On failure, parsed again tracking the path, to say where the JSON does not fit.
+fn conversation(text: &str, json: Option<&serde_json::Value>) -> Result<Conversation, NormalizeError> {
+    use serde::Deserialize as _;
+    let fast = match json {
+        Some(value) => Conversation::deserialize(value),
+        None => serde_json::from_str(text),
+    };
+    if let Ok(conv) = fast {
+        return Ok(conv);
+    }
+    let tracked: Result<Conversation, _> = match json {
+        Some(value) => serde_path_to_error::deserialize(value),
+        None => serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)),
+    };
+    let e = tracked.expect_err("the same JSON failed to parse a moment ago");
+    Err(NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() })
 }
 
 /// What a `jsonpath:` query finds: nothing (missing), one value, or a list.

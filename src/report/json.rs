@@ -44,7 +44,7 @@ pub fn write_json_lines(
     deliveries: Option<&[Delivery]>,
     heading: &Heading,
 ) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = crate::cores::available();
     write_decisions(out, &plan.sessions, threads, SESSIONS_PER_PIECE)?;
     for delivery in deliveries.unwrap_or_default() {
         line(out, &DeliveryLine { kind: "delivery", delivery })?;

@@ -359,33 +359,13 @@ impl Index {
     }
 }
 
-/// How many threads parse: the available cores, asked once (the answer reads cgroup files).
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 /// Parses each line as a `T`, the lines split over the available cores; in order.
 fn parallel_parse<T: DeserializeOwned + Send>(lines: &[&[u8]]) -> Result<Vec<T>, serde_json::Error> {
-    let threads = threads();
-    if threads < 2 || lines.len() < 64 {
-        return lines.iter().map(|l| serde_json::from_slice(l)).collect();
-    }
-    let per = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = lines
-            .chunks(per)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|l| serde_json::from_slice(l)).collect::<Result<Vec<T>, _>>())
-            })
-            .collect();
-        let mut out = Vec::with_capacity(lines.len());
-        for part in parts {
-            out.extend(part.join().expect("a parsing thread panicked")?);
-        }
-        Ok(out)
-    })
+    crate::cores::map_in_order(lines, PARALLEL_FROM, |l| serde_json::from_slice(l)).into_iter().collect()
 }
+
+/// Fewer lines than this are parsed on the calling thread.
+const PARALLEL_FROM: usize = 64;
 
 /// Builds an [`Index`] from the lines as they are read.
 struct Builder<'p> {
@@ -445,7 +425,8 @@ impl<'p> Builder<'p> {
             self.header = Some(self.header_line(line, numbers[0])?);
             first = 1;
         }
-        let keys: Vec<Keyed> = parallel_keys(&lines[first..]);
+        let keys: Vec<Keyed> =
+            crate::cores::map_in_order(&lines[first..], PARALLEL_FROM, |(_, l)| serde_json::from_slice::<Key>(l));
         for (((at, line), key), number) in lines[first..].iter().zip(keys).zip(&numbers[first..]) {
             let span = Span {
                 offset: offset + *at as u64,
@@ -553,21 +534,6 @@ impl<'p> Builder<'p> {
             path: self.path.to_owned(),
         })
     }
-}
-
-/// The keys of `lines`, split over the available cores; in order.
-fn parallel_keys(lines: &[(usize, &[u8])]) -> Vec<Keyed> {
-    let threads = threads();
-    let key = |(_, l): &(usize, &[u8])| serde_json::from_slice::<Key>(l);
-    if threads < 2 || lines.len() < 64 {
-        return lines.iter().map(key).collect();
-    }
-    let per = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            lines.chunks(per).map(|part| scope.spawn(move || part.iter().map(key).collect::<Vec<_>>())).collect();
-        parts.into_iter().flat_map(|p| p.join().expect("an indexing thread panicked")).collect()
-    })
 }
 
 fn trim(line: &[u8]) -> &[u8] {
