@@ -11,13 +11,15 @@ use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
+use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::genesys::client::CONTACTS_PER_REQUEST;
+use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
-use crate::model::{Candidate, Contact, PastConversation, normalize};
+use crate::model::{Candidate, Contact, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
 use crate::source::{Source, SourceError};
 
@@ -68,17 +70,19 @@ pub async fn plan_observed<S: Source>(
     options: Options,
     progress: &dyn Progress,
 ) -> Result<Plan, PlanError> {
-    // Each conversation is normalized as it comes: a large snapshot is never held whole.
+    // Each conversation is normalized as it comes (by the source's readers): a large snapshot
+    // is never held whole.
     let mut seen = HashSet::new();
     let mut candidates: Vec<Candidate> = Vec::new();
-    let mut add = |conversation| {
-        if let Some(session) = normalize::session(&conversation) {
+    let mut add = |session: Option<Session>| {
+        if let Some(session) = session {
             if seen.insert(session.id.clone()) {
                 candidates.push(Candidate { session, details: None, contact: None, history: None });
             }
         }
     };
-    let listed = source.active_sessions(options.now, options.session_look_back, &mut add).await;
+    let normalize = |c: AnalyticsConversation| normalize::session(&c);
+    let listed = source.active_sessions_mapped(options.now, options.session_look_back, &normalize, &mut add).await;
     listed.map_err(PlanError::Sessions)?;
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
@@ -174,19 +178,21 @@ impl<S: Source> Loader<'_, S> {
     }
 
     /// Details are normalized as they arrive (the campaigns' `jsonpath:` queries answered
-    /// then), so the raw JSON of every session is never held at once.
+    /// then; by the source's readers), so the raw JSON of every session is never held at once.
     async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
         let wanted = self.wanting(decider, candidates, &[Needs::Details]);
-        let wanted = wanted.into_iter().map(|i| (i, candidates[i].session.id.clone())).collect();
-        let source = self.source;
+        let ids: Vec<String> = wanted.iter().map(|&i| candidates[i].session.id.clone()).collect();
         let queries = decider.set.jsonpath_queries();
-        let queries = &queries;
-        let results = self
-            .fetch_each("conversation details", wanted, |id| async move {
-                let raw = source.conversation(&id).await.map_err(|e| e.to_string())?;
-                normalize::details(&raw, queries).map_err(|e| e.to_string())
-            })
-            .await;
+        let progress = self.progress;
+        progress.start("conversation details", ids.len());
+        let normalize = |k: usize, raw: Result<&RawValue, SourceError>| {
+            let details = raw
+                .map_err(|e| e.to_string())
+                .and_then(|raw| normalize::details(raw, &queries).map_err(|e| e.to_string()));
+            progress.advance(1);
+            (wanted[k], details)
+        };
+        let results = self.source.conversations_mapped(&ids, self.options.concurrency, &normalize).await;
         for (i, result) in results {
             match result {
                 Ok(details) => candidates[i].details = Some(details),
@@ -289,13 +295,14 @@ impl<S: Source> Loader<'_, S> {
         let loaded = async {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
-            let mut add = |conversation| {
-                for (customer, p) in normalize::past_conversation(&conversation, &names) {
+            let normalize = |c: AnalyticsConversation| normalize::past_conversation(&c, &names);
+            let mut add = |entries: Vec<(String, PastConversation)>| {
+                for (customer, p) in entries {
                     by_customer.entry(customer).or_default().push(past.len());
                     past.push(Some(p));
                 }
             };
-            self.source.history(&all_ids, since, now, &mut add).await
+            self.source.history_mapped(&all_ids, since, now, &normalize, &mut add).await
         };
         let loaded = loaded.await;
         self.progress.advance(wanted.len());

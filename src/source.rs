@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use futures_util::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
+use serde_json::value::RawValue;
 
 use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 
@@ -31,6 +33,11 @@ pub type RawJson = Box<serde_json::value::RawValue>;
 /// never holds them all. When the call then fails, the conversations already handed over are
 /// to be discarded: the answer is all or nothing.
 pub type Sink<'a> = &'a mut (dyn FnMut(AnalyticsConversation) + Send);
+
+/// What a reader does with each thing it reads before handing it on (normalizing it, mostly). A
+/// source that reads on several threads (a snapshot file) runs it on them; the others on the
+/// calling thread.
+pub type Map<'a, A, T> = &'a (dyn Fn(A) -> T + Sync);
 
 /// What one read of external contacts found. Every asked id is in `found`, in `failed`, or in
 /// neither: then the contact does not exist (the API's "not found").
@@ -85,6 +92,53 @@ pub trait Source: Sync {
 
     /// Every wrap-up code of the org, to name the ids the analytics data carries.
     fn wrapup_codes(&self) -> impl Future<Output = Result<Vec<WrapupCode>, SourceError>> + Send;
+
+    /// [`Source::active_sessions`], each conversation turned into a `T` by `map` before `sink`
+    /// takes it.
+    fn active_sessions_mapped<T: Send>(
+        &self,
+        now: Timestamp,
+        look_back: SignedDuration,
+        map: Map<'_, AnalyticsConversation, T>,
+        sink: &mut (dyn FnMut(T) + Send),
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        async move { self.active_sessions(now, look_back, &mut |c| sink(map(c))).await }
+    }
+
+    /// [`Source::history`], each conversation turned into a `T` by `map` before `sink` takes it.
+    fn history_mapped<T: Send>(
+        &self,
+        contact_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+        map: Map<'_, AnalyticsConversation, T>,
+        sink: &mut (dyn FnMut(T) + Send),
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        async move { self.history(contact_ids, since, until, &mut |c| sink(map(c))).await }
+    }
+
+    /// [`Source::conversation`] of each of `ids`, at most `concurrency` at a time, each answer
+    /// turned into a `T` by `map` with its place in `ids`. The `T`s come back in any order.
+    fn conversations_mapped<T: Send>(
+        &self,
+        ids: &[String],
+        concurrency: usize,
+        map: &(dyn Fn(usize, Result<&RawValue, SourceError>) -> T + Sync),
+    ) -> impl Future<Output = Vec<T>> + Send {
+        async move {
+            // By index: a stream over borrowed items trips the compiler's `Send` check.
+            stream::iter(0..ids.len())
+                .map(|i| async move {
+                    match self.conversation(&ids[i]).await {
+                        Ok(raw) => map(i, Ok(&raw)),
+                        Err(e) => map(i, Err(e)),
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await
+        }
+    }
 }
 
 /// [`Source::active_sessions`], collected: for small answers (tests, `runner test`).

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::model::parse_time;
-use crate::source::{ContactBatch, RawJson, Sink, Source, SourceError};
+use crate::source::{ContactBatch, Map, RawJson, Sink, Source, SourceError};
+use serde_json::value::RawValue;
 
 pub mod lines;
 
@@ -287,18 +288,10 @@ impl Source for SnapshotSource {
     async fn active_sessions(
         &self,
         now: Timestamp,
-        _look_back: SignedDuration,
+        look_back: SignedDuration,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        let mut seen = HashSet::new();
-        let mut each = |c: AnalyticsConversation| {
-            let active =
-                c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
-            if active && seen.insert(c.conversation_id.clone()) {
-                sink(c);
-            }
-        };
-        self.index.active(&mut each).map_err(Self::unreadable)
+        self.active_sessions_mapped(now, look_back, &|c| c, sink).await
     }
 
     async fn conversation(&self, id: &str) -> Result<RawJson, SourceError> {
@@ -310,20 +303,20 @@ impl Source for SnapshotSource {
 
     /// A contact the snapshot does not hold is one that does not exist (the API's "not found"),
     /// unless its read failed while recording (`contact:<id>`): then that id fails, alone, as it
-    /// did live. Never fails as a whole.
+    /// did live.
     async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
         let mut batch = ContactBatch::default();
+        let mut readable: Vec<String> = Vec::with_capacity(ids.len());
         for id in ids {
             match self.recorded_failure(&contact_key(id)) {
                 Err(e) => {
                     batch.failed.insert(id.clone(), e);
                 }
-                Ok(()) => {
-                    if let Some(contact) = self.index.contact(id).map_err(Self::unreadable)? {
-                        batch.found.insert(id.clone(), contact);
-                    }
-                }
+                Ok(()) => readable.push(id.clone()),
             }
+        }
+        for (i, contact) in self.index.contacts(&readable).map_err(Self::unreadable)? {
+            batch.found.insert(std::mem::take(&mut readable[i]), contact);
         }
         Ok(batch)
     }
@@ -337,14 +330,72 @@ impl Source for SnapshotSource {
         until: Timestamp,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        self.recorded_failure(HISTORY_KEY)?;
+        self.history_mapped(contact_ids, since, until, &|c| c, sink).await
+    }
+
+    /// The recorded answer of the active-session query: its look-back was applied when it was
+    /// recorded, so `look_back` is not applied again (a replay with a later `--now` keeps the
+    /// recorded sessions; only their ages and the history windows move). Left out: ended
+    /// conversations, and sessions that start after `now` or whose start does not parse.
+    /// `map` runs on every core.
+    async fn active_sessions_mapped<T: Send>(
+        &self,
+        now: Timestamp,
+        _look_back: SignedDuration,
+        map: Map<'_, AnalyticsConversation, T>,
+        sink: &mut (dyn FnMut(T) + Send),
+    ) -> Result<(), SourceError> {
+        let keep = |c: AnalyticsConversation| {
+            let active =
+                c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
+            active.then(|| (c.conversation_id.clone(), map(c)))
+        };
         let mut seen = HashSet::new();
-        let mut each = |c: AnalyticsConversation| {
-            if seen.insert(c.conversation_id.clone()) {
-                sink(c);
+        let mut each = |kept: Option<(String, T)>| {
+            if let Some((id, t)) = kept {
+                if seen.insert(id) {
+                    sink(t);
+                }
             }
         };
-        self.index.history(contact_ids, since, until, &mut each).map_err(Self::unreadable)
+        self.index.active(&keep, &mut each).map_err(Self::unreadable)
+    }
+
+    /// [`Source::history`]; `map` runs on every core.
+    async fn history_mapped<T: Send>(
+        &self,
+        contact_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+        map: Map<'_, AnalyticsConversation, T>,
+        sink: &mut (dyn FnMut(T) + Send),
+    ) -> Result<(), SourceError> {
+        self.recorded_failure(HISTORY_KEY)?;
+        let keep = |c: AnalyticsConversation| (c.conversation_id.clone(), map(c));
+        let mut seen = HashSet::new();
+        let mut each = |(id, t): (String, T)| {
+            if seen.insert(id) {
+                sink(t);
+            }
+        };
+        self.index.history(contact_ids, since, until, &keep, &mut each).map_err(Self::unreadable)
+    }
+
+    /// The details of every id, read in file order with `map` on every core.
+    async fn conversations_mapped<T: Send>(
+        &self,
+        ids: &[String],
+        _concurrency: usize,
+        map: &(dyn Fn(usize, Result<&RawValue, SourceError>) -> T + Sync),
+    ) -> Vec<T> {
+        self.index.details_mapped(ids, &|i, found| match found {
+            Ok(Some(raw)) => map(i, Ok(raw)),
+            Ok(None) => {
+                let id = &ids[i];
+                map(i, Err(self.missing(&conversation_key(id), format!("the details of conversation {id}"))))
+            }
+            Err(e) => map(i, Err(Self::unreadable(e))),
+        })
     }
 
     async fn wrapup_codes(&self) -> Result<Vec<WrapupCode>, SourceError> {

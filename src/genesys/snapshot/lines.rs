@@ -25,6 +25,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use super::{Snapshot, SnapshotError};
@@ -133,24 +134,41 @@ enum Store {
 }
 
 impl Store {
-    /// The bytes of `offset..offset+len`.
-    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    /// The bytes of `offset..offset+len`: borrowed from memory, or read from the file into `buf`.
+    fn bytes<'b>(&'b self, offset: u64, len: usize, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
         match self {
             Store::File(file) => {
-                let mut buf = vec![0; len];
-                file.read_exact_at(&mut buf, offset)?;
+                buf.clear();
+                buf.resize(len, 0);
+                file.read_exact_at(buf, offset)?;
                 Ok(buf)
             }
             Store::Memory(bytes) => {
                 let start = usize::try_from(offset).unwrap_or(usize::MAX);
                 bytes
                     .get(start..start.saturating_add(len))
-                    .map(<[u8]>::to_vec)
                     .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "past the end"))
             }
         }
     }
+
+    /// The number of the line that starts at `offset` (1-based), counted when an error names it.
+    fn line_number(&self, offset: u64) -> std::io::Result<usize> {
+        let mut newlines = 0;
+        let mut at = 0u64;
+        let mut buf = Vec::new();
+        while at < offset {
+            let len = usize::try_from((offset - at).min(CHUNK as u64)).unwrap_or(CHUNK);
+            newlines += memchr::memchr_iter(b'\n', self.bytes(at, len, &mut buf)?).count();
+            at += len as u64;
+        }
+        Ok(newlines + 1)
+    }
 }
+
+/// What a batch read found for one id: the details line's `data`, `None` when the snapshot does
+/// not hold it, or why its line could not be read.
+pub type Found<'a> = Result<Option<&'a RawValue>, SnapshotError>;
 
 /// A snapshot's lines, indexed.
 #[derive(Debug)]
@@ -211,25 +229,19 @@ impl Index {
         builder.finish(Store::Memory(bytes))
     }
 
-    /// Reads the lines of `spans` (in file order) and parses each as a `T`, on every core;
-    /// in the order given.
-    fn parse_spans<T: DeserializeOwned + Send>(&self, spans: &[Span]) -> Result<Vec<T>, SnapshotError> {
-        let mut out = Vec::with_capacity(spans.len());
-        self.each_span(spans, &mut |t| out.push(t))?;
-        Ok(out)
-    }
-
-    /// Reads the lines of `spans` (in file order) a window at a time, parses each as a `T` on
-    /// every core, and gives them to `each` in the order given: only one window's lines are
-    /// held at once.
-    fn each_span<T: DeserializeOwned + Send>(
+    /// Reads the lines of `spans` a window at a time (lines that lie close together in the file
+    /// are read at once), runs `map` on each line with its place in `spans`, on every core, and
+    /// gives the results to `each` in the order of `spans`. Only one window is held at once.
+    /// Fails only when the store cannot be read.
+    fn read_lines<T: Send>(
         &self,
         spans: &[Span],
+        map: &(dyn Fn(usize, Span, &[u8]) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
+        let mut buf = Vec::new();
         let mut start = 0;
         while start < spans.len() {
-            // A window of lines that lie close together, read at once.
             let first = spans[start];
             let mut end = start + 1;
             while end < spans.len()
@@ -241,47 +253,129 @@ impl Index {
             }
             let last = spans[end - 1];
             let len = usize::try_from(last.end().saturating_sub(first.offset)).unwrap_or(usize::MAX);
-            let bytes = self.store.read(first.offset, len).map_err(|e| read_error(&self.path, e))?;
-            let lines: Vec<&[u8]> = spans[start..end]
-                .iter()
-                .map(|s| {
+            let bytes = self.store.bytes(first.offset, len, &mut buf).map_err(|e| read_error(&self.path, e))?;
+            let lines: Vec<(usize, Span, &[u8])> = (start..end)
+                .map(|k| {
+                    let s = spans[k];
                     let at = usize::try_from(s.offset - first.offset).unwrap_or(usize::MAX);
-                    bytes.get(at..at + s.len as usize).unwrap_or_default()
+                    (k, s, bytes.get(at..at + s.len as usize).unwrap_or_default())
                 })
                 .collect();
-            parallel_parse::<T>(&lines).map_err(|e| read_error(&self.path, e))?.into_iter().for_each(&mut *each);
+            crate::cores::map_in_order(&lines, PARALLEL_FROM, |&(k, s, l)| map(k, s, l))
+                .into_iter()
+                .for_each(&mut *each);
             start = end;
         }
         Ok(())
     }
 
-    /// The active conversations, in file order, each given to `each`.
-    pub fn active(&self, each: &mut dyn FnMut(AnalyticsConversation)) -> Result<(), SnapshotError> {
+    /// [`Index::read_lines`] with each line parsed as an `L` and turned into a `T` by `map`;
+    /// stops at the first line that does not parse, naming it.
+    fn parse_lines<L: DeserializeOwned, T: Send>(
+        &self,
+        spans: &[Span],
+        map: &(dyn Fn(L) -> T + Sync),
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SnapshotError> {
+        let mut failed: Option<SnapshotError> = None;
+        let parse = |_: usize, span: Span, line: &[u8]| {
+            serde_json::from_slice::<L>(line).map(map).map_err(|e| self.line_error::<L>(span, line, e))
+        };
+        self.read_lines(spans, &parse, &mut |r| match r {
+            Ok(t) if failed.is_none() => each(t),
+            Ok(_) => {}
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Why a line read back does not parse as an `L`: its number, column and field.
+    fn line_error<'a, L: Deserialize<'a>>(&self, span: Span, line: &'a [u8], err: serde_json::Error) -> SnapshotError {
+        let number = match self.store.line_number(span.offset) {
+            Ok(n) => n,
+            Err(e) => return read_error(&self.path, e),
+        };
+        parse_error::<L>(&self.path, line, number, err)
+    }
+
+    /// The active conversations, in file order, each turned into a `T` by `map` (on every core)
+    /// and given to `each`.
+    pub fn active<T: Send>(
+        &self,
+        map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SnapshotError> {
         #[derive(Deserialize)]
         struct L {
             active: AnalyticsConversation,
         }
-        self.each_span::<L>(&self.active, &mut |l| each(l.active))
+        self.parse_lines::<L, T>(&self.active, &|l| map(l.active), each)
     }
 
     /// The details of a conversation, verbatim; `None` when the snapshot does not hold them.
     pub fn details(&self, id: &str) -> Result<Option<RawJson>, SnapshotError> {
+        let mut found = self.details_mapped(&[id.to_owned()], &|_, d| d.map(|d| d.map(ToOwned::to_owned)));
+        found.pop().unwrap_or(Ok(None))
+    }
+
+    /// The details of each of `ids`, turned into a `T` by `map` with the id's place in `ids`:
+    /// `None` when the snapshot does not hold them. The lines are read in file order and
+    /// mapped on every core; the `T`s come back in that order.
+    pub fn details_mapped<T: Send>(
+        &self,
+        ids: &[String],
+        map: &(dyn Fn(usize, Found<'_>) -> T + Sync),
+    ) -> Vec<T> {
         #[derive(Deserialize)]
-        struct L {
-            details: D,
+        struct L<'a> {
+            #[serde(borrow)]
+            details: D<'a>,
         }
         #[derive(Deserialize)]
-        struct D {
+        struct D<'a> {
             #[allow(dead_code)]
             id: IgnoredAny,
-            data: RawJson,
+            #[serde(borrow)]
+            data: &'a RawValue,
         }
-        let Some(span) = self.details.get(id) else { return Ok(None) };
-        Ok(self.parse_spans::<L>(&[*span])?.pop().map(|l| l.details.data))
+        let mut out = Vec::with_capacity(ids.len());
+        let mut wanted: Vec<(Span, usize)> = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match self.details.get(id.as_str()) {
+                Some(span) => wanted.push((*span, i)),
+                None => out.push(map(i, Ok(None))),
+            }
+        }
+        wanted.sort_unstable_by_key(|(span, _)| span.offset);
+        let spans: Vec<Span> = wanted.iter().map(|(span, _)| *span).collect();
+        let parse = |k: usize, span: Span, line: &[u8]| {
+            let i = wanted[k].1;
+            match serde_json::from_slice::<L<'_>>(line) {
+                Ok(l) => map(i, Ok(Some(l.details.data))),
+                Err(e) => map(i, Err(self.line_error::<L<'_>>(span, line, e))),
+            }
+        };
+        if let Err(e) = self.read_lines(&spans, &parse, &mut |t| out.push(t)) {
+            // The store could not be read: every id not yet answered fails with it.
+            let answered = out.len() - (ids.len() - wanted.len());
+            let message = e.to_string();
+            for &(_, i) in &wanted[answered..] {
+                out.push(map(i, Err(read_error(&self.path, &message))));
+            }
+        }
+        out
     }
 
     /// A contact; `None` when the snapshot does not hold it.
     pub fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SnapshotError> {
+        Ok(self.contacts(&[id.to_owned()])?.pop().map(|(_, c)| c))
+    }
+
+    /// The contacts of `ids` the snapshot holds, with their places in `ids`, read in file order
+    /// and parsed on every core.
+    pub fn contacts(&self, ids: &[String]) -> Result<Vec<(usize, ExternalContact)>, SnapshotError> {
         #[derive(Deserialize)]
         struct L {
             contact: C,
@@ -292,18 +386,28 @@ impl Index {
             id: IgnoredAny,
             data: ExternalContact,
         }
-        let Some(span) = self.contacts.get(id) else { return Ok(None) };
-        Ok(self.parse_spans::<L>(&[*span])?.pop().map(|l| l.contact.data))
+        let mut wanted: Vec<(Span, usize)> =
+            ids.iter().enumerate().filter_map(|(i, id)| self.contacts.get(id.as_str()).map(|s| (*s, i))).collect();
+        wanted.sort_unstable_by_key(|(span, _)| span.offset);
+        let spans: Vec<Span> = wanted.iter().map(|(span, _)| *span).collect();
+        let mut out = Vec::with_capacity(spans.len());
+        let mut places = wanted.iter().map(|(_, i)| *i);
+        self.parse_lines::<L, ExternalContact>(&spans, &|l| l.contact.data, &mut |c| {
+            out.push((places.next().expect("one place per line"), c));
+        })?;
+        Ok(out)
     }
 
     /// The history conversations that ended within `[since, until]` and had one of
-    /// `customers` as the customer, in file order, each given to `each`.
-    pub fn history(
+    /// `customers` as the customer, in file order, each turned into a `T` by `map` (on every
+    /// core) and given to `each`.
+    pub fn history<T: Send>(
         &self,
         customers: &[String],
         since: Timestamp,
         until: Timestamp,
-        each: &mut dyn FnMut(AnalyticsConversation),
+        map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
+        each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
         #[derive(Deserialize)]
         struct L {
@@ -311,7 +415,7 @@ impl Index {
         }
         let mut found: Vec<u32> = customers
             .iter()
-            .filter_map(|c| self.history_by_customer.get(c))
+            .filter_map(|c| self.history_by_customer.get(c.as_str()))
             .flatten()
             .copied()
             .filter(|&n| self.history[n as usize].ended.is_some_and(|end| since <= end && end <= until))
@@ -319,7 +423,7 @@ impl Index {
         found.sort_unstable();
         found.dedup();
         let spans: Vec<Span> = found.iter().map(|&n| self.history[n as usize].span).collect();
-        self.each_span::<L>(&spans, &mut |l| each(l.history))
+        self.parse_lines::<L, T>(&spans, &|l| map(l.history), each)
     }
 
     /// Every line, parsed: the whole snapshot in memory (for small snapshots and tests).
@@ -341,27 +445,24 @@ impl Index {
             history: AnalyticsConversation,
         }
         let spans: Vec<Span> = self.history.iter().map(|h| h.span).collect();
+        let mut history = Vec::with_capacity(spans.len());
+        self.parse_lines::<L, AnalyticsConversation>(&spans, &|l| l.history, &mut |c| history.push(c))?;
         Ok(Snapshot {
             format: FORMAT.to_owned(),
             captured_at: self.captured_at,
             description: self.description.clone(),
             active_conversations: {
                 let mut all = Vec::new();
-                self.active(&mut |c| all.push(c))?;
+                self.active(&|c| c, &mut |c| all.push(c))?;
                 all
             },
             conversation_details: details,
             external_contacts: contacts,
-            history: self.parse_spans::<L>(&spans)?.into_iter().map(|l| l.history).collect(),
+            history,
             wrapup_codes: self.wrapup_codes.clone(),
             failures: self.failures.clone(),
         })
     }
-}
-
-/// Parses each line as a `T`, the lines split over the available cores; in order.
-fn parallel_parse<T: DeserializeOwned + Send>(lines: &[&[u8]]) -> Result<Vec<T>, serde_json::Error> {
-    crate::cores::map_in_order(lines, PARALLEL_FROM, |l| serde_json::from_slice(l)).into_iter().collect()
 }
 
 /// Fewer lines than this are parsed on the calling thread.
@@ -492,18 +593,7 @@ impl<'p> Builder<'p> {
     /// position is within the line; the path (`active.participants[0]`) comes from a second,
     /// tracked parse of that line alone.
     fn parse_error(&self, line: &[u8], number: usize, err: serde_json::Error) -> SnapshotError {
-        let tracked: Result<Key, _> = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(line));
-        let (field, err) = match tracked {
-            Err(e) => (e.path().to_string(), e.into_inner()),
-            Ok(_) => (String::new(), err),
-        };
-        SnapshotError::Parse {
-            path: self.path.to_owned(),
-            line: number,
-            column: err.column(),
-            field: if field == "." { String::new() } else { field },
-            message: super::strip_position(&err),
-        }
+        parse_error::<Key>(self.path, line, number, err)
     }
 
     fn line_error(&self, number: usize, message: &str) -> SnapshotError {
@@ -533,6 +623,29 @@ impl<'p> Builder<'p> {
             failures: self.failures,
             path: self.path.to_owned(),
         })
+    }
+}
+
+/// The error of a line that does not parse as an `L`, with its place: serde's position is
+/// within the line; the path (`active.participants[0]`) comes from a second, tracked parse of
+/// that line alone.
+fn parse_error<'a, L: Deserialize<'a>>(
+    path: &Path,
+    line: &'a [u8],
+    number: usize,
+    err: serde_json::Error,
+) -> SnapshotError {
+    let tracked: Result<L, _> = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(line));
+    let (field, err) = match tracked {
+        Err(e) => (e.path().to_string(), e.into_inner()),
+        Ok(_) => (String::new(), err),
+    };
+    SnapshotError::Parse {
+        path: path.to_owned(),
+        line: number,
+        column: err.column(),
+        field: if field == "." { String::new() } else { field },
+        message: super::strip_position(&err),
     }
 }
 
@@ -640,7 +753,7 @@ mod tests {
     fn check(index: &Index) {
         assert_eq!(index.captured_at, ts("2026-11-24T12:00:00Z"));
         let mut active = Vec::new();
-        index.active(&mut |c| active.push(c.conversation_id)).expect("active");
+        index.active(&|c| c.conversation_id, &mut |id| active.push(id)).expect("active");
         assert_eq!(active, ["a-1", "a-2"]);
         // The last of a repeated id wins, as in a JSON object.
         let details = index.details("a-1").expect("read").expect("present");
@@ -651,7 +764,8 @@ mod tests {
         let history = |ids: &[&str], since: &str| {
             let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
             let mut found = Vec::new();
-            index.history(&ids, ts(since), ts("2026-11-24T12:00:00Z"), &mut |c| found.push(c.conversation_id)).unwrap();
+            let until = ts("2026-11-24T12:00:00Z");
+            index.history(&ids, ts(since), until, &|c| c.conversation_id, &mut |id| found.push(id)).unwrap();
             found
         };
         // By customer (purpose `customer`, any case), ended within the window, in file order;
@@ -673,6 +787,29 @@ mod tests {
             let index = Index::open_chunked(file.path(), file.reopen().expect("reopen"), chunk).expect("indexed");
             check(&index);
         }
+    }
+
+    #[test]
+    fn details_and_contacts_are_read_in_batches_with_their_places() {
+        let index = Index::from_bytes(Path::new("mem"), lines().into_bytes()).expect("indexed");
+        let ids: Vec<String> = ["a-2", "a-1", "a-1"].iter().map(|s| (*s).to_owned()).collect();
+        let mut found = index.details_mapped(&ids, &|i, d| (i, d.expect("readable").map(|raw| raw.get().len())));
+        found.sort_unstable();
+        let len = r#"{"id":"a-1","participants":[{"purpose":"customer"}]}"#.len();
+        assert_eq!(found, [(0, None), (1, Some(len)), (2, Some(len))]);
+        let ids: Vec<String> = ["k-2", "k-1"].iter().map(|s| (*s).to_owned()).collect();
+        let contacts = index.contacts(&ids).expect("readable");
+        assert_eq!(contacts.iter().map(|(i, c)| (*i, c.id.as_str())).collect::<Vec<_>>(), [(1, "k-1")]);
+    }
+
+    #[test]
+    fn a_line_that_fails_when_read_back_is_named_with_its_number_and_field() {
+        let good = conv("a-1", "k-1", None);
+        let text = format!("{HEADER}\n\n{{\"active\":{good}}}\n{{\"active\":{{\"conversationId\":5}}}}\n");
+        let index = Index::from_bytes(Path::new("snap.jsonl"), text.into_bytes()).expect("indexed: the kind is known");
+        let err = index.active(&|c| c, &mut |_| {}).expect_err("a number id");
+        let SnapshotError::Parse { line, field, .. } = &err else { panic!("{err}") };
+        assert_eq!((*line, field.as_str()), (4, "active.conversationId"));
     }
 
     #[test]
