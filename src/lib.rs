@@ -12,6 +12,7 @@ pub mod deliver;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod fxhash;
 pub mod genesys;
 pub mod journal;
 pub mod model;

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::eval::{self, Trace, Truth};
 use super::render::RenderError;
 use crate::campaign::{Campaign, CampaignSet};
+use crate::fxhash::FxHashMap;
 use crate::model::Candidate;
 use crate::model::fields::{ContextRoots, Needs, NeedsSet, TemplateContext, View};
 
@@ -671,7 +672,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                 by_campaign[campaign_at(di, &d.campaign)].push(contender);
             }
         }
-        let mut winners: HashMap<&str, Winner, BuildHasherDefault<FxHasher>> = HashMap::default();
+        let mut winners: FxHashMap<&str, Winner> = FxHashMap::default();
         let mut over_limit = Vec::new();
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
             // Oldest session first, then by conversation id (a stable sort, and already so when
@@ -740,37 +741,6 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
             };
             sessions[si].decisions[di].outcome = Outcome::Skip { reason, detail: detail.into() };
         }
-    }
-}
-
-/// FxHash (rustc's): a fast hash for the run's customer ids, which come from Genesys (not
-/// chosen by customers), so a hash that resists crafted keys is not needed.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(last));
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

@@ -16,7 +16,8 @@
 //! reads and parses only the lines it asks for, in parallel on every core. The file must not
 //! change while a run reads it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
@@ -29,6 +30,7 @@ use serde_json::value::RawValue;
 
 use super::super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use super::{Snapshot, SnapshotError};
+use crate::fxhash::FxHashMap;
 use crate::model::parse_time;
 use crate::source::RawJson;
 
@@ -63,22 +65,25 @@ enum Line<'a> {
     Failure { key: &'a str, error: &'a str },
 }
 
-/// One line after the header, as indexed: only what finds it again.
+/// One line after the header, as indexed: only what finds it again, borrowed from the line
+/// where it can be.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum Key {
+enum Key<'a> {
     Active(IgnoredAny),
     Details {
-        id: String,
+        #[serde(borrow)]
+        id: Str<'a>,
         #[serde(rename = "data")]
         _data: IgnoredAny,
     },
     Contact {
-        id: String,
+        #[serde(borrow)]
+        id: Str<'a>,
         #[serde(rename = "data")]
         _data: IgnoredAny,
     },
-    History(HistoryKey),
+    History(#[serde(borrow)] HistoryKey<'a>),
     WrapupCode(WrapupCode),
     Failure {
         key: String,
@@ -86,23 +91,71 @@ enum Key {
     },
 }
 
+impl<'a> Key<'a> {
+    /// The key of a line as `runner snapshot` writes it, found without parsing the line:
+    /// `{"active":`, `{"details":{"id":"<id>","data":` or `{"contact":{"id":"<id>","data":`.
+    /// Any other line (other spacing or key order, an id with escapes) is parsed. The rest of a
+    /// line is checked when it is read back, which names the line.
+    fn fast(line: &'a [u8]) -> Option<Key<'a>> {
+        if line.starts_with(br#"{"active":"#) {
+            return Some(Key::Active(IgnoredAny));
+        }
+        let (rest, details) = match line.strip_prefix(br#"{"details":{"id":""#) {
+            Some(rest) => (rest, true),
+            None => (line.strip_prefix(br#"{"contact":{"id":""#)?, false),
+        };
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        if !rest[end..].starts_with(br#"","data":"#) || rest[..end].iter().any(|b| *b < 0x20) {
+            return None;
+        }
+        let id = Str(Cow::Borrowed(std::str::from_utf8(&rest[..end]).ok()?));
+        Some(if details { Key::Details { id, _data: IgnoredAny } } else { Key::Contact { id, _data: IgnoredAny } })
+    }
+}
+
 /// What finds a history conversation: when it ended, and its customers.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct HistoryKey {
-    #[serde(default)]
-    conversation_end: Option<String>,
-    #[serde(default)]
-    participants: Vec<ParticipantKey>,
+struct HistoryKey<'a> {
+    #[serde(default, borrow)]
+    conversation_end: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    participants: Vec<ParticipantKey<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ParticipantKey {
-    #[serde(default)]
-    purpose: Option<String>,
-    #[serde(default)]
-    external_contact_id: Option<String>,
+struct ParticipantKey<'a> {
+    #[serde(default, borrow)]
+    purpose: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    external_contact_id: Option<Str<'a>>,
+}
+
+/// A string of a line: borrowed from it unless it has escapes. (serde borrows a `Cow` field
+/// only outside an `Option`.)
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 /// A line's place in the store.
@@ -177,11 +230,11 @@ pub struct Index {
     pub captured_at: Timestamp,
     pub description: Option<String>,
     active: Vec<Span>,
-    details: HashMap<String, Span>,
-    contacts: HashMap<String, Span>,
+    details: FxHashMap<String, Span>,
+    contacts: FxHashMap<String, Span>,
     history: Vec<HistoryEntry>,
     /// Customer (external contact id) -> the history entries they took part in as the customer.
-    history_by_customer: HashMap<String, Vec<u32>>,
+    history_by_customer: FxHashMap<String, Vec<u32>>,
     pub wrapup_codes: Vec<WrapupCode>,
     pub failures: BTreeMap<String, String>,
     /// The file, to name it in errors.
@@ -308,6 +361,7 @@ impl Index {
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct L {
             active: AnalyticsConversation,
         }
@@ -323,17 +377,15 @@ impl Index {
     /// The details of each of `ids`, turned into a `T` by `map` with the id's place in `ids`:
     /// `None` when the snapshot does not hold them. The lines are read in file order and
     /// mapped on every core; the `T`s come back in that order.
-    pub fn details_mapped<T: Send>(
-        &self,
-        ids: &[String],
-        map: &(dyn Fn(usize, Found<'_>) -> T + Sync),
-    ) -> Vec<T> {
+    pub fn details_mapped<T: Send>(&self, ids: &[String], map: &(dyn Fn(usize, Found<'_>) -> T + Sync)) -> Vec<T> {
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct L<'a> {
             #[serde(borrow)]
             details: D<'a>,
         }
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct D<'a> {
             #[allow(dead_code)]
             id: IgnoredAny,
@@ -377,10 +429,12 @@ impl Index {
     /// and parsed on every core.
     pub fn contacts(&self, ids: &[String]) -> Result<Vec<(usize, ExternalContact)>, SnapshotError> {
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct L {
             contact: C,
         }
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct C {
             #[allow(dead_code)]
             id: IgnoredAny,
@@ -410,6 +464,7 @@ impl Index {
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct L {
             history: AnalyticsConversation,
         }
@@ -441,6 +496,7 @@ impl Index {
             }
         }
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct L {
             history: AnalyticsConversation,
         }
@@ -475,16 +531,16 @@ struct Builder<'p> {
     lines: usize,
     header: Option<Header>,
     active: Vec<Span>,
-    details: HashMap<String, Span>,
-    contacts: HashMap<String, Span>,
+    details: FxHashMap<String, Span>,
+    contacts: FxHashMap<String, Span>,
     history: Vec<HistoryEntry>,
-    history_by_customer: HashMap<String, Vec<u32>>,
+    history_by_customer: FxHashMap<String, Vec<u32>>,
     wrapup_codes: Vec<WrapupCode>,
     failures: BTreeMap<String, String>,
 }
 
 /// A line as indexed: its key, or why it is not a line of this format.
-type Keyed = Result<Key, serde_json::Error>;
+type Keyed<'a> = Result<Key<'a>, serde_json::Error>;
 
 impl<'p> Builder<'p> {
     fn new(path: &'p Path) -> Self {
@@ -493,10 +549,10 @@ impl<'p> Builder<'p> {
             lines: 0,
             header: None,
             active: Vec::new(),
-            details: HashMap::new(),
-            contacts: HashMap::new(),
+            details: FxHashMap::default(),
+            contacts: FxHashMap::default(),
             history: Vec::new(),
-            history_by_customer: HashMap::new(),
+            history_by_customer: FxHashMap::default(),
             wrapup_codes: Vec::new(),
             failures: BTreeMap::new(),
         }
@@ -526,8 +582,9 @@ impl<'p> Builder<'p> {
             self.header = Some(self.header_line(line, numbers[0])?);
             first = 1;
         }
-        let keys: Vec<Keyed> =
-            crate::cores::map_in_order(&lines[first..], PARALLEL_FROM, |(_, l)| serde_json::from_slice::<Key>(l));
+        let keys: Vec<Keyed<'_>> = crate::cores::map_in_order(&lines[first..], PARALLEL_FROM, |(_, l)| {
+            Key::fast(l).map_or_else(|| serde_json::from_slice::<Key<'_>>(l), Ok)
+        });
         for (((at, line), key), number) in lines[first..].iter().zip(keys).zip(&numbers[first..]) {
             let span = Span {
                 offset: offset + *at as u64,
@@ -555,30 +612,35 @@ impl<'p> Builder<'p> {
         Ok(header)
     }
 
-    fn index(&mut self, key: Key, span: Span) {
+    fn index(&mut self, key: Key<'_>, span: Span) {
         match key {
             Key::Active(_) => self.active.push(span),
             // As in a JSON object, the last of a repeated id wins.
             Key::Details { id, .. } => {
-                self.details.insert(id, span);
+                self.details.insert(id.0.into_owned(), span);
             }
             Key::Contact { id, .. } => {
-                self.contacts.insert(id, span);
+                self.contacts.insert(id.0.into_owned(), span);
             }
             Key::History(h) => {
                 let n = u32::try_from(self.history.len()).expect("fewer than 4 billion history lines");
-                let ended = h.conversation_end.as_deref().and_then(parse_time);
-                let mut seen: Vec<String> = Vec::new();
-                for p in h.participants {
-                    let customer = p.purpose.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("customer"));
-                    if let (true, Some(id)) = (customer, p.external_contact_id) {
-                        if !seen.contains(&id) {
-                            seen.push(id);
+                let ended = h.conversation_end.as_ref().and_then(|e| parse_time(&e.0));
+                let mut seen: Vec<&str> = Vec::new();
+                for p in &h.participants {
+                    let customer = p.purpose.as_ref().is_some_and(|p| p.0.eq_ignore_ascii_case("customer"));
+                    if let (true, Some(id)) = (customer, &p.external_contact_id) {
+                        if !seen.contains(&&*id.0) {
+                            seen.push(&id.0);
                         }
                     }
                 }
                 for id in seen {
-                    self.history_by_customer.entry(id).or_default().push(n);
+                    match self.history_by_customer.get_mut(id) {
+                        Some(entries) => entries.push(n),
+                        None => {
+                            self.history_by_customer.insert(id.to_owned(), vec![n]);
+                        }
+                    }
                 }
                 self.history.push(HistoryEntry { span, ended });
             }
@@ -593,7 +655,7 @@ impl<'p> Builder<'p> {
     /// position is within the line; the path (`active.participants[0]`) comes from a second,
     /// tracked parse of that line alone.
     fn parse_error(&self, line: &[u8], number: usize, err: serde_json::Error) -> SnapshotError {
-        parse_error::<Key>(self.path, line, number, err)
+        parse_error::<Key<'_>>(self.path, line, number, err)
     }
 
     fn line_error(&self, number: usize, message: &str) -> SnapshotError {
@@ -810,6 +872,22 @@ mod tests {
         let err = index.active(&|c| c, &mut |_| {}).expect_err("a number id");
         let SnapshotError::Parse { line, field, .. } = &err else { panic!("{err}") };
         assert_eq!((*line, field.as_str()), (4, "active.conversationId"));
+    }
+
+    #[test]
+    fn lines_in_another_writer_s_layout_are_parsed_and_extra_keys_are_refused() {
+        let text = format!(
+            "{HEADER}\n{{ \"details\": {{\"data\": {{}}, \"id\": \"c-1\"}} }}\n{{\"contact\":{{\"id\":\"k\\u00e9\",\"data\":{{\"id\":\"k\u{e9}\"}}}}}}\n{{\"details\":{{\"id\":\"c-2\",\"data\":{{}},\"extra\":1}}}}\n"
+        );
+        // Lines 2 and 3 are parsed when indexed (other key order, an escaped id); line 4 is
+        // taken by its prefix, and its extra key found when it is read back.
+        let index = Index::from_bytes(Path::new("snap.jsonl"), text.into_bytes()).expect("indexed");
+        assert!(index.details("c-1").expect("readable").is_some());
+        assert_eq!(index.contact("k\u{e9}").expect("readable").map(|c| c.id).as_deref(), Some("k\u{e9}"));
+        let err = index.details("c-2").expect_err("an unknown key");
+        let SnapshotError::Parse { line, message, .. } = &err else { panic!("{err}") };
+        assert_eq!(*line, 4);
+        assert!(message.contains("unknown field `extra`"), "{message}");
     }
 
     #[test]
