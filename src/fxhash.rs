@@ -30,6 +30,8 @@ impl Hasher for FxHasher {
         let mut last = [0u8; 8];
         last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
         self.add(u64::from_le_bytes(last));
+        // The length, so that keys differing only by trailing zero bytes differ.
+        self.add(bytes.len() as u64);
     }
 
     fn write_u8(&mut self, byte: u8) {

@@ -6,7 +6,7 @@
 //! live run decides. A session whose data fails to load is skipped with the reason; it never
 //! aborts the run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
@@ -15,13 +15,14 @@ use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::genesys::client::CONTACTS_PER_REQUEST;
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, Contact, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
-use crate::source::{Source, SourceError};
+use crate::source::{ContactBatch, Source, SourceError};
 
 /// How a run reads its data.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +73,7 @@ pub async fn plan_observed<S: Source>(
 ) -> Result<Plan, PlanError> {
     // Each conversation is normalized as it comes (by the source's readers): a large snapshot
     // is never held whole.
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut add = |session: Option<Session>| {
         if let Some(session) = session {
@@ -220,10 +221,13 @@ impl<S: Source> Loader<'_, S> {
         // Each batch is normalized as it arrives: the API's contacts are never all held at once.
         let mut results = self
             .fetch_each("contacts", batches, |ids| async move {
-                let batch = source.contacts(&ids).await.map_err(|e| e.to_string())?;
+                let ContactBatch { mut found, mut failed } = source.contacts(&ids).await.map_err(|e| e.to_string())?;
                 let each = ids.iter().map(|id| {
-                    let found = batch.get(id).map(|c| c.map(normalize::contact)).map_err(|e| e.to_string());
-                    (id.clone(), found)
+                    let outcome = match failed.remove(id) {
+                        Some(e) => Err(e.to_string()),
+                        None => Ok(found.remove(id).map(normalize::contact)),
+                    };
+                    (id.clone(), outcome)
                 });
                 Ok::<_, String>(each.collect::<HashMap<_, _>>())
             })
@@ -231,7 +235,7 @@ impl<S: Source> Loader<'_, S> {
         // One answer per batch, in batch order; a customer's batch follows from its place in `ids`.
         results.sort_unstable_by_key(|&(n, _)| n);
         // A customer with several sessions gets a copy; the last one takes the contact itself.
-        let mut takers: HashMap<&str, usize> = HashMap::new();
+        let mut takers: FxHashMap<&str, usize> = FxHashMap::default();
         for &i in &wanted {
             if let Some(id) = candidates[i].session.external_contact_id.as_deref() {
                 *takers.entry(id).or_default() += 1;
@@ -291,7 +295,7 @@ impl<S: Source> Loader<'_, S> {
         // Each past conversation is normalized as it comes (once for each customer in it),
         // indexed by customer, and then handed to the candidates whose customer it was.
         let mut past: Vec<Option<PastConversation>> = Vec::new();
-        let mut by_customer: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_customer: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         let loaded = async {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
@@ -317,7 +321,7 @@ impl<S: Source> Loader<'_, S> {
         let mut taken: Vec<Vec<usize>> = Vec::with_capacity(wanted.len());
         let mut takers = vec![0u32; past.len()];
         for &i in &wanted {
-            let ids: HashSet<String> = ids_of(&candidates[i]).into_iter().collect();
+            let ids = ids_of(&candidates[i]);
             let mut mine: Vec<usize> = ids.iter().filter_map(|id| by_customer.get(id)).flatten().copied().collect();
             mine.sort_unstable();
             mine.dedup();

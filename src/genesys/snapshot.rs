@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use crate::fxhash::FxHashSet;
 use crate::model::parse_time;
 use crate::source::{ContactBatch, Map, RawJson, Sink, Source, SourceError};
 use serde_json::value::RawValue;
@@ -350,7 +351,7 @@ impl Source for SnapshotSource {
                 c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
             active.then(|| (c.conversation_id.clone(), map(c)))
         };
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let mut each = |kept: Option<(String, T)>| {
             if let Some((id, t)) = kept {
                 if seen.insert(id) {
@@ -372,7 +373,7 @@ impl Source for SnapshotSource {
     ) -> Result<(), SourceError> {
         self.recorded_failure(HISTORY_KEY)?;
         let keep = |c: AnalyticsConversation| (c.conversation_id.clone(), map(c));
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let mut each = |(id, t): (String, T)| {
             if seen.insert(id) {
                 sink(t);
@@ -832,7 +833,7 @@ mod tests {
                     None => (None, Vec::new()),
                     Some(id) => {
                         let contacts = source.contacts(std::slice::from_ref(id)).await.expect("contacts");
-                        let contact = contacts.get(id).expect("contacts never fail").map(normalize::contact);
+                        let contact = contacts.get(id).expect("contacts never fail").cloned().map(normalize::contact);
                         let ids = normalize::customer_ids(id, contact.as_ref());
                         let since = now.checked_sub(SignedDuration::from_hours(24 * 120)).expect("in range");
                         let past = crate::source::all_history(&source, &ids, since, now).await.expect("history");

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::{Contact, Details, PastConversation, Session, Value, parse_time};
 use crate::campaign::JsonPathQuery;
+use crate::fxhash::FxHashSet;
 use crate::genesys::types::{
     AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment, AnalyticsSession, Conversation, ExternalContact,
     Participant, WrapupCode,
@@ -48,6 +49,16 @@ fn customer_session(customer: &AnalyticsParticipant) -> Option<&AnalyticsSession
 /// Text that is absent or blank is no value.
 fn non_blank(v: Option<&String>) -> Option<String> {
     v.map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// [`non_blank`] of an owned string: kept as it is when it has no surrounding blanks.
+fn non_blank_owned(v: Option<String>) -> Option<String> {
+    let s = v?;
+    match s.trim() {
+        "" => None,
+        t if t.len() == s.len() => Some(s),
+        t => Some(t.to_owned()),
+    }
 }
 
 /// The latest value `pick` finds in the segments of the participants `select` admits. "Latest"
@@ -179,24 +190,23 @@ pub fn jsonpath_value(q: &JsonPathQuery, json: &serde_json::Value) -> Value<'sta
 /// The phone is the cell phone's `e164` form, else its `display` form. The contact type is
 /// lower-cased: the SDK's enum spells it `Ephemeral` / `Identified` / `Curated`, the model (and
 /// the campaigns written against it) use `ephemeral` / `identified` / `curated`.
-pub fn contact(c: &ExternalContact) -> Contact {
-    let cell_phone =
-        c.cell_phone.as_ref().and_then(|p| non_blank(p.e164.as_ref()).or_else(|| non_blank(p.display.as_ref())));
+pub fn contact(c: ExternalContact) -> Contact {
+    let cell_phone = c.cell_phone.and_then(|p| non_blank_owned(p.e164).or_else(|| non_blank_owned(p.display)));
     let mut merge_set: Vec<String> = Vec::new();
-    for entry in &c.merge_set {
+    for entry in c.merge_set {
         if !entry.id.is_empty() && !merge_set.contains(&entry.id) {
-            merge_set.push(entry.id.clone());
+            merge_set.push(entry.id);
         }
     }
     Contact {
-        id: c.id.clone(),
-        first_name: non_blank(c.first_name.as_ref()),
-        last_name: non_blank(c.last_name.as_ref()),
-        work_email: non_blank(c.work_email.as_ref()),
-        personal_email: non_blank(c.personal_email.as_ref()),
+        id: c.id,
+        first_name: non_blank_owned(c.first_name),
+        last_name: non_blank_owned(c.last_name),
+        work_email: non_blank_owned(c.work_email),
+        personal_email: non_blank_owned(c.personal_email),
         cell_phone,
         contact_type: non_blank(c.contact_type.as_ref()).map(|t| t.to_lowercase()),
-        custom_fields: c.custom_fields.clone().unwrap_or_default(),
+        custom_fields: c.custom_fields.unwrap_or_default(),
         merge_set,
     }
 }
@@ -290,14 +300,14 @@ pub fn collect_history(
     past: impl IntoIterator<Item = PastConversation>,
     current_conversation: &str,
 ) -> Vec<PastConversation> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut out: Vec<PastConversation> = Vec::new();
-    for p in past {
-        if p.id == current_conversation || !seen.insert(p.id.clone()) {
-            continue;
-        }
-        out.push(p);
-    }
+    let mut out: Vec<PastConversation> = past.into_iter().filter(|p| p.id != current_conversation).collect();
+    // The first of each id stays.
+    let keep: Vec<bool> = {
+        let mut seen = FxHashSet::default();
+        out.iter().map(|p| seen.insert(p.id.as_str())).collect()
+    };
+    let mut keep = keep.into_iter();
+    out.retain(|_| keep.next().unwrap_or(true));
     out.sort_by(|a, b| b.ended.cmp(&a.ended).then_with(|| a.id.cmp(&b.id)));
     out
 }
@@ -510,7 +520,7 @@ mod tests {
 
     #[test]
     fn contact_prefers_e164_and_lowercases_the_type() {
-        let c = contact(&external_contact(json!({
+        let c = contact(external_contact(json!({
             "id": "ext-1", "firstName": "Zoë", "lastName": "Fischer",
             "workEmail": "zoe@example.com",
             "cellPhone": {"display": "+49 151 2345678", "e164": "+491512345678"},
@@ -530,7 +540,7 @@ mod tests {
 
     #[test]
     fn contact_phone_falls_back_to_display_and_empty_parts_are_absent() {
-        let c = contact(&external_contact(json!({
+        let c = contact(external_contact(json!({
             "id": "ext-2", "firstName": "", "cellPhone": {"display": "+1 (212) 555-0134"}
         })));
         assert_eq!(c.cell_phone.as_deref(), Some("+1 (212) 555-0134"));
@@ -539,14 +549,14 @@ mod tests {
         assert!(c.custom_fields.is_empty());
         assert!(c.merge_set.is_empty());
 
-        let bare = contact(&external_contact(json!({"id": "ext-3"})));
+        let bare = contact(external_contact(json!({"id": "ext-3"})));
         assert_eq!(bare.cell_phone, None);
         assert_eq!(bare.contact_type, None);
     }
 
     #[test]
     fn customer_ids_include_the_merge_set_once() {
-        let c = contact(&external_contact(json!({
+        let c = contact(external_contact(json!({
             "id": "ext-1", "mergeSet": [{"id": "ext-1"}, {"id": "ext-0"}, {"id": "ext-9"}]
         })));
         assert_eq!(customer_ids("ext-1", Some(&c)), vec!["ext-1", "ext-0", "ext-9"]);
@@ -635,7 +645,7 @@ mod tests {
         .into_iter()
         .map(analytics)
         .collect();
-        let c = contact(&external_contact(json!({"id": "ext-1", "mergeSet": [{"id": "ext-1"}, {"id": "ext-0"}]})));
+        let c = contact(external_contact(json!({"id": "ext-1", "mergeSet": [{"id": "ext-1"}, {"id": "ext-0"}]})));
         let set: HashSet<String> = customer_ids("ext-1", Some(&c)).into_iter().collect();
         let h = history(&convs, &set, "c-now", &names());
         let got: Vec<&str> = h.iter().map(|p| p.id.as_str()).collect();
