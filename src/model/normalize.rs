@@ -128,12 +128,15 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
 /// answered now, over the raw JSON, which is then dropped.
 pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, NormalizeError> {
-    // The text is parsed once: into a JSON tree when a query needs one (the typed part is then
-    // read from the tree), else straight into the typed part.
-    let json: Option<serde_json::Value> =
-        (!queries.is_empty()).then(|| serde_json::from_str(raw.get()).expect("a RawValue is valid JSON"));
-    let conv = conversation(raw.get(), json.as_ref())?;
-    let customer = conv.participants.iter().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
+    // The text is parsed once: into a JSON tree when a query needs one (the queries answered,
+    // the typed part is then taken out of the tree), else straight into the typed part.
+    let (mut conv, jsonpath) = if queries.is_empty() {
+        (conversation(raw.get(), None)?, Vec::new())
+    } else {
+        let json: serde_json::Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
+        let jsonpath = queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, &json))).collect();
+        (conversation(raw.get(), Some(json))?, jsonpath)
+    };
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
     let queue_name = conv
         .participants
@@ -142,33 +145,28 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         .find(|p| has_purpose(p.purpose.as_deref(), ACD) && named_queue(p))
         .or_else(|| conv.participants.iter().rev().find(named_queue))
         .and_then(|p| non_blank(p.queue_name.as_ref()));
-    let jsonpath = match &json {
-        None => Vec::new(),
-        Some(value) => queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, value))).collect(),
-    };
+    let customer = conv.participants.iter_mut().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
     Ok(Details {
-        attributes: customer.map(|c| c.attributes.clone()).unwrap_or_default(),
+        locale: customer.as_ref().and_then(|c| non_blank(c.locale.as_ref())),
+        attributes: customer.map(|c| std::mem::take(&mut c.attributes)).unwrap_or_default(),
         queue_name,
-        locale: customer.and_then(|c| non_blank(c.locale.as_ref())),
         jsonpath,
     })
 }
 
-/// The typed part of conversation details, from `json` when it was parsed, else from `text`.
-/// On failure, parsed again tracking the path, to say where the JSON does not fit.
-fn conversation(text: &str, json: Option<&serde_json::Value>) -> Result<Conversation, NormalizeError> {
-    use serde::Deserialize as _;
+/// The typed part of conversation details, taken out of `json` when it was parsed, else parsed
+/// from `text`. On failure, parsed again from `text` tracking the path, to say where the JSON
+/// does not fit.
+fn conversation(text: &str, json: Option<serde_json::Value>) -> Result<Conversation, NormalizeError> {
     let fast = match json {
-        Some(value) => Conversation::deserialize(value),
+        Some(value) => serde_json::from_value(value),
         None => serde_json::from_str(text),
     };
     if let Ok(conv) = fast {
         return Ok(conv);
     }
-    let tracked: Result<Conversation, _> = match json {
-        Some(value) => serde_path_to_error::deserialize(value),
-        None => serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)),
-    };
+    let tracked: Result<Conversation, _> =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text));
     let e = tracked.expect_err("the same JSON failed to parse a moment ago");
     Err(NormalizeError::Details { path: e.path().to_string(), message: e.inner().to_string() })
 }
