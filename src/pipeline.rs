@@ -78,7 +78,7 @@ pub async fn plan_observed<S: Source>(
     let mut add = |session: Option<Session>| {
         if let Some(session) = session {
             if seen.insert(session.id.clone()) {
-                candidates.push(Candidate { session, details: None, contact: None, history: None });
+                candidates.push(Candidate { session, details: None, contact: None, history: None, settled_by: None });
             }
         }
     };
@@ -90,7 +90,9 @@ pub async fn plan_observed<S: Source>(
     let decider = Decider::new(set, options.now, options.explain);
     let mut loader = Loader { source, options, failures: Failures::new(), progress };
     loader.details(&decider, &mut candidates).await;
+    loader.settle(&decider, journal, &mut candidates).await?;
     loader.contacts(&decider, &mut candidates).await;
+    loader.settle(&decider, journal, &mut candidates).await?;
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
     let mut sessions = decider.decide(&candidates, &loader.failures);
@@ -156,6 +158,58 @@ impl<S: Source> Loader<'_, S> {
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Settles the customers that a campaign is sure to message from the data loaded so far
+    /// (its send not capped by the journal): the campaigns after it load nothing more for them,
+    /// since none of their sends could win (the fewest calls). Not with `explain`, which
+    /// evaluates every campaign. Should the journal cap that send before planning ends (another
+    /// runner sent meanwhile), the campaigns after it stay unsent for the customer this run:
+    /// never a message too many.
+    async fn settle(
+        &self,
+        decider: &Decider<'_>,
+        journal: Option<&Journal>,
+        candidates: &mut [Candidate],
+    ) -> Result<(), JournalError> {
+        if self.options.explain {
+            return Ok(());
+        }
+        // Every session of each customer that still needs data: a send on any of them settles
+        // the customer.
+        let open: FxHashSet<&str> = candidates
+            .iter()
+            .filter(|c| !decider.still_needed(c).is_empty())
+            .filter_map(|c| c.session.external_contact_id.as_deref())
+            .collect();
+        let checked: Vec<usize> = (0..candidates.len())
+            .filter(|&i| candidates[i].session.external_contact_id.as_deref().is_some_and(|id| open.contains(id)))
+            .collect();
+        let customer_windows = self.options.customer_windows;
+        let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i], customer_windows));
+        let mut settled: FxHashMap<String, usize> = FxHashMap::default();
+        for (&i, sure) in checked.iter().zip(sure) {
+            let Some((w, name)) = sure else { continue };
+            let c = &candidates[i];
+            let Some(customer) = c.session.external_contact_id.as_deref() else { continue };
+            if let Some(journal) = journal {
+                let once_every =
+                    decider.set.campaigns.iter().find(|k| k.name == name).and_then(|k| k.limits.once_every);
+                let key = MessageKey { campaign: name, customer, conversation_id: &c.session.id };
+                if journal.would_cap(&key, once_every, self.options.now).await?.is_some() {
+                    continue;
+                }
+            }
+            let at = settled.entry(customer.to_owned()).or_insert(w);
+            *at = (*at).min(w);
+        }
+        drop(open);
+        for c in candidates.iter_mut() {
+            if let Some(&w) = c.session.external_contact_id.as_deref().and_then(|id| settled.get(id)) {
+                c.settled_by = Some(c.settled_by.map_or(w, |s| s.min(w)));
+            }
+        }
+        Ok(())
     }
 
     /// Fetches one thing per (index, key), `concurrency` at a time, reporting to progress.
@@ -445,7 +499,7 @@ mod tests {
             _: Timestamp,
             sink: crate::source::Sink<'_>,
         ) -> Result<(), SourceError> {
-            self.log(format!("history {}", ids.len()));
+            self.log(format!("history {}", ids.join(",")));
             self.history.iter().cloned().for_each(sink);
             Ok(())
         }
@@ -579,16 +633,93 @@ mod tests {
         let progress = Recording::default();
         plan_observed(&source, &set, None, options(), &progress).await.unwrap();
         // Details only for c1 (`premium` rules out the outbound c2 from analytics alone, and
-        // `returners` reads no details); contacts (one bulk request) and history for both
-        // customers (`returners`).
+        // `returners` reads no details); then `premium` is sure to message k1, so the contact
+        // (one bulk request) and the history are read for k2 alone (`returners`).
         let seen = progress.0.lock().unwrap().join(", ");
         assert_eq!(
             seen,
-            "conversation details 0/1, +1, contacts 0/1, +1, earlier conversations 0/2, +2, done",
+            "conversation details 0/1, +1, contacts 0/1, +1, earlier conversations 0/1, +1, done",
             "{:?}",
             source.calls.lock().unwrap()
         );
         assert_eq!(source.calls("details"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_customer_a_campaign_is_sure_to_message_loads_nothing_more_for_the_later_ones() {
+        // k1 has two sessions; only c1 is premium. k2 is not premium.
+        let make = || Counting {
+            sessions: vec![
+                session("c1", "k1", "inbound", 10),
+                session("c1b", "k1", "inbound", 5),
+                session("c2", "k2", "inbound", 5),
+            ],
+            details: [details("c1", "premium"), details("c1b", "basic"), details("c2", "basic")].into_iter().collect(),
+            ..Default::default()
+        };
+        let source = make();
+        let set = campaigns(&[("premium", PREMIUM_INBOUND), ("returners", SALE_RETURNERS)]);
+        let planned = run(&source, &set).await;
+        assert_eq!(
+            source.calls.lock().unwrap().iter().filter(|c| c.starts_with("history")).collect::<Vec<_>>(),
+            ["history k2"]
+        );
+        assert_eq!(source.calls("contacts"), 1);
+        assert!(!source.calls.lock().unwrap().iter().any(|c| c.starts_with("contacts") && c.contains("k1")));
+        let o = outcomes(&planned);
+        assert_eq!(outcome(&o, "c1", "premium"), "send");
+        assert_eq!(outcome(&o, "c2", "returners"), "send");
+        // Both of k1's sessions: `returners` was not evaluated (its history not read), and says why.
+        for conversation in ["c1", "c1b"] {
+            assert_eq!(outcome(&o, conversation, "returners"), "lower_priority");
+        }
+        let detail = planned.sessions.iter().find(|s| s.conversation_id == "c1b").and_then(|s| {
+            s.decisions.iter().find(|d| &*d.campaign == "returners").map(|d| match &d.outcome {
+                Outcome::Skip { detail, .. } => detail.to_string(),
+                Outcome::Send { .. } => String::new(),
+            })
+        });
+        assert_eq!(detail.as_deref(), Some("`premium` has a higher priority and messages this customer"));
+
+        // Not when the explanation is asked for (every campaign is evaluated), nor when a per-run
+        // limit could still take the send back.
+        let explained = make();
+        let options = Options { explain: true, ..options() };
+        plan(&explained, &set, None, options).await.unwrap();
+        assert_eq!(explained.calls("history k1,k2"), 1, "{:?}", explained.calls.lock().unwrap());
+        let limited = make();
+        let premium = format!("{PREMIUM_INBOUND}limits:\n  max_per_run: 5\n");
+        let set = campaigns(&[("premium", &premium), ("returners", SALE_RETURNERS)]);
+        let planned = run(&limited, &set).await;
+        assert_eq!(limited.calls("history k1,k2"), 1, "{:?}", limited.calls.lock().unwrap());
+        let o = outcomes(&planned);
+        assert_eq!(outcome(&o, "c1", "returners"), "lower_priority");
+        assert_eq!(outcome(&o, "c1", "premium"), "send");
+    }
+
+    #[tokio::test]
+    async fn a_send_the_journal_caps_settles_nothing() {
+        let source = Counting {
+            sessions: vec![session("c1", "k1", "inbound", 10), session("c2", "k2", "inbound", 5)],
+            details: [details("c1", "premium"), details("c2", "basic")].into_iter().collect(),
+            ..Default::default()
+        };
+        let set = campaigns(&[("premium", PREMIUM_INBOUND), ("returners", SALE_RETURNERS)]);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let location = crate::journal::Location::Sqlite(dir.path().join("journal.sqlite"));
+        let journal = Journal::open(&location, crate::journal::JournalOptions::default()).await.expect("opens");
+        // An earlier run messaged k1 in this conversation with `premium`.
+        let key = MessageKey { campaign: "premium", customer: "k1", conversation_id: "c1" };
+        let request = crate::journal::ReserveRequest { run_id: "earlier", key, once_every: None, text: "hi" };
+        let reserved = journal.reserve(&request, now()).await.expect("reserved");
+        assert!(matches!(reserved, crate::journal::Reserve::Reserved(_)), "{reserved:?}");
+        let planned = plan(&source, &set, Some(&journal), options()).await.unwrap();
+        // `premium` is capped for k1, so `returners` still decides for k1: its history is read.
+        assert_eq!(source.calls("history k1,k2"), 1, "{:?}", source.calls.lock().unwrap());
+        let o = outcomes(&planned);
+        assert_eq!(outcome(&o, "c1", "premium"), "capped");
+        assert_eq!(outcome(&o, "c1", "returners"), "send");
+        journal.close().await;
     }
 
     const SALE_RETURNERS: &str = "name: returners\nhistory:\n  look_back: 30d\n  conditions:\n    - wrap_up_codes: { none_of: [Sale] }\nmessage:\n  text: hi\n";

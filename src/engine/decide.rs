@@ -192,6 +192,8 @@ pub struct Decider<'a> {
 
 /// An enabled campaign and what deciding it takes, worked out once per run.
 struct Prepared<'a> {
+    /// Its place among the enabled campaigns.
+    index: usize,
     campaign: &'a Campaign,
     needs: NeedsSet,
     /// The start of its history window.
@@ -242,6 +244,7 @@ impl<'a> Decider<'a> {
                 meta.insert(minijinja::Value::from("priority"), crate::model::fields::integer(campaign.priority));
                 let template = &campaign.message.template;
                 Prepared {
+                    index: i,
                     campaign,
                     needs: campaign.needs.iter().copied().collect(),
                     since: now.saturating_sub(campaign.history.look_back).unwrap_or(Timestamp::MIN),
@@ -274,6 +277,9 @@ impl<'a> Decider<'a> {
         }
         let unloaded: NeedsSet = Needs::ALL.into_iter().filter(|n| !is_loaded(candidate, *n)).collect();
         for p in &self.campaigns {
+            if candidate.settled_by.is_some_and(|w| p.index > w) {
+                break;
+            }
             let adds = p.needs.intersection(unloaded).difference(needs);
             if adds.is_empty() {
                 continue;
@@ -290,6 +296,28 @@ impl<'a> Decider<'a> {
             }
         }
         needs
+    }
+
+    /// The first enabled campaign (its place among them, and its name) sure to send to this
+    /// candidate from the data loaded so far: its audience and history match, its message
+    /// renders, and neither a per-run limit nor (`customer_windows`) the customer's time window
+    /// can take the send back. `None` when a campaign before it cannot be decided yet, or when
+    /// none sends. The send journal's caps are the caller's to check.
+    pub fn sure_send(&self, candidate: &Candidate, customer_windows: bool) -> Option<(usize, &'a str)> {
+        let mut rendering = Rendering::default();
+        for p in &self.campaigns {
+            match self.campaign(p, candidate, None, &mut rendering).0 {
+                Outcome::Send { .. } => {
+                    let c = p.campaign;
+                    let limited = c.limits.max_per_run.is_some();
+                    let windowed = customer_windows && c.schedule.as_ref().is_some_and(|s| s.active_window.is_some());
+                    return (!limited && !windowed).then_some((p.index, c.name.as_str()));
+                }
+                Outcome::Skip { reason: SkipReason::DataUnavailable | SkipReason::LowerPriority, .. } => return None,
+                Outcome::Skip { .. } => {}
+            }
+        }
+        None
     }
 
     /// Decides every session and campaign on its own, on every core. `failures` holds, per
@@ -404,6 +432,15 @@ impl<'a> Decider<'a> {
         if candidate.session.external_contact_id.is_none() {
             let detail = "the session has no external contact id, so web messaging cannot reach it";
             return (skip(SkipReason::NoExternalContact, detail.into()), None);
+        }
+        if let Some(w) = candidate.settled_by.filter(|&w| p.index > w) {
+            if !campaign.needs.iter().all(|n| is_loaded(candidate, *n)) {
+                // Its data was not loaded: a campaign before it is sure to message the customer
+                // (the customer-wide rules name the one that does).
+                let winner = &self.campaigns[w].campaign.name;
+                let detail = format!("`{winner}` has a higher priority and messages this customer");
+                return (skip(SkipReason::LowerPriority, detail.into()), None);
+            }
         }
         let view = self.view(p, candidate);
         let (audience, audience_trace) = match &campaign.audience {
@@ -702,7 +739,10 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
     for (si, winner) in winners.into_iter().enumerate() {
         for di in 0..sessions[si].decisions.len() {
             let d = &sessions[si].decisions[di];
-            if !matches!(d.outcome, Outcome::Send { .. }) || winner.is_some_and(|w| w.at == (si, di)) {
+            // A send that does not win, or a campaign whose data was not loaded because one
+            // before it was sure to message the customer (named here for what happened).
+            let settled = matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
+            if !(settled || matches!(d.outcome, Outcome::Send { .. })) || winner.is_some_and(|w| w.at == (si, di)) {
                 continue;
             }
             let run_limit = over_limit.next_if_eq(&(si, di)).is_some();

@@ -159,6 +159,11 @@ pub struct Candidate {
     /// Every ended conversation of the customer within the longest look-back of the run, newest
     /// first; `None` until loaded. Each campaign narrows it to its own look-back window.
     pub history: Option<Vec<PastConversation>>,
+    /// An enabled campaign (by its place among them, in the set's order) sure, from the data
+    /// loaded so far, to message this session's customer: the campaigns after it cannot, so
+    /// nothing more is loaded for them (`Decider::still_needed`). `None`: not known.
+    #[serde(skip)]
+    pub settled_by: Option<usize>,
 }
 
 /// What the analytics query tells about an active session.

@@ -277,7 +277,7 @@ mod tests {
         };
         let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
         let details = Details { attributes, queue_name: None, locale: None, jsonpath: Vec::new() };
-        Candidate { session, details: Some(details), contact: None, history: None }
+        Candidate { session, details: Some(details), contact: None, history: None, settled_by: None }
     }
 
     /// The customer-zone window: 09:00-18:00 in the customer's own zone, Berlin as the fallback.
