@@ -427,8 +427,7 @@ async fn target_calls(report: &mut Report, n: usize) {
     let s = n;
     let c = inbound.len();
     let k = inbound.iter().filter(|&&i| !shape.premium(i)).count();
-    // `returners` may need the history of the `premium` customers too: `premium` could still be
-    // capped (journal, max_per_run) at the end, and `returners` would then decide.
+    // Were the `premium` customers not settled, `returners` would read their history too.
     let k_may = inbound.len();
     let bound_may = s.div_ceil(100) + c + k_may.div_ceil(HISTORY_BATCH);
     let m = counts.get("send");
@@ -472,14 +471,22 @@ async fn target_calls(report: &mut Report, n: usize) {
         total as f64 / (bound + contact_bound) as f64,
         if total <= bound + contact_bound { "met" } else { "not met" }
     ));
+    let why = if distinct.len() <= k {
+        format!(
+            "K = {k}, the non-premium inbound customers: `premium` is sure to message the others once their \
+             details and contacts are in (and the journal does not cap it), so their history is not read"
+        )
+    } else {
+        format!(
+            "more than K = {k}: the premium customers' history is read too; with K = {k_may} the bound is {}",
+            bound_may + m + pages + token
+        )
+    };
     report.add(format!(
         "- details requested for sessions already excluded: {}; customers whose history was asked twice: {twice}; \
-         distinct customers in history queries: {} (K = {k} counts only the non-premium inbound customers; the \
-         runner also reads the premium customers' history, as `returners` decides for them if `premium` ends up \
-         capped: with K = {k_may} the bound is {})",
+         distinct customers in history queries: {} ({why})",
         counts.details_of_excluded,
         distinct.len(),
-        bound_may + m + pages + token
     ));
     report.add("");
 }
