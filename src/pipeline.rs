@@ -95,17 +95,18 @@ pub async fn plan_observed<S: Source>(
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
-    let mut sessions = decider.decide(&candidates, &loader.failures);
-    if options.customer_windows {
+    let mut sessions = if options.customer_windows {
+        let mut sessions = decider.decide(&candidates, &loader.failures);
         decide::apply_customer_windows(set, &candidates, &mut sessions, options.now);
-    }
-    // The candidates' data is not needed past this point. Freeing a large run's millions of
-    // small allocations takes seconds: it is done on another thread, off the run's path.
-    if candidates.len() > 1000 {
-        std::thread::spawn(move || drop(candidates));
+        // Freeing a large run's many small allocations takes a while: off the run's path.
+        if candidates.len() > 1000 {
+            std::thread::spawn(move || drop(candidates));
+        }
+        sessions
     } else {
-        drop(candidates);
-    }
+        // The candidates are freed as they are decided: never all of them and all their plans.
+        decider.decide_owned(candidates, &loader.failures)
+    };
     if let Some(journal) = journal {
         let caps = caps(journal, set, &sessions, options.now).await?;
         decide::apply_caps(&mut sessions, &caps);

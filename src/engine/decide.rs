@@ -13,11 +13,11 @@
 //! nothing in the common case: decisions share their campaign's name, and the fixed skip details
 //! are static texts.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashMap};
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -179,6 +179,20 @@ pub type Failures = HashMap<String, BTreeMap<Needs, String>>;
 /// costs nothing in comparison, few enough that the threads finish together.
 const SESSIONS_PER_JOB: usize = 256;
 
+/// `candidates` in jobs of `per_job`, in order (each moved once).
+fn in_jobs(candidates: Vec<Candidate>, per_job: usize) -> Vec<Vec<Candidate>> {
+    let per_job = per_job.max(1);
+    let mut jobs = Vec::with_capacity(candidates.len().div_ceil(per_job));
+    let mut rest = candidates.into_iter();
+    loop {
+        let job: Vec<Candidate> = rest.by_ref().take(per_job).collect();
+        if job.is_empty() {
+            return jobs;
+        }
+        jobs.push(job);
+    }
+}
+
 /// Decides for a set of candidates.
 pub struct Decider<'a> {
     pub set: &'a CampaignSet,
@@ -326,18 +340,28 @@ impl<'a> Decider<'a> {
     /// [`Decider::finish`].
     pub fn decide(&self, candidates: &[Candidate], failures: &Failures) -> Vec<SessionPlan> {
         let threads = crate::cores::available();
-        self.decide_on(threads, SESSIONS_PER_JOB, candidates, failures)
+        self.decide_on(threads, candidates.chunks(SESSIONS_PER_JOB).collect(), candidates.len(), failures)
     }
 
-    /// [`Decider::decide`] on up to `threads` threads, which take `per_job` sessions at a time.
-    fn decide_on(
+    /// [`Decider::decide`], taking the candidates: each job's candidates are freed on the core
+    /// that decided them, as it goes, so that a large run never holds all the candidates and
+    /// all their plans at once.
+    pub fn decide_owned(&self, candidates: Vec<Candidate>, failures: &Failures) -> Vec<SessionPlan> {
+        let threads = crate::cores::available();
+        let total = candidates.len();
+        self.decide_on(threads, in_jobs(candidates, SESSIONS_PER_JOB), total, failures)
+    }
+
+    /// Decides the candidates of `jobs` (in order) on up to `threads` threads, each taking the
+    /// next job until none is left; a job is dropped as soon as it is decided.
+    fn decide_on<J: Borrow<[Candidate]> + Send>(
         &self,
         threads: usize,
-        per_job: usize,
-        candidates: &[Candidate],
+        jobs: Vec<J>,
+        total: usize,
         failures: &Failures,
     ) -> Vec<SessionPlan> {
-        let jobs: Vec<&[Candidate]> = candidates.chunks(per_job.max(1)).collect();
+        let jobs: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|job| Mutex::new(Some(job))).collect();
         let next = AtomicUsize::new(0);
         // Each thread takes the next job until none is left, and returns the jobs it did by number.
         let work = || {
@@ -346,14 +370,18 @@ impl<'a> Decider<'a> {
             let mut done = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { return done };
+                let Some(slot) = jobs.get(i) else { return done };
+                let job = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                let job = job.expect("each job is taken once");
                 let sessions: Vec<SessionPlan> = job
+                    .borrow()
                     .iter()
                     .map(|c| {
                         let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
                         self.session(&names, c, failure)
                     })
                     .collect();
+                drop(job);
                 done.push((i, sessions));
             }
         };
@@ -367,7 +395,7 @@ impl<'a> Decider<'a> {
             done
         });
         done.sort_unstable_by_key(|(i, _)| *i);
-        let mut sessions = Vec::with_capacity(candidates.len());
+        let mut sessions = Vec::with_capacity(total);
         for (_, part) in done {
             sessions.extend(part);
         }
@@ -915,7 +943,7 @@ mod tests {
         let (candidates, failures) = candidates(60);
         for explain in [false, true] {
             let decider = Decider::new(&set, ts(NOW), explain);
-            let sequential = decider.decide_on(1, usize::MAX, &candidates, &failures);
+            let sequential = decider.decide_on(1, vec![&candidates[..]], candidates.len(), &failures);
             assert_eq!(sequential.len(), 60);
             let ids: Vec<&str> = sequential.iter().map(|s| s.conversation_id.as_str()).collect();
             let expected: Vec<String> = (0..60).map(|i| format!("conv-{i}")).collect();
@@ -940,8 +968,10 @@ mod tests {
                 assert!(outcomes.contains(o), "{o}: {outcomes:?}");
             }
             for (threads, per_job) in [(2, 1), (3, 4), (4, 7), (8, 100)] {
-                let parallel = decider.decide_on(threads, per_job, &candidates, &failures);
+                let parallel = decider.decide_on(threads, candidates.chunks(per_job).collect(), 60, &failures);
                 assert_eq!(json(&parallel), json(&sequential), "{threads} threads, {per_job} per job");
+                let owned = decider.decide_on(threads, in_jobs(candidates.clone(), per_job), 60, &failures);
+                assert_eq!(json(&owned), json(&sequential), "{threads} threads, {per_job} per job, owned");
             }
             // The whole plan too: the customer-wide rules see the same sessions.
             let plan = decider.plan(&candidates, &failures);
