@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::fxhash::FxHashSet;
 use crate::model::parse_time;
 use crate::source::{ContactBatch, Map, RawJson, Sink, Source, SourceError};
-use serde_json::value::RawValue;
 
 pub mod lines;
 
