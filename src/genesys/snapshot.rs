@@ -889,8 +889,8 @@ mod tests {
                     assert!(seen.insert(&p.id), "{id}: {} twice", p.id);
                     assert!(p.started <= p.ended && p.ended <= snapshot.captured_at, "{id}");
                     if let (Some(name), Some(code)) = (&p.wrap_up, &p.wrap_up_id) {
-                        let named = snapshot.wrapup_codes.iter().any(|w| &w.id == code && &w.name == name);
-                        let unknown = name == code && [DELETED_WRAP_UP_ID, TIMEOUT_WRAP_UP_ID].contains(&code.as_str());
+                        let named = snapshot.wrapup_codes.iter().any(|w| *w.id == **code && *w.name == **name);
+                        let unknown = name == code && [DELETED_WRAP_UP_ID, TIMEOUT_WRAP_UP_ID].contains(&&**code);
                         assert!(named || unknown, "{id}: wrap-up {code} shown as {name}");
                     }
                 }

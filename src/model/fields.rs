@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jiff::Timestamp;
 
@@ -364,14 +364,14 @@ impl<'a> View<'a> {
             Needs::History => {
                 let Some(h) = self.history else { return Resolved::Unknown(Needs::History) };
                 let last = h.first();
-                let list = |f: fn(&PastConversation) -> Option<&String>| {
+                let list = |f: fn(&PastConversation) -> Option<&str>| {
                     Value::List(h.iter().filter_map(f).map(|t| Value::Text(Cow::Borrowed(t))).collect())
                 };
                 match spec.path {
                     "history.count" => Value::Number(h.len() as f64),
-                    "history.wrap_ups" => list(|p| p.wrap_up.as_ref()),
-                    "history.queue_ids" => list(|p| p.queue_id.as_ref()),
-                    "history.message_types" => list(|p| p.message_type.as_ref()),
+                    "history.wrap_ups" => list(|p| p.wrap_up.as_deref()),
+                    "history.queue_ids" => list(|p| p.queue_id.as_deref()),
+                    "history.message_types" => list(|p| p.message_type.as_deref()),
                     "history.conversations" => Value::Missing,
                     path => match (path.strip_prefix("history.last."), last) {
                         (Some(_), None) => Value::Missing,
@@ -392,6 +392,7 @@ fn text(v: &Option<String>) -> Value<'_> {
 
 /// The value of a past-conversation field (`wrap_up`, `started`, ...).
 pub fn resolve_past<'a>(p: &'a PastConversation, path: &str) -> Value<'a> {
+    let text = |v: &'a Option<Arc<str>>| Value::from_opt_text(v.as_deref());
     match path {
         "wrap_up" => text(&p.wrap_up),
         "wrap_up_id" => text(&p.wrap_up_id),

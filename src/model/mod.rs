@@ -12,6 +12,7 @@ pub mod normalize;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -248,15 +249,37 @@ pub struct PastConversation {
     pub started: Timestamp,
     pub ended: Timestamp,
     /// The wrap-up code's name (its id when the name is unknown).
-    pub wrap_up: Option<String>,
-    pub wrap_up_id: Option<String>,
-    pub queue_id: Option<String>,
+    pub wrap_up: Option<Arc<str>>,
+    pub wrap_up_id: Option<Arc<str>>,
+    pub queue_id: Option<Arc<str>>,
     /// e.g. `message`, `voice`, `email`.
-    pub media_type: Option<String>,
+    pub media_type: Option<Arc<str>>,
     /// e.g. `webmessaging`, `sms`, `whatsapp` (message conversations only).
-    pub message_type: Option<String>,
-    pub direction: Option<String>,
+    pub message_type: Option<Arc<str>>,
+    pub direction: Option<Arc<str>>,
 }
+
+/// One shared copy of a value that many past conversations repeat (wrap-up codes, queues, media
+/// and message types, directions): a large history holds each once per thread that read it,
+/// not once per conversation. Up to [`INTERNED`] values per thread are kept.
+pub fn intern(value: &str) -> Arc<str> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<crate::fxhash::FxHashSet<Arc<str>>> = Default::default();
+    }
+    SEEN.with_borrow_mut(|seen| match seen.get(value) {
+        Some(shared) => Arc::clone(shared),
+        None => {
+            let shared: Arc<str> = Arc::from(value);
+            if seen.len() < INTERNED {
+                seen.insert(Arc::clone(&shared));
+            }
+            shared
+        }
+    })
+}
+
+/// How many values [`intern`] keeps per thread (a long-running `runner serve` never grows past it).
+const INTERNED: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::value::RawValue;
 
-use super::{Contact, Details, PastConversation, Session, Value, parse_time};
+use super::{Contact, Details, PastConversation, Session, Value, intern, parse_time};
 use crate::campaign::JsonPathQuery;
 use crate::fxhash::FxHashSet;
 use crate::genesys::types::{
@@ -49,6 +49,11 @@ fn customer_session(customer: &AnalyticsParticipant) -> Option<&AnalyticsSession
 /// Text that is absent or blank is no value.
 fn non_blank(v: Option<&String>) -> Option<String> {
     v.map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// [`non_blank`], borrowed.
+fn non_blank_str(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// [`non_blank`] of an owned string: kept as it is when it has no surrounding blanks.
@@ -263,10 +268,11 @@ pub fn past_conversation(
     let Some(ended) = conv.conversation_end.as_deref().and_then(parse_time) else { return Vec::new() };
     let started = parse_time(&conv.conversation_start).unwrap_or(ended);
     let wrap_up_id =
-        latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref()).cloned();
-    let wrap_up = wrap_up_id.as_ref().map(|id| wrapups.get(id).cloned().unwrap_or_else(|| id.clone()));
-    let queue_id = last_queue_id(conv);
-    let direction = non_blank(conv.originating_direction.as_ref());
+        latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref());
+    let wrap_up = wrap_up_id.map(|id| intern(wrapups.get(id).unwrap_or(id)));
+    let wrap_up_id = wrap_up_id.map(|id| intern(id));
+    let queue_id = last_queue_id(conv).as_deref().map(intern);
+    let direction = non_blank_str(conv.originating_direction.as_deref()).map(intern);
     let mut out: Vec<(String, PastConversation)> = Vec::new();
     for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose.as_deref(), CUSTOMER)) {
         let Some(id) = &customer.external_contact_id else { continue };
@@ -283,8 +289,8 @@ pub fn past_conversation(
                 wrap_up: wrap_up.clone(),
                 wrap_up_id: wrap_up_id.clone(),
                 queue_id: queue_id.clone(),
-                media_type: media.and_then(|s| non_blank(s.media_type.as_ref())),
-                message_type: media.and_then(|s| non_blank(s.message_type.as_ref())),
+                media_type: media.and_then(|s| non_blank_str(s.media_type.as_deref())).map(intern),
+                message_type: media.and_then(|s| non_blank_str(s.message_type.as_deref())).map(intern),
                 direction: direction.clone(),
             },
         ));
