@@ -190,14 +190,12 @@ impl<S: Source> Loader<'_, S> {
         let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i], customer_windows));
         let mut settled: FxHashMap<String, usize> = FxHashMap::default();
         for (&i, sure) in checked.iter().zip(sure) {
-            let Some((w, name)) = sure else { continue };
+            let Some((w, campaign)) = sure else { continue };
             let c = &candidates[i];
             let Some(customer) = c.session.external_contact_id.as_deref() else { continue };
             if let Some(journal) = journal {
-                let once_every =
-                    decider.set.campaigns.iter().find(|k| k.name == name).and_then(|k| k.limits.once_every);
-                let key = MessageKey { campaign: name, customer, conversation_id: &c.session.id };
-                if journal.would_cap(&key, once_every, self.options.now).await?.is_some() {
+                let key = MessageKey { campaign: &campaign.name, customer, conversation_id: &c.session.id };
+                if journal.would_cap(&key, campaign.limits.once_every, self.options.now).await?.is_some() {
                     continue;
                 }
             }

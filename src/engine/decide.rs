@@ -15,7 +15,6 @@
 
 use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashMap};
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -312,12 +311,12 @@ impl<'a> Decider<'a> {
         needs
     }
 
-    /// The first enabled campaign (its place among them, and its name) sure to send to this
+    /// The first enabled campaign (its place among them, and the campaign) sure to send to this
     /// candidate from the data loaded so far: its audience and history match, its message
     /// renders, and neither a per-run limit nor (`customer_windows`) the customer's time window
     /// can take the send back. `None` when a campaign before it cannot be decided yet, or when
     /// none sends. The send journal's caps are the caller's to check.
-    pub fn sure_send(&self, candidate: &Candidate, customer_windows: bool) -> Option<(usize, &'a str)> {
+    pub fn sure_send(&self, candidate: &Candidate, customer_windows: bool) -> Option<(usize, &'a Campaign)> {
         let mut rendering = Rendering::default();
         for p in &self.campaigns {
             match self.campaign(p, candidate, None, &mut rendering).0 {
@@ -325,7 +324,7 @@ impl<'a> Decider<'a> {
                     let c = p.campaign;
                     let limited = c.limits.max_per_run.is_some();
                     let windowed = customer_windows && c.schedule.as_ref().is_some_and(|s| s.active_window.is_some());
-                    return (!limited && !windowed).then_some((p.index, c.name.as_str()));
+                    return (!limited && !windowed).then_some((p.index, c));
                 }
                 Outcome::Skip { reason: SkipReason::DataUnavailable | SkipReason::LowerPriority, .. } => return None,
                 Outcome::Skip { .. } => {}

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use jiff::Timestamp;
 
@@ -386,13 +386,12 @@ impl<'a> View<'a> {
 }
 
 /// An optional text field: `Missing` when absent or blank.
-fn text(v: &Option<String>) -> Value<'_> {
-    Value::from_opt_text(v.as_deref())
+fn text<S: AsRef<str>>(v: &Option<S>) -> Value<'_> {
+    Value::from_opt_text(v.as_ref().map(AsRef::as_ref))
 }
 
 /// The value of a past-conversation field (`wrap_up`, `started`, ...).
 pub fn resolve_past<'a>(p: &'a PastConversation, path: &str) -> Value<'a> {
-    let text = |v: &'a Option<Arc<str>>| Value::from_opt_text(v.as_deref());
     match path {
         "wrap_up" => text(&p.wrap_up),
         "wrap_up_id" => text(&p.wrap_up_id),

@@ -48,7 +48,7 @@ fn customer_session(customer: &AnalyticsParticipant) -> Option<&AnalyticsSession
 
 /// Text that is absent or blank is no value.
 fn non_blank(v: Option<&String>) -> Option<String> {
-    v.map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)
+    non_blank_str(v.map(String::as_str)).map(str::to_owned)
 }
 
 /// [`non_blank`], borrowed.
@@ -59,8 +59,7 @@ fn non_blank_str(v: Option<&str>) -> Option<&str> {
 /// [`non_blank`] of an owned string: kept as it is when it has no surrounding blanks.
 fn non_blank_owned(v: Option<String>) -> Option<String> {
     let s = v?;
-    match s.trim() {
-        "" => None,
+    match non_blank_str(Some(&s))? {
         t if t.len() == s.len() => Some(s),
         t => Some(t.to_owned()),
     }

@@ -158,6 +158,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
     }
 }
 
+/// A history line, as read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryLine {
+    history: AnalyticsConversation,
+}
+
 /// A line's place in the store.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -469,11 +476,6 @@ impl Index {
         map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct L {
-            history: AnalyticsConversation,
-        }
         let mut found: Vec<u32> = customers
             .iter()
             .filter_map(|c| self.history_by_customer.get(c.as_str()))
@@ -484,31 +486,23 @@ impl Index {
         found.sort_unstable();
         found.dedup();
         let spans: Vec<Span> = found.iter().map(|&n| self.history[n as usize].span).collect();
-        self.parse_lines::<L, T>(&spans, &|l| map(l.history), each)
+        self.parse_lines::<HistoryLine, T>(&spans, &|l| map(l.history), each)
     }
 
     /// Every line, parsed: the whole snapshot in memory (for small snapshots and tests).
     pub fn to_snapshot(&self) -> Result<Snapshot, SnapshotError> {
+        let ids: Vec<String> = self.details.keys().cloned().collect();
         let mut details = BTreeMap::new();
-        for id in self.details.keys() {
-            if let Some(raw) = self.details(id)? {
-                details.insert(id.clone(), raw);
+        for (i, found) in self.details_mapped(&ids, &|i, d| (i, d.map(|d| d.map(ToOwned::to_owned)))) {
+            if let Some(raw) = found? {
+                details.insert(ids[i].clone(), raw);
             }
         }
-        let mut contacts = BTreeMap::new();
-        for id in self.contacts.keys() {
-            if let Some(c) = self.contact(id)? {
-                contacts.insert(id.clone(), c);
-            }
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct L {
-            history: AnalyticsConversation,
-        }
+        let ids: Vec<String> = self.contacts.keys().cloned().collect();
+        let contacts = self.contacts(&ids)?.into_iter().map(|(i, c)| (ids[i].clone(), c)).collect();
         let spans: Vec<Span> = self.history.iter().map(|h| h.span).collect();
         let mut history = Vec::with_capacity(spans.len());
-        self.parse_lines::<L, AnalyticsConversation>(&spans, &|l| l.history, &mut |c| history.push(c))?;
+        self.parse_lines::<HistoryLine, _>(&spans, &|l| l.history, &mut |c| history.push(c))?;
         Ok(Snapshot {
             format: FORMAT.to_owned(),
             captured_at: self.captured_at,
