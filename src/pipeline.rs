@@ -16,13 +16,12 @@ use serde_json::value::RawValue;
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::fxhash::{FxHashMap, FxHashSet};
-use crate::genesys::client::CONTACTS_PER_REQUEST;
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, Contact, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
-use crate::source::{ContactBatch, Source, SourceError};
+use crate::source::{ContactOutcome, Source, SourceError};
 
 /// How a run reads its data.
 #[derive(Debug, Clone, Copy)]
@@ -257,8 +256,8 @@ impl<S: Source> Loader<'_, S> {
 
     /// Contacts are loaded for contact fields, and for history: a merged contact's history is
     /// spread over the ids of its merge set. Each customer once, however many sessions it has,
-    /// in batches of one bulk request each (progress counts the requests); a failed batch fails
-    /// only its customers.
+    /// in batches of one source call each (`Source::contacts_per_call`: one bulk request live;
+    /// progress counts the calls); a failed batch fails only its customers.
     async fn contacts(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
         let wanted: Vec<usize> = self
             .wanting(decider, candidates, &[Needs::Contact, Needs::History])
@@ -269,23 +268,23 @@ impl<S: Source> Loader<'_, S> {
             wanted.iter().filter_map(|&i| candidates[i].session.external_contact_id.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let batches = ids.chunks(CONTACTS_PER_REQUEST).map(<[String]>::to_vec).enumerate().collect();
+        let per_call = self.source.contacts_per_call().max(1);
+        let batches = ids.chunks(per_call).map(<[String]>::to_vec).enumerate().collect();
         let source = self.source;
-        // Each batch is normalized as it arrives: the API's contacts are never all held at once.
+        // Each contact is normalized as it is read (on the source's parsing threads for a
+        // snapshot): the API's contacts are never all held at once.
+        let normalized = |_: usize, outcome: ContactOutcome| match outcome {
+            Ok(found) => Ok(found.map(normalize::contact)),
+            Err(e) => Err(e.to_string()),
+        };
+        let normalized = &normalized;
         let mut results = self
             .fetch_each("contacts", batches, |ids| async move {
-                let ContactBatch { mut found, mut failed } = source.contacts(&ids).await.map_err(|e| e.to_string())?;
-                let each = ids.iter().map(|id| {
-                    let outcome = match failed.remove(id) {
-                        Some(e) => Err(e.to_string()),
-                        None => Ok(found.remove(id).map(normalize::contact)),
-                    };
-                    (id.clone(), outcome)
-                });
-                Ok::<_, String>(each.collect::<HashMap<_, _>>())
+                source.contacts_mapped(&ids, normalized).await.map_err(|e| e.to_string())
             })
             .await;
-        // One answer per batch, in batch order; a customer's batch follows from its place in `ids`.
+        // One answer per batch, in batch order; a customer's batch and place in it follow from
+        // its place in `ids`.
         results.sort_unstable_by_key(|&(n, _)| n);
         // A customer with several sessions gets a copy; the last one takes the contact itself.
         let mut takers: FxHashMap<&str, usize> = FxHashMap::default();
@@ -298,12 +297,15 @@ impl<S: Source> Loader<'_, S> {
         for &i in &wanted {
             let Some(id) = candidates[i].session.external_contact_id.as_deref() else { continue };
             let k = ids.binary_search_by(|k| k.as_str().cmp(id)).expect("every wanted customer's id is in `ids`");
-            let outcome = match &mut results[k / CONTACTS_PER_REQUEST].1 {
+            let outcome = match &mut results[k / per_call].1 {
                 Ok(batch) => {
                     let left = takers.get_mut(id).expect("counted above");
                     *left -= 1;
-                    let found = if *left == 0 { batch.remove(id) } else { batch.get(id).cloned() };
-                    found.unwrap_or_else(|| Err("the contact read did not answer for it".to_owned()))
+                    match batch.get_mut(k % per_call) {
+                        Some(found) if *left == 0 => std::mem::replace(found, Ok(None)),
+                        Some(found) => found.clone(),
+                        None => Err("the contact read did not answer for it".to_owned()),
+                    }
                 }
                 Err(e) => Err(e.clone()),
             };
@@ -421,6 +423,7 @@ mod tests {
     use crate::campaign::compile::TemplateFiles;
     use crate::campaign::load::load_sources;
     use crate::engine::decide::SkipReason;
+    use crate::genesys::client::CONTACTS_PER_REQUEST;
     use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
     use crate::source::ContactBatch;
 

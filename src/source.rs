@@ -29,6 +29,9 @@ pub enum SourceError {
 /// A JSON document as the API sent it (conversation details), parsed only by its reader.
 pub type RawJson = Box<serde_json::value::RawValue>;
 
+/// One id's outcome in a contact read: found, absent (`None`: no such contact), or failed alone.
+pub type ContactOutcome = Result<Option<ExternalContact>, SourceError>;
+
 /// Where a source hands its conversations, one at a time, so that a run over a large snapshot
 /// never holds them all. When the call then fails, the conversations already handed over are
 /// to be discarded: the answer is all or nothing.
@@ -80,6 +83,12 @@ pub trait Source: Sync {
     /// them in bulk, at most [`crate::genesys::client::CONTACTS_PER_REQUEST`] ids per request.
     fn contacts(&self, ids: &[String]) -> impl Future<Output = Result<ContactBatch, SourceError>> + Send;
 
+    /// How many ids a run puts in one [`Source::contacts`] call: one bulk request's worth by
+    /// default (the live API's limit), as many as there are for a source without such a limit.
+    fn contacts_per_call(&self) -> usize {
+        crate::genesys::client::CONTACTS_PER_REQUEST
+    }
+
     /// Ended conversations between `since` and `until` in which any of `contact_ids` took part
     /// as the customer, de-duplicated by conversation id, each given to `sink`.
     fn history(
@@ -92,6 +101,27 @@ pub trait Source: Sync {
 
     /// Every wrap-up code of the org, to name the ids the analytics data carries.
     fn wrapup_codes(&self) -> impl Future<Output = Result<Vec<WrapupCode>, SourceError>> + Send;
+
+    /// [`Source::contacts`] for distinct `ids`, each id's outcome (found, absent, or failed on
+    /// its own) turned into a `T` by `map` with the id's place in `ids`; the `T`s come in the
+    /// order of `ids`. `Err` when the read failed as a whole.
+    fn contacts_mapped<T: Send>(
+        &self,
+        ids: &[String],
+        map: &(dyn Fn(usize, ContactOutcome) -> T + Sync),
+    ) -> impl Future<Output = Result<Vec<T>, SourceError>> + Send {
+        async move {
+            let ContactBatch { mut found, mut failed } = self.contacts(ids).await?;
+            Ok(ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| match failed.remove(id) {
+                    Some(e) => map(i, Err(e)),
+                    None => map(i, Ok(found.remove(id))),
+                })
+                .collect())
+        }
+    }
 
     /// [`Source::active_sessions`], each conversation turned into a `T` by `map` before `sink`
     /// takes it.

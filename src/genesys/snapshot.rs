@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::fxhash::FxHashSet;
 use crate::model::parse_time;
-use crate::source::{ContactBatch, Map, RawJson, Sink, Source, SourceError};
+use crate::source::{ContactBatch, ContactOutcome, Map, RawJson, Sink, Source, SourceError};
 
 pub mod lines;
 
@@ -302,24 +302,58 @@ impl Source for SnapshotSource {
         }
     }
 
+    /// Every contact at once: the lines are read in file order and parsed on every core.
+    fn contacts_per_call(&self) -> usize {
+        usize::MAX
+    }
+
     /// A contact the snapshot does not hold is one that does not exist (the API's "not found"),
     /// unless its read failed while recording (`contact:<id>`): then that id fails, alone, as it
     /// did live.
     async fn contacts(&self, ids: &[String]) -> Result<ContactBatch, SourceError> {
         let mut batch = ContactBatch::default();
-        let mut readable: Vec<String> = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.recorded_failure(&contact_key(id)) {
-                Err(e) => {
-                    batch.failed.insert(id.clone(), e);
+        let mut ids: Vec<String> = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let outcomes = self.contacts_mapped(&ids, &|i, outcome| (i, outcome)).await?;
+        for (i, outcome) in outcomes {
+            let id = std::mem::take(&mut ids[i]);
+            match outcome {
+                Ok(Some(contact)) => {
+                    batch.found.insert(id, contact);
                 }
-                Ok(()) => readable.push(id.clone()),
+                Ok(None) => {}
+                Err(e) => {
+                    batch.failed.insert(id, e);
+                }
             }
         }
-        for (i, contact) in self.index.contacts(&readable).map_err(Self::unreadable)? {
-            batch.found.insert(std::mem::take(&mut readable[i]), contact);
-        }
         Ok(batch)
+    }
+
+    /// [`Source::contacts`]: the lines read in file order, parsed and mapped on every core.
+    async fn contacts_mapped<T: Send>(
+        &self,
+        ids: &[String],
+        map: &(dyn Fn(usize, ContactOutcome) -> T + Sync),
+    ) -> Result<Vec<T>, SourceError> {
+        let mut out: Vec<Option<T>> = Vec::with_capacity(ids.len());
+        let mut readable: Vec<usize> = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match self.recorded_failure(&contact_key(id)) {
+                Err(e) => out.push(Some(map(i, Err(e)))),
+                Ok(()) => {
+                    readable.push(i);
+                    out.push(None);
+                }
+            }
+        }
+        let asked: Vec<&str> = readable.iter().map(|&i| ids[i].as_str()).collect();
+        let found = self.index.contacts_mapped(&asked, &|k, c| map(readable[k], Ok(c))).map_err(Self::unreadable)?;
+        for (k, t) in found.into_iter().enumerate() {
+            out[readable[k]] = Some(t);
+        }
+        Ok(out.into_iter().map(|t| t.expect("every id answered")).collect())
     }
 
     /// Ended conversations (by `conversationEnd` in `[since, until]`) with a `customer`
@@ -485,6 +519,10 @@ impl<S: Source> Source for Recorder<S> {
             s.conversation_details.insert(id.to_owned(), found.clone());
         });
         Ok(found)
+    }
+
+    fn contacts_per_call(&self) -> usize {
+        self.inner.contacts_per_call()
     }
 
     /// Records the contacts found and, as `contact:<id>`, each id whose read failed: every asked

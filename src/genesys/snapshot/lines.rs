@@ -12,9 +12,10 @@
 //! ```
 //!
 //! Reading builds an [`Index`]: where each line is (byte offset and length), the details and
-//! contacts by id, and the history by customer, without keeping the lines themselves. A run then
-//! reads and parses only the lines it asks for, in parallel on every core. The file must not
-//! change while a run reads it.
+//! contacts by id, without keeping the lines themselves. A run then reads and parses only the
+//! lines it asks for, in parallel on every core; the history lines are read whole when the
+//! history is asked for (a snapshot holds the history of its sessions' customers, so nearly
+//! all of them are wanted) and each parsed once. The file must not change while a run reads it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -83,7 +84,7 @@ enum Key<'a> {
         #[serde(rename = "data")]
         _data: IgnoredAny,
     },
-    History(#[serde(borrow)] HistoryKey<'a>),
+    History(IgnoredAny),
     WrapupCode(WrapupCode),
     Failure {
         key: String,
@@ -93,12 +94,16 @@ enum Key<'a> {
 
 impl<'a> Key<'a> {
     /// The key of a line as `runner snapshot` writes it, found without parsing the line:
-    /// `{"active":`, `{"details":{"id":"<id>","data":` or `{"contact":{"id":"<id>","data":`.
+    /// `{"active":`, `{"history":`, `{"details":{"id":"<id>","data":` or
+    /// `{"contact":{"id":"<id>","data":`.
     /// Any other line (other spacing or key order, an id with escapes) is parsed. The rest of a
     /// line is checked when it is read back, which names the line.
     fn fast(line: &'a [u8]) -> Option<Key<'a>> {
         if line.starts_with(br#"{"active":"#) {
             return Some(Key::Active(IgnoredAny));
+        }
+        if line.starts_with(br#"{"history":"#) {
+            return Some(Key::History(IgnoredAny));
         }
         let (rest, details) = match line.strip_prefix(br#"{"details":{"id":""#) {
             Some(rest) => (rest, true),
@@ -111,25 +116,6 @@ impl<'a> Key<'a> {
         let id = Str(Cow::Borrowed(std::str::from_utf8(&rest[..end]).ok()?));
         Some(if details { Key::Details { id, _data: IgnoredAny } } else { Key::Contact { id, _data: IgnoredAny } })
     }
-}
-
-/// What finds a history conversation: when it ended, and its customers.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HistoryKey<'a> {
-    #[serde(default, borrow)]
-    conversation_end: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    participants: Vec<ParticipantKey<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ParticipantKey<'a> {
-    #[serde(default, borrow)]
-    purpose: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    external_contact_id: Option<Str<'a>>,
 }
 
 /// A string of a line: borrowed from it unless it has escapes. (serde borrows a `Cow` field
@@ -176,13 +162,6 @@ impl Span {
     fn end(self) -> u64 {
         self.offset + u64::from(self.len)
     }
-}
-
-#[derive(Debug)]
-struct HistoryEntry {
-    span: Span,
-    /// `conversationEnd`; `None` when absent or not a time (never in a history window).
-    ended: Option<Timestamp>,
 }
 
 /// Where the lines are: the snapshot file, or memory (a `runner-snapshot/1` file or a
@@ -242,9 +221,7 @@ pub struct Index {
     active: Vec<Span>,
     details: FxHashMap<String, Span>,
     contacts: FxHashMap<String, Span>,
-    history: Vec<HistoryEntry>,
-    /// Customer (external contact id) -> the history entries they took part in as the customer.
-    history_by_customer: FxHashMap<String, Vec<u32>>,
+    history: Vec<Span>,
     pub wrapup_codes: Vec<WrapupCode>,
     pub failures: BTreeMap<String, String>,
     /// The file, to name it in errors.
@@ -435,12 +412,17 @@ impl Index {
 
     /// A contact; `None` when the snapshot does not hold it.
     pub fn contact(&self, id: &str) -> Result<Option<ExternalContact>, SnapshotError> {
-        Ok(self.contacts(&[id.to_owned()])?.pop().map(|(_, c)| c))
+        Ok(self.contacts_mapped(&[id], &|_, c| c)?.pop().flatten())
     }
 
-    /// The contacts of `ids` the snapshot holds, with their places in `ids`, read in file order
-    /// and parsed on every core.
-    pub fn contacts(&self, ids: &[String]) -> Result<Vec<(usize, ExternalContact)>, SnapshotError> {
+    /// The contact of each of `ids` (`None` when the snapshot does not hold it), turned into a
+    /// `T` by `map` with the id's place in `ids`; the `T`s in the order of `ids`. The lines are
+    /// read in file order and parsed and mapped on every core.
+    pub fn contacts_mapped<T: Send>(
+        &self,
+        ids: &[&str],
+        map: &(dyn Fn(usize, Option<ExternalContact>) -> T + Sync),
+    ) -> Result<Vec<T>, SnapshotError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct L {
@@ -453,21 +435,44 @@ impl Index {
             id: IgnoredAny,
             data: ExternalContact,
         }
-        let mut wanted: Vec<(Span, usize)> =
-            ids.iter().enumerate().filter_map(|(i, id)| self.contacts.get(id.as_str()).map(|s| (*s, i))).collect();
+        let mut out: Vec<Option<T>> = Vec::with_capacity(ids.len());
+        let mut wanted: Vec<(Span, usize)> = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match self.contacts.get(*id) {
+                Some(span) => {
+                    wanted.push((*span, i));
+                    out.push(None);
+                }
+                None => out.push(Some(map(i, None))),
+            }
+        }
         wanted.sort_unstable_by_key(|(span, _)| span.offset);
         let spans: Vec<Span> = wanted.iter().map(|(span, _)| *span).collect();
-        let mut out = Vec::with_capacity(spans.len());
-        let mut places = wanted.iter().map(|(_, i)| *i);
-        self.parse_lines::<L, ExternalContact>(&spans, &|l| l.contact.data, &mut |c| {
-            out.push((places.next().expect("one place per line"), c));
+        let parse = |k: usize, span: Span, line: &[u8]| {
+            let i = wanted[k].1;
+            match parse::<L>(line) {
+                Ok(l) => Ok((i, map(i, Some(l.contact.data)))),
+                Err(e) => Err(self.line_error::<L>(span, line, e)),
+            }
+        };
+        let mut failed: Option<SnapshotError> = None;
+        self.read_lines(&spans, &parse, &mut |r| match r {
+            Ok((i, t)) => out[i] = Some(t),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
         })?;
-        Ok(out)
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(out.into_iter().map(|t| t.expect("every id answered")).collect())
     }
 
     /// The history conversations that ended within `[since, until]` and had one of
     /// `customers` as the customer, in file order, each turned into a `T` by `map` (on every
-    /// core) and given to `each`.
+    /// core) and given to `each`. Every history line is read and parsed (once): a snapshot
+    /// holds the history of its sessions' customers, so nearly all are wanted, and finding
+    /// them by customer beforehand would parse each line twice.
     pub fn history<T: Send>(
         &self,
         customers: &[String],
@@ -476,17 +481,21 @@ impl Index {
         map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
-        let mut found: Vec<u32> = customers
-            .iter()
-            .filter_map(|c| self.history_by_customer.get(c.as_str()))
-            .flatten()
-            .copied()
-            .filter(|&n| self.history[n as usize].ended.is_some_and(|end| since <= end && end <= until))
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        let spans: Vec<Span> = found.iter().map(|&n| self.history[n as usize].span).collect();
-        self.parse_lines::<HistoryLine, T>(&spans, &|l| map(l.history), each)
+        let customers: crate::fxhash::FxHashSet<&str> = customers.iter().map(String::as_str).collect();
+        let wanted = |c: &AnalyticsConversation| {
+            let ended = c.conversation_end.as_deref().and_then(parse_time);
+            ended.is_some_and(|end| since <= end && end <= until)
+                && c.participants.iter().any(|p| {
+                    p.purpose.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("customer"))
+                        && p.external_contact_id.as_deref().is_some_and(|id| customers.contains(id))
+                })
+        };
+        let keep = |l: HistoryLine| wanted(&l.history).then(|| map(l.history));
+        self.parse_lines::<HistoryLine, Option<T>>(&self.history, &keep, &mut |t| {
+            if let Some(t) = t {
+                each(t);
+            }
+        })
     }
 
     /// Every line, parsed: the whole snapshot in memory (for small snapshots and tests).
@@ -498,11 +507,11 @@ impl Index {
                 details.insert(ids[i].clone(), raw);
             }
         }
-        let ids: Vec<String> = self.contacts.keys().cloned().collect();
-        let contacts = self.contacts(&ids)?.into_iter().map(|(i, c)| (ids[i].clone(), c)).collect();
-        let spans: Vec<Span> = self.history.iter().map(|h| h.span).collect();
-        let mut history = Vec::with_capacity(spans.len());
-        self.parse_lines::<HistoryLine, _>(&spans, &|l| l.history, &mut |c| history.push(c))?;
+        let ids: Vec<&str> = self.contacts.keys().map(String::as_str).collect();
+        let found = self.contacts_mapped(&ids, &|i, c| c.map(|c| (ids[i].to_owned(), c)))?;
+        let contacts = found.into_iter().flatten().collect();
+        let mut history = Vec::with_capacity(self.history.len());
+        self.parse_lines::<HistoryLine, _>(&self.history, &|l| l.history, &mut |c| history.push(c))?;
         Ok(Snapshot {
             format: FORMAT.to_owned(),
             captured_at: self.captured_at,
@@ -533,8 +542,7 @@ struct Builder<'p> {
     active: Vec<Span>,
     details: FxHashMap<String, Span>,
     contacts: FxHashMap<String, Span>,
-    history: Vec<HistoryEntry>,
-    history_by_customer: FxHashMap<String, Vec<u32>>,
+    history: Vec<Span>,
     wrapup_codes: Vec<WrapupCode>,
     failures: BTreeMap<String, String>,
 }
@@ -552,7 +560,6 @@ impl<'p> Builder<'p> {
             details: FxHashMap::default(),
             contacts: FxHashMap::default(),
             history: Vec::new(),
-            history_by_customer: FxHashMap::default(),
             wrapup_codes: Vec::new(),
             failures: BTreeMap::new(),
         }
@@ -622,28 +629,7 @@ impl<'p> Builder<'p> {
             Key::Contact { id, .. } => {
                 self.contacts.insert(id.0.into_owned(), span);
             }
-            Key::History(h) => {
-                let n = u32::try_from(self.history.len()).expect("fewer than 4 billion history lines");
-                let ended = h.conversation_end.as_ref().and_then(|e| parse_time(&e.0));
-                let mut seen: Vec<&str> = Vec::new();
-                for p in &h.participants {
-                    let customer = p.purpose.as_ref().is_some_and(|p| p.0.eq_ignore_ascii_case("customer"));
-                    if let (true, Some(id)) = (customer, &p.external_contact_id) {
-                        if !seen.contains(&&*id.0) {
-                            seen.push(&id.0);
-                        }
-                    }
-                }
-                for id in seen {
-                    match self.history_by_customer.get_mut(id) {
-                        Some(entries) => entries.push(n),
-                        None => {
-                            self.history_by_customer.insert(id.to_owned(), vec![n]);
-                        }
-                    }
-                }
-                self.history.push(HistoryEntry { span, ended });
-            }
+            Key::History(_) => self.history.push(span),
             Key::WrapupCode(code) => self.wrapup_codes.push(code),
             Key::Failure { key, error } => {
                 self.failures.insert(key, error);
@@ -680,7 +666,6 @@ impl<'p> Builder<'p> {
             details: self.details,
             contacts: self.contacts,
             history: self.history,
-            history_by_customer: self.history_by_customer,
             wrapup_codes: self.wrapup_codes,
             failures: self.failures,
             path: self.path.to_owned(),
@@ -868,9 +853,8 @@ mod tests {
         found.sort_unstable();
         let len = r#"{"id":"a-1","participants":[{"purpose":"customer"}]}"#.len();
         assert_eq!(found, [(0, None), (1, Some(len)), (2, Some(len))]);
-        let ids: Vec<String> = ["k-2", "k-1"].iter().map(|s| (*s).to_owned()).collect();
-        let contacts = index.contacts(&ids).expect("readable");
-        assert_eq!(contacts.iter().map(|(i, c)| (*i, c.id.as_str())).collect::<Vec<_>>(), [(1, "k-1")]);
+        let contacts = index.contacts_mapped(&["k-2", "k-1", "k-1"], &|i, c| (i, c.map(|c| c.id))).expect("readable");
+        assert_eq!(contacts, [(0, None), (1, Some("k-1".to_owned())), (2, Some("k-1".to_owned()))]);
     }
 
     #[test]
