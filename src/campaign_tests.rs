@@ -230,7 +230,7 @@ pub fn snapshot(case: &TestCase) -> Snapshot {
         personal_email: c.personal_email.clone(),
         cell_phone: c.phone.as_ref().map(|p| PhoneNumber { display: Some(p.clone()), e164: None }),
         contact_type: c.contact_type.clone(),
-        custom_fields: Some(c.custom_fields.clone()),
+        custom_fields: Some(c.custom_fields.iter().map(|(k, v)| (k, v.clone())).collect()),
         merge_set: Vec::new(),
     });
     let mut wrapup_codes: Vec<WrapupCode> = Vec::new();

@@ -1,7 +1,11 @@
-//! How many threads the CPU-bound stages (parsing a snapshot's lines, deciding, formatting
-//! JSON lines) use, and the one helper that maps a slice on them in order.
+//! How the CPU-bound stages (parsing a snapshot's lines, deciding, formatting JSON lines) use
+//! the cores: rayon's global pool, one thread per core, living as long as the run (so that their
+//! allocator heaps and the model's interner serve every stage), and the one helper that maps a
+//! slice on it in order.
 
 use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 /// The available cores, asked once (the standard library reads cgroup files on every call).
 pub fn available() -> usize {
@@ -9,24 +13,15 @@ pub fn available() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
-/// `f` of every item, in order, the items split in one contiguous part per core. Small inputs
-/// (under `min_parallel` items) stay on this thread. A panic in a helper thread is raised here.
+/// `f` of every item, in order, on the pool (work split by stealing, in pieces of at least
+/// `min_parallel / 4` items). Small inputs (under `min_parallel` items) stay on this thread.
+/// A panic in `f` is raised here.
 pub fn map_in_order<T: Sync, R: Send>(items: &[T], min_parallel: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = available();
-    if threads < 2 || items.len() < min_parallel.max(2) {
+    if available() < 2 || items.len() < min_parallel.max(2) {
         return items.iter().map(f).collect();
     }
-    let per = items.len().div_ceil(threads);
     let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            items.chunks(per).map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>())).collect();
-        let mut out = Vec::with_capacity(items.len());
-        for part in parts {
-            out.extend(part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        out
-    })
+    items.par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
 }
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ pub async fn plan_observed<S: Source>(
     let normalize = |c: AnalyticsConversation| normalize::session(&c);
     let listed = source.active_sessions_mapped(options.now, options.session_look_back, &normalize, &mut add).await;
     listed.map_err(PlanError::Sessions)?;
+    // Kept for the whole run: no id set, no room to spare.
+    drop(seen);
+    candidates.shrink_to_fit();
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
@@ -314,7 +317,7 @@ impl<S: Source> Loader<'_, S> {
         drop(takers);
         for (i, outcome) in outcomes {
             match outcome {
-                Ok(contact) => candidates[i].contact = Some(contact),
+                Ok(contact) => candidates[i].contact = Some(contact.map(Box::new)),
                 Err(e) => self.fail(&candidates[i], Needs::Contact, e),
             }
         }
@@ -340,7 +343,7 @@ impl<S: Source> Loader<'_, S> {
         }
         let ids_of = |c: &Candidate| -> Vec<String> {
             let Some(id) = &c.session.external_contact_id else { return Vec::new() };
-            normalize::customer_ids(id, c.contact.as_ref().and_then(Option::as_ref))
+            normalize::customer_ids(id, c.contact.as_ref().and_then(Option::as_deref))
         };
         let mut all_ids: Vec<String> = wanted.iter().flat_map(|&i| ids_of(&candidates[i])).collect();
         all_ids.sort();

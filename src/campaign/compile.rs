@@ -496,7 +496,7 @@ impl Cx<'_> {
         });
         let subject_text = match &subject {
             Subject::Field(f) => f.text.clone(),
-            Subject::JsonPath(q) => q.text.clone(),
+            Subject::JsonPath(q) => q.text.to_string(),
         };
         let kind = self.converted_kind(kind, convert, &subject_text, path)?;
         let ignore_case = raw.ignore_case.unwrap_or(false);
@@ -544,7 +544,7 @@ impl Cx<'_> {
             }
             return match jsonpath_rust::parser::parse_json_path(query) {
                 Ok(parsed) => {
-                    Some((Subject::JsonPath(JsonPathQuery { text: query.clone(), query: parsed }), Kind::Any))
+                    Some((Subject::JsonPath(JsonPathQuery { text: query.as_str().into(), query: parsed }), Kind::Any))
                 }
                 Err(e) => {
                     let why = e.to_string();

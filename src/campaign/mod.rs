@@ -206,7 +206,8 @@ pub enum Subject {
 /// A compiled RFC 9535 JSONPath query.
 #[derive(Clone)]
 pub struct JsonPathQuery {
-    pub text: String,
+    /// The query as written; shared by the answer every session's details keep.
+    pub text: std::sync::Arc<str>,
     pub query: jsonpath_rust::parser::model::JpQuery,
 }
 

@@ -15,8 +15,9 @@
 
 use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -338,64 +339,49 @@ impl<'a> Decider<'a> {
     /// order given. The customer-wide rules (caps, priority, run limits) come next, in
     /// [`Decider::finish`].
     pub fn decide(&self, candidates: &[Candidate], failures: &Failures) -> Vec<SessionPlan> {
-        let threads = crate::cores::available();
-        self.decide_on(threads, candidates.chunks(SESSIONS_PER_JOB).collect(), candidates.len(), failures)
+        self.decide_on(candidates.chunks(SESSIONS_PER_JOB).collect(), candidates.len(), failures)
     }
 
     /// [`Decider::decide`], taking the candidates: each job's candidates are freed on the core
     /// that decided them, as it goes, so that a large run never holds all the candidates and
     /// all their plans at once.
     pub fn decide_owned(&self, candidates: Vec<Candidate>, failures: &Failures) -> Vec<SessionPlan> {
-        let threads = crate::cores::available();
         let total = candidates.len();
-        self.decide_on(threads, in_jobs(candidates, SESSIONS_PER_JOB), total, failures)
+        self.decide_on(in_jobs(candidates, SESSIONS_PER_JOB), total, failures)
     }
 
-    /// Decides the candidates of `jobs` (in order) on up to `threads` threads, each taking the
-    /// next job until none is left; a job is dropped as soon as it is decided.
+    /// Decides the candidates of `jobs` (in order) on every core (`crate::cores`), each job on
+    /// one thread; a job is dropped as soon as it is decided.
     fn decide_on<J: Borrow<[Candidate]> + Send>(
         &self,
-        threads: usize,
         jobs: Vec<J>,
         total: usize,
         failures: &Failures,
     ) -> Vec<SessionPlan> {
-        let jobs: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|job| Mutex::new(Some(job))).collect();
-        let next = AtomicUsize::new(0);
-        // Each thread takes the next job until none is left, and returns the jobs it did by number.
-        let work = || {
-            // The thread's own copies of the names: no reference count is shared between cores.
-            let names: Vec<Arc<str>> = self.campaigns.iter().map(|p| Arc::from(p.campaign.name.as_str())).collect();
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(slot) = jobs.get(i) else { return done };
-                let job = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-                let job = job.expect("each job is taken once");
-                let sessions: Vec<SessionPlan> = job
-                    .borrow()
-                    .iter()
-                    .map(|c| {
-                        let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
-                        self.session(&names, c, failure)
-                    })
-                    .collect();
-                drop(job);
-                done.push((i, sessions));
-            }
+        // Each piece of work has its own copies of the names: no reference count is shared
+        // between cores.
+        let names =
+            || -> Vec<Arc<str>> { self.campaigns.iter().map(|p| Arc::from(p.campaign.name.as_str())).collect() };
+        let decide = |names: &mut Vec<Arc<str>>, job: J| -> Vec<SessionPlan> {
+            let sessions = job
+                .borrow()
+                .iter()
+                .map(|c| {
+                    let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
+                    self.session(names, c, failure)
+                })
+                .collect();
+            drop(job);
+            sessions
         };
-        let threads = threads.clamp(1, jobs.len().max(1));
-        let mut done: Vec<(usize, Vec<SessionPlan>)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut done = work();
-            for helper in helpers {
-                done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-            }
-            done
-        });
-        done.sort_unstable_by_key(|(i, _)| *i);
+        let done: Vec<Vec<SessionPlan>> = if jobs.len() < 2 || crate::cores::available() < 2 {
+            let mut names = names();
+            jobs.into_iter().map(|job| decide(&mut names, job)).collect()
+        } else {
+            jobs.into_par_iter().with_max_len(1).map_init(names, decide).collect()
+        };
         let mut sessions = Vec::with_capacity(total);
-        for (_, part) in done {
+        for part in done {
             sessions.extend(part);
         }
         sessions
@@ -703,10 +689,9 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         /// Whether the winner could not be decided (a `data_unavailable` skip).
         undecided: bool,
     }
-    /// A send or undecided decision of a customer.
+    /// A send or undecided decision of a customer (its session's start and conversation id are
+    /// looked up when sorting: a large run has hundreds of thousands of contenders).
     struct Contender<'s> {
-        started: Timestamp,
-        conversation: &'s str,
         customer: &'s str,
         at: (usize, usize),
         undecided: bool,
@@ -726,13 +711,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                     Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
                     Outcome::Skip { .. } => continue,
                 };
-                let contender = Contender {
-                    started: s.started,
-                    conversation: &s.conversation_id,
-                    customer,
-                    at: (si, di),
-                    undecided,
-                };
+                let contender = Contender { customer, at: (si, di), undecided };
                 by_campaign[campaign_at(di, &d.campaign)].push(contender);
             }
         }
@@ -741,7 +720,11 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
             // Oldest session first, then by conversation id (a stable sort, and already so when
             // the sessions are, as the pipeline orders them).
-            contenders.sort_by(|a, b| (a.started, a.conversation).cmp(&(b.started, b.conversation)));
+            let key = |c: &Contender<'_>| {
+                let s = &sessions[c.at.0];
+                (s.started, s.conversation_id.as_str())
+            };
+            contenders.sort_by(|a, b| key(a).cmp(&key(b)));
             let max_per_run = set.campaigns[campaign].limits.max_per_run;
             let mut picked = 0;
             for c in contenders.iter() {
@@ -907,9 +890,9 @@ mod tests {
                 c.session.started = ts(NOW) - SignedDuration::from_mins(i as i64);
                 c.session.external_contact_id = (i % 11 != 0).then(|| format!("contact-{}", i % 30));
                 if let Some(d) = &mut c.details {
-                    d.attributes.insert("plan".into(), ["premium", "basic", "gold"][i % 3].into());
+                    d.attributes.insert("plan", ["premium", "basic", "gold"][i % 3].into());
                     if i % 4 != 1 {
-                        d.attributes.insert("coupon".into(), format!("C{i}"));
+                        d.attributes.insert("coupon", format!("C{i}").into());
                     }
                 }
                 if i % 7 == 3 {
@@ -942,7 +925,7 @@ mod tests {
         let (candidates, failures) = candidates(60);
         for explain in [false, true] {
             let decider = Decider::new(&set, ts(NOW), explain);
-            let sequential = decider.decide_on(1, vec![&candidates[..]], candidates.len(), &failures);
+            let sequential = decider.decide_on(vec![&candidates[..]], candidates.len(), &failures);
             assert_eq!(sequential.len(), 60);
             let ids: Vec<&str> = sequential.iter().map(|s| s.conversation_id.as_str()).collect();
             let expected: Vec<String> = (0..60).map(|i| format!("conv-{i}")).collect();
@@ -966,11 +949,11 @@ mod tests {
             ] {
                 assert!(outcomes.contains(o), "{o}: {outcomes:?}");
             }
-            for (threads, per_job) in [(2, 1), (3, 4), (4, 7), (8, 100)] {
-                let parallel = decider.decide_on(threads, candidates.chunks(per_job).collect(), 60, &failures);
-                assert_eq!(json(&parallel), json(&sequential), "{threads} threads, {per_job} per job");
-                let owned = decider.decide_on(threads, in_jobs(candidates.clone(), per_job), 60, &failures);
-                assert_eq!(json(&owned), json(&sequential), "{threads} threads, {per_job} per job, owned");
+            for per_job in [1, 4, 7, 100] {
+                let parallel = decider.decide_on(candidates.chunks(per_job).collect(), 60, &failures);
+                assert_eq!(json(&parallel), json(&sequential), "{per_job} per job");
+                let owned = decider.decide_on(in_jobs(candidates.clone(), per_job), 60, &failures);
+                assert_eq!(json(&owned), json(&sequential), "{per_job} per job, owned");
             }
             // The whole plan too: the customer-wide rules see the same sessions.
             let plan = decider.plan(&candidates, &failures);

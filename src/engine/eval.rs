@@ -539,7 +539,6 @@ fn history_condition(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::campaign::JsonPathQuery;
@@ -569,7 +568,7 @@ pub(crate) mod tests {
 
     /// A fully loaded candidate with varied data.
     pub(crate) fn candidate() -> Candidate {
-        let attributes: BTreeMap<String, String> = [
+        let attributes: crate::model::TextMap = [
             ("plan", "premium"),
             ("page", "/Pricing/premium"),
             ("cart_value", "149.90"),
@@ -578,7 +577,7 @@ pub(crate) mod tests {
             ("empty", "  "),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k, std::sync::Arc::from(v)))
         .collect();
         Candidate {
             session: Session {
@@ -598,7 +597,7 @@ pub(crate) mod tests {
                 queue_name: Some("Sales".into()),
                 locale: Some("de-de".into()),
             }),
-            contact: Some(Some(Contact {
+            contact: Some(Some(Box::new(Contact {
                 id: "contact-1".into(),
                 first_name: Some("Zoë".into()),
                 last_name: Some("Öberg".into()),
@@ -613,7 +612,7 @@ pub(crate) mod tests {
                 .into_iter()
                 .collect(),
                 merge_set: vec![],
-            })),
+            }))),
             history: Some(vec![
                 past("p1", "2026-11-20T10:00:00Z", Some("Billing - Unresolved")),
                 past("p2", "2026-10-01T10:00:00Z", Some("Sale")),
@@ -762,7 +761,7 @@ pub(crate) mod tests {
     ];
 
     /// The answers of [`JSONPATHS`] over `raw`, as the details loader computes them.
-    fn answers(raw: &serde_json::Value) -> Vec<(String, Value<'static>)> {
+    fn answers(raw: &serde_json::Value) -> Vec<(std::sync::Arc<str>, Value<'static>)> {
         JSONPATHS
             .iter()
             .map(|s| {
@@ -1097,11 +1096,11 @@ pub(crate) mod tests {
         fn hostile_values_evaluate_and_render_literally(value in hostile_string()) {
             let mut c = candidate();
             let details = c.details.as_mut().unwrap();
-            details.attributes.insert("plan".into(), value.clone());
+            details.attributes.insert("plan", value.as_str().into());
             details.jsonpath = answers(&raw_details(serde_json::json!(value.clone())));
             if let Some(Some(contact)) = c.contact.as_mut() {
                 contact.first_name = Some(value.clone());
-                contact.custom_fields.insert("loyalty_level".into(), serde_json::json!(value.clone()));
+                contact.custom_fields.insert("loyalty_level", serde_json::json!(value.clone()));
             }
             let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 90), ts(NOW));
             let re = regex::Regex::new(r"\{\{.*\}\}").unwrap();

@@ -908,7 +908,7 @@ mod tests {
                         for key in
                             ["plan", "page", "cart_value", "language", "opt_out", "segment", "customer_time_zone"]
                         {
-                            assert!(d.attributes.contains_key(key), "{id} lacks {key}");
+                            assert!(d.attributes.get(key).is_some(), "{id} lacks {key}");
                         }
                         assert!(d.queue_name.is_some() && d.locale.is_some(), "{id}");
                     }
@@ -967,7 +967,7 @@ mod tests {
             let s01 = get(S01_DUPLICATED);
             assert_eq!(s01.session.customer_name.as_deref(), Some("Zoë Fischer"));
             let Ok(d) = &s01.details else { panic!("S01 has details") };
-            assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
+            assert_eq!(d.attributes.get("cart_value").map(|v| &**v), Some("149.90"));
 
             // S27's 7-day-old conversation is listed twice in the snapshot's history but counts once.
             let s27 = get(S27_DUPLICATE_HISTORY);

@@ -3,7 +3,7 @@
 //! unknown fields are ignored, so new API fields never break a run. Raw JSON is kept where a
 //! `jsonpath:` condition may look (conversation details).
 
-use std::collections::BTreeMap;
+use crate::model::{Map, TextMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,8 +107,9 @@ pub struct Participant {
     pub queue_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, String>,
+    /// Read into the model's compact map: the attributes are moved into the model as they are.
+    #[serde(default, skip_serializing_if = "TextMap::is_empty")]
+    pub attributes: TextMap,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrapup: Option<Wrapup>,
 }
@@ -144,7 +145,7 @@ pub struct ExternalContact {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub contact_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
+    pub custom_fields: Option<Map<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_set: Vec<EntityRef>,
 }

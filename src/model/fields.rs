@@ -335,7 +335,7 @@ impl<'a> View<'a> {
                 let Some(d) = &c.details else { return Resolved::Unknown(Needs::Details) };
                 match spec.path {
                     "customer.attributes.*" => {
-                        Value::from_opt_text(key.and_then(|k| d.attributes.get(k)).map(String::as_str))
+                        Value::from_opt_text(key.and_then(|k| d.attributes.get(k)).map(|v| &**v))
                     }
                     "customer.locale" => text(&d.locale),
                     "session.queue" => text(&d.queue_name),
@@ -606,7 +606,7 @@ fn map_of(entries: impl Iterator<Item = (minijinja::Value, minijinja::Value)>) -
 /// A map field (attributes, custom fields) without its blank or null entries.
 fn map_value(view: &View<'_>, spec: &FieldSpec) -> Option<minijinja::Value> {
     let c = view.candidate;
-    let entry = |k: &String, v: Value| Some((minijinja::Value::from(k.as_str()), template_value(&v)?));
+    let entry = |k: &str, v: Value| Some((minijinja::Value::from(k), template_value(&v)?));
     Some(match spec.path {
         "customer.attributes.*" => {
             let attributes = &c.details.as_ref()?.attributes;

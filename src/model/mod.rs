@@ -8,14 +8,16 @@
 //! that is `None` has not been loaded, and conditions over it evaluate to "unknown".
 
 pub mod fields;
+pub mod map;
 pub mod normalize;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
+
+pub use map::{Map, TextMap};
 
 /// A typed value seen by a condition. Text is never compared as a number (or the other way
 /// round) unless a condition says `as: number`. Text is borrowed from the candidate when it can
@@ -155,8 +157,8 @@ pub struct Candidate {
     /// Conversation details (participant attributes); `None` until loaded.
     pub details: Option<Details>,
     /// The external contact: `None` until loaded, `Some(None)` when the session has no contact
-    /// or the contact does not exist.
-    pub contact: Option<Option<Contact>>,
+    /// or the contact does not exist. Boxed: most of a candidate's size otherwise.
+    pub contact: Option<Option<Box<Contact>>>,
     /// Every ended conversation of the customer within the longest look-back of the run, newest
     /// first; `None` until loaded. Each campaign narrows it to its own look-back window.
     pub history: Option<Vec<PastConversation>>,
@@ -167,19 +169,20 @@ pub struct Candidate {
     pub settled_by: Option<usize>,
 }
 
-/// What the analytics query tells about an active session.
+/// What the analytics query tells about an active session. The values most sessions share
+/// (direction, message type, queue and division ids) are shared through [`intern`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
     /// The conversation id.
     pub id: String,
     pub started: Timestamp,
     /// `inbound` or `outbound` (the conversation's originating direction).
-    pub direction: Option<String>,
+    pub direction: Option<Arc<str>>,
     /// The customer session's message type, e.g. `webmessaging`.
-    pub message_type: Option<String>,
+    pub message_type: Option<Arc<str>>,
     /// The queue the conversation was last routed to (id).
-    pub queue_id: Option<String>,
-    pub division_ids: Vec<String>,
+    pub queue_id: Option<Arc<str>>,
+    pub division_ids: Vec<Arc<str>>,
     pub external_tag: Option<String>,
     /// The customer's external contact id: who a web message can be sent to.
     pub external_contact_id: Option<String>,
@@ -191,21 +194,21 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize)]
 pub struct Details {
     /// The customer participant's attributes, as set by the Messenger or the flow.
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: TextMap,
     /// The queue name of the conversation's ACD participant.
-    pub queue_name: Option<String>,
+    pub queue_name: Option<Arc<str>>,
     /// The customer participant's locale, e.g. `en-us`.
-    pub locale: Option<String>,
+    pub locale: Option<Arc<str>>,
     /// The answer of each `jsonpath:` query of the campaigns (by its text), computed when the
     /// details were loaded: the raw JSON is not kept.
     #[serde(skip)]
-    pub jsonpath: Vec<(String, Value<'static>)>,
+    pub jsonpath: Vec<(Arc<str>, Value<'static>)>,
 }
 
 impl Details {
     /// What the `jsonpath:` query `text` found, if it was asked when the details were loaded.
     pub fn jsonpath(&self, text: &str) -> Option<&Value<'static>> {
-        self.jsonpath.iter().find(|(t, _)| t == text).map(|(_, v)| v)
+        self.jsonpath.iter().find(|(t, _)| **t == *text).map(|(_, v)| v)
     }
 }
 
@@ -219,8 +222,8 @@ pub struct Contact {
     pub personal_email: Option<String>,
     pub cell_phone: Option<String>,
     /// `ephemeral`, `identified` or `curated`.
-    pub contact_type: Option<String>,
-    pub custom_fields: BTreeMap<String, serde_json::Value>,
+    pub contact_type: Option<Arc<str>>,
+    pub custom_fields: Map<serde_json::Value>,
     /// The ids of contacts merged into this one: their history counts as the customer's too.
     pub merge_set: Vec<String>,
 }

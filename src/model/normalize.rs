@@ -56,6 +56,11 @@ fn non_blank_str(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// [`non_blank`], shared through [`intern`]: for the values many sessions or conversations repeat.
+fn non_blank_shared(v: Option<&String>) -> Option<std::sync::Arc<str>> {
+    non_blank_str(v.map(String::as_str)).map(intern)
+}
+
 /// [`non_blank`] of an owned string: kept as it is when it has no surrounding blanks.
 fn non_blank_owned(v: Option<String>) -> Option<String> {
     let s = v?;
@@ -90,13 +95,13 @@ fn latest_segment_value<'a>(
 
 /// The queue the conversation was last routed to: the latest segment `queueId` of the ACD
 /// participants, else of any participant (agents' segments carry the queue too).
-fn last_queue_id(conv: &AnalyticsConversation) -> Option<String> {
+fn last_queue_id(conv: &AnalyticsConversation) -> Option<std::sync::Arc<str>> {
     fn queue(seg: &AnalyticsSegment) -> Option<&String> {
         seg.queue_id.as_ref()
     }
     latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), ACD), queue)
         .or_else(|| latest_segment_value(conv, |_| true, queue))
-        .cloned()
+        .map(|q| intern(q))
 }
 
 /// An active session as the analytics query describes it.
@@ -114,10 +119,10 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
     Some(Session {
         id: conv.conversation_id.clone(),
         started,
-        direction: non_blank(conv.originating_direction.as_ref()),
-        message_type: customer_session(customer).and_then(|s| non_blank(s.message_type.as_ref())),
+        direction: non_blank_shared(conv.originating_direction.as_ref()),
+        message_type: customer_session(customer).and_then(|s| non_blank_shared(s.message_type.as_ref())),
         queue_id: last_queue_id(conv),
-        division_ids: conv.division_ids.clone(),
+        division_ids: conv.division_ids.iter().map(|d| intern(d)).collect(),
         external_tag: non_blank(conv.external_tag.as_ref()),
         external_contact_id: non_blank(customer.external_contact_id.as_ref()),
         customer_name: non_blank(customer.participant_name.as_ref()),
@@ -138,7 +143,7 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         (conversation(raw.get(), None)?, Vec::new())
     } else {
         let json: serde_json::Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
-        let jsonpath = queries.iter().map(|q| (q.text.clone(), jsonpath_value(q, &json))).collect();
+        let jsonpath = queries.iter().map(|q| (std::sync::Arc::clone(&q.text), jsonpath_value(q, &json))).collect();
         (conversation(raw.get(), Some(json))?, jsonpath)
     };
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
@@ -148,10 +153,10 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         .rev()
         .find(|p| has_purpose(p.purpose.as_deref(), ACD) && named_queue(p))
         .or_else(|| conv.participants.iter().rev().find(named_queue))
-        .and_then(|p| non_blank(p.queue_name.as_ref()));
+        .and_then(|p| non_blank_shared(p.queue_name.as_ref()));
     let customer = conv.participants.iter_mut().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
     Ok(Details {
-        locale: customer.as_ref().and_then(|c| non_blank(c.locale.as_ref())),
+        locale: customer.as_ref().and_then(|c| non_blank_shared(c.locale.as_ref())),
         attributes: customer.map(|c| std::mem::take(&mut c.attributes)).unwrap_or_default(),
         queue_name,
         jsonpath,
@@ -207,7 +212,7 @@ pub fn contact(c: ExternalContact) -> Contact {
         work_email: non_blank_owned(c.work_email),
         personal_email: non_blank_owned(c.personal_email),
         cell_phone,
-        contact_type: non_blank(c.contact_type.as_ref()).map(|t| t.to_lowercase()),
+        contact_type: non_blank_str(c.contact_type.as_deref()).map(|t| intern(&t.to_lowercase())),
         custom_fields: c.custom_fields.unwrap_or_default(),
         merge_set,
     }
@@ -270,7 +275,7 @@ pub fn past_conversation(
         latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref());
     let wrap_up = wrap_up_id.map(|id| intern(wrapups.get(id).unwrap_or(id)));
     let wrap_up_id = wrap_up_id.map(|id| intern(id));
-    let queue_id = last_queue_id(conv).as_deref().map(intern);
+    let queue_id = last_queue_id(conv);
     let direction = non_blank_str(conv.originating_direction.as_deref()).map(intern);
     let mut out: Vec<(String, PastConversation)> = Vec::new();
     for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose.as_deref(), CUSTOMER)) {
@@ -312,6 +317,8 @@ pub fn collect_history(
     let mut keep = keep.into_iter();
     out.retain(|_| keep.next().unwrap_or(true));
     out.sort_by(|a, b| b.ended.cmp(&a.ended).then_with(|| a.id.cmp(&b.id)));
+    // Kept for the whole run: no room to spare (the buffer may be the source's, reused).
+    out.shrink_to_fit();
     out
 }
 
@@ -371,7 +378,7 @@ mod tests {
         assert_eq!(s.message_type.as_deref(), Some("webmessaging"));
         // The ACD participant is preferred over the agent's later segment, and its last segment wins.
         assert_eq!(s.queue_id.as_deref(), Some("q-billing"));
-        assert_eq!(s.division_ids, vec!["div-1".to_owned()]);
+        assert_eq!(s.division_ids, vec![std::sync::Arc::<str>::from("div-1")]);
         assert_eq!(s.external_tag.as_deref(), Some("order-42"));
         assert_eq!(s.external_contact_id.as_deref(), Some("ext-1"));
         assert_eq!(s.customer_name.as_deref(), Some("Zoë Fischer"));
@@ -448,8 +455,8 @@ mod tests {
     fn details_takes_customer_attributes_and_last_acd_queue_name() {
         let raw = details_json();
         let d = details(&raw_json(&raw), &[]).expect("valid details");
-        assert_eq!(d.attributes.get("plan").map(String::as_str), Some("premium"));
-        assert_eq!(d.attributes.get("cart_value").map(String::as_str), Some("149.90"));
+        assert_eq!(d.attributes.get("plan").map(|v| &**v), Some("premium"));
+        assert_eq!(d.attributes.get("cart_value").map(|v| &**v), Some("149.90"));
         assert_eq!(d.attributes.len(), 3);
         assert_eq!(d.locale.as_deref(), Some("de-de"));
         assert_eq!(d.queue_name.as_deref(), Some("Billing"));

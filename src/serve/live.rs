@@ -255,7 +255,6 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap as Map;
 
     use super::*;
     use crate::engine::decide::{Decider, Failures, SkipReason, apply_customer_windows};
@@ -275,7 +274,7 @@ mod tests {
             external_contact_id: Some(format!("contact-{id}")),
             customer_name: None,
         };
-        let attributes: Map<String, String> = zone.map(|z| ("tz".to_owned(), z.to_owned())).into_iter().collect();
+        let attributes: crate::model::TextMap = zone.map(|z| ("tz", std::sync::Arc::from(z))).into_iter().collect();
         let details = Details { attributes, queue_name: None, locale: None, jsonpath: Vec::new() };
         Candidate { session, details: Some(details), contact: None, history: None, settled_by: None }
     }

@@ -179,6 +179,7 @@ impl Store {
             Store::File(file) => {
                 // Zeroed only as it grows: it is reused for every window of a read.
                 if buf.len() < len {
+                    buf.reserve_exact(len - buf.len());
                     buf.resize(len, 0);
                 }
                 let window = &mut buf[..len];
