@@ -1,7 +1,7 @@
-//! How the CPU-bound stages (parsing a snapshot's lines, deciding, formatting JSON lines) use
-//! the cores: rayon's global pool, one thread per core, living as long as the run (so that their
-//! allocator heaps and the model's interner serve every stage), and the one helper that maps a
-//! slice on it in order.
+//! How the CPU-bound stages (reading and parsing a snapshot's lines, deciding, formatting JSON
+//! lines) use the cores: rayon's global pool, one thread per core, living as long as the run (so
+//! that their allocator heaps and the model's interner serve every stage), and the helpers that
+//! map, produce and sort on it in order.
 
 use std::sync::OnceLock;
 
@@ -24,6 +24,72 @@ pub fn map_in_order<T: Sync, R: Send>(items: &[T], min_parallel: usize, f: impl 
     items.par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
 }
 
+/// `produce(i, scratch)` for every `i` in `0..n`, handed to `take` in the order of `i` on this
+/// thread. With several cores, one task per core on the pool produces (task `r` takes items
+/// `r`, `r + tasks`, ..., with a `scratch` of its own, e.g. a read buffer), at most one item
+/// ahead of `take`. `take` returns `false` to stop: the tasks stop too. Called on the pool
+/// (whose threads would wait on each other), or with one core, it all runs on this thread.
+pub fn produce_in_order<S: Default, R: Send>(
+    n: usize,
+    produce: impl Fn(usize, &mut S) -> R + Sync,
+    take: &mut dyn FnMut(R) -> bool,
+) {
+    let tasks = available().min(n);
+    if tasks < 2 || rayon::current_thread_index().is_some() {
+        let mut scratch = S::default();
+        for i in 0..n {
+            if !take(produce(i, &mut scratch)) {
+                return;
+            }
+        }
+        return;
+    }
+    let produce = &produce;
+    rayon::in_place_scope(|scope| {
+        let produced: Vec<std::sync::mpsc::Receiver<R>> = (0..tasks)
+            .map(|task| {
+                let (give, produced) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move |_| {
+                    let mut scratch = S::default();
+                    for i in (task..n).step_by(tasks) {
+                        // No one takes it once `take` stopped.
+                        if give.send(produce(i, &mut scratch)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                produced
+            })
+            .collect();
+        for i in 0..n {
+            // A closed channel: the task panicked, which the scope raises when it ends.
+            let Ok(r) = produced[i % tasks].recv() else { break };
+            if !take(r) {
+                break;
+            }
+        }
+        // Dropping the receivers stops the tasks still producing.
+    });
+}
+
+/// [`map_in_order`] for owned items: `f` takes each item.
+pub fn map_owned_in_order<T: Send, R: Send>(items: Vec<T>, min_parallel: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if available() < 2 || items.len() < min_parallel.max(2) {
+        return items.into_iter().map(f).collect();
+    }
+    let f = &f;
+    items.into_par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
+}
+
+/// Sorts on the pool (large slices only).
+pub fn sort_unstable<T: Ord + Send>(items: &mut [T]) {
+    if available() < 2 || items.len() < 4096 {
+        items.sort_unstable();
+    } else {
+        items.par_sort_unstable();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -34,5 +100,42 @@ mod tests {
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
         assert!(super::map_in_order(&[] as &[u32], 0, |i| *i).is_empty());
+        let owned = super::map_owned_in_order((0..1000).collect(), 64, |i: u32| i * 2);
+        assert_eq!(owned, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn produces_in_order_and_stops_when_asked() {
+        // Each task counts its items in its own scratch: the values differ by task, the order
+        // of `take` is the order of the items.
+        let mut taken = Vec::new();
+        super::produce_in_order(
+            100,
+            |i, seen: &mut usize| {
+                *seen += 1;
+                i
+            },
+            &mut |i| {
+                taken.push(i);
+                true
+            },
+        );
+        assert_eq!(taken, (0..100).collect::<Vec<_>>());
+        let mut taken = Vec::new();
+        super::produce_in_order(100, |i, _: &mut ()| i, &mut |i| {
+            taken.push(i);
+            i < 10
+        });
+        assert_eq!(taken, (0..=10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sorts_large_and_small_slices() {
+        let mut large: Vec<u32> = (0..10_000).rev().collect();
+        super::sort_unstable(&mut large);
+        assert!(large.windows(2).all(|w| w[0] <= w[1]));
+        let mut small = vec![3, 1, 2];
+        super::sort_unstable(&mut small);
+        assert_eq!(small, [1, 2, 3]);
     }
 }

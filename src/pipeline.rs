@@ -90,7 +90,7 @@ pub async fn plan_observed<S: Source>(
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
-    let mut loader = Loader { source, options, failures: Failures::new(), progress };
+    let mut loader = Loader { source, options, failures: Failures::default(), progress };
     loader.details(&decider, &mut candidates).await;
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.contacts(&decider, &mut candidates).await;
@@ -151,16 +151,12 @@ struct Loader<'a, S> {
 impl<S: Source> Loader<'_, S> {
     /// The candidates (by index) for which a campaign still needs `what`.
     fn wanting(&self, decider: &Decider<'_>, candidates: &[Candidate], what: &[Needs]) -> Vec<usize> {
-        candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| {
-                let failed = self.failures.get(&c.session.id);
-                let needed = decider.still_needed(c);
-                what.iter().any(|n| needed.contains(n) && !failed.is_some_and(|f| f.contains_key(n)))
-            })
-            .map(|(i, _)| i)
-            .collect()
+        let wants = crate::cores::map_in_order(candidates, 256, |c| {
+            let failed = self.failures.get(&c.session.id);
+            let needed = decider.still_needed(c);
+            what.iter().any(|n| needed.contains(n) && !failed.is_some_and(|f| f.contains_key(n)))
+        });
+        wants.into_iter().enumerate().filter(|&(_, wants)| wants).map(|(i, _)| i).collect()
     }
 
     /// Settles the customers that a campaign is sure to message from the data loaded so far
@@ -180,10 +176,12 @@ impl<S: Source> Loader<'_, S> {
         }
         // Every session of each customer that still needs data: a send on any of them settles
         // the customer.
+        let needing = crate::cores::map_in_order(candidates, 256, |c| !decider.still_needed(c).is_empty());
         let open: FxHashSet<&str> = candidates
             .iter()
-            .filter(|c| !decider.still_needed(c).is_empty())
-            .filter_map(|c| c.session.external_contact_id.as_deref())
+            .zip(needing)
+            .filter(|&(_, needing)| needing)
+            .filter_map(|(c, _)| c.session.external_contact_id.as_deref())
             .collect();
         let checked: Vec<usize> = (0..candidates.len())
             .filter(|&i| candidates[i].session.external_contact_id.as_deref().is_some_and(|id| open.contains(id)))
@@ -341,30 +339,43 @@ impl<S: Source> Loader<'_, S> {
         if wanted.is_empty() {
             return;
         }
-        let ids_of = |c: &Candidate| -> Vec<String> {
+        let ids_of = |&i: &usize| -> Vec<String> {
+            let c = &candidates[i];
             let Some(id) = &c.session.external_contact_id else { return Vec::new() };
             normalize::customer_ids(id, c.contact.as_ref().and_then(Option::as_deref))
         };
-        let mut all_ids: Vec<String> = wanted.iter().flat_map(|&i| ids_of(&candidates[i])).collect();
-        all_ids.sort();
+        // Each wanted candidate's customer ids, and every customer once (sorted: a customer is
+        // known by its place in `all_ids`).
+        let ids: Vec<Vec<String>> = crate::cores::map_in_order(&wanted, 256, ids_of);
+        let mut all_ids: Vec<String> = ids.iter().flatten().cloned().collect();
+        crate::cores::sort_unstable(&mut all_ids);
         all_ids.dedup();
         let now = self.options.now;
         self.progress.start("earlier conversations", wanted.len());
-        // Each past conversation is normalized as it comes (once for each customer in it),
-        // indexed by customer, and then handed to the candidates whose customer it was.
+        // Each past conversation is normalized as it comes (on the source's readers), once for
+        // each wanted customer in it: `past[n]` is customer `owner[n]`'s.
         let mut past: Vec<Option<PastConversation>> = Vec::new();
-        let mut by_customer: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        let mut owner: Vec<u32> = Vec::new();
         let loaded = async {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
-            let normalize = |c: AnalyticsConversation| normalize::past_conversation(&c, &names);
-            let mut add = |entries: Vec<(String, PastConversation)>| {
-                for (customer, p) in entries {
-                    by_customer.entry(customer).or_default().push(past.len());
+            let all_ids = &all_ids;
+            let normalize = |c: AnalyticsConversation| -> Vec<(u32, PastConversation)> {
+                normalize::past_conversation(&c, &names)
+                    .into_iter()
+                    .filter_map(|(customer, p)| {
+                        let k = all_ids.binary_search_by(|id| id.as_str().cmp(customer)).ok()?;
+                        Some((u32::try_from(k).ok()?, p))
+                    })
+                    .collect()
+            };
+            let mut add = |entries: Vec<(u32, PastConversation)>| {
+                for (k, p) in entries {
+                    owner.push(k);
                     past.push(Some(p));
                 }
             };
-            self.source.history_mapped(&all_ids, since, now, &normalize, &mut add).await
+            self.source.history_mapped(all_ids, since, now, &normalize, &mut add).await
         };
         let loaded = loaded.await;
         self.progress.advance(wanted.len());
@@ -374,13 +385,29 @@ impl<S: Source> Loader<'_, S> {
             }
             return;
         }
+        // The entries of each customer, in the order they came: `of[first[k]..first[k + 1]]`.
+        let mut first = vec![0usize; all_ids.len() + 1];
+        for &k in &owner {
+            first[k as usize + 1] += 1;
+        }
+        for k in 0..all_ids.len() {
+            first[k + 1] += first[k];
+        }
+        let mut of = vec![0usize; past.len()];
+        let mut next = first.clone();
+        for (n, &k) in owner.iter().enumerate() {
+            of[next[k as usize]] = n;
+            next[k as usize] += 1;
+        }
+        drop((owner, next));
         // Which entries each candidate takes: for each conversation, the first of its
         // customers that is the candidate's (entries of one conversation are adjacent).
-        let mut taken: Vec<Vec<usize>> = Vec::with_capacity(wanted.len());
-        let mut takers = vec![0u32; past.len()];
-        for &i in &wanted {
-            let ids = ids_of(&candidates[i]);
-            let mut mine: Vec<usize> = ids.iter().filter_map(|id| by_customer.get(id)).flatten().copied().collect();
+        let taken: Vec<Vec<usize>> = crate::cores::map_in_order(&ids, 256, |ids| {
+            let mut mine: Vec<usize> = ids
+                .iter()
+                .filter_map(|id| all_ids.binary_search(id).ok())
+                .flat_map(|k| of[first[k]..first[k + 1]].iter().copied())
+                .collect();
             mine.sort_unstable();
             mine.dedup();
             let mut last_id: Option<&str> = None;
@@ -390,20 +417,34 @@ impl<S: Source> Loader<'_, S> {
                 last_id = id;
                 keep
             });
-            for &n in &mine {
-                takers[n] += 1;
-            }
-            taken.push(mine);
+            mine
+        });
+        drop((ids, of, first, all_ids));
+        let mut takers = vec![0u32; past.len()];
+        for &n in taken.iter().flatten() {
+            takers[n] += 1;
         }
-        drop(by_customer);
-        for (i, mine) in wanted.into_iter().zip(taken) {
-            // An entry only this candidate takes moves; a shared one is copied.
-            let entries = mine.into_iter().filter_map(|n| {
-                takers[n] -= 1;
-                if takers[n] == 0 { past[n].take() } else { past[n].clone() }
-            });
-            let c = &mut candidates[i];
-            c.history = Some(normalize::collect_history(entries.collect::<Vec<_>>(), &c.session.id));
+        // An entry only one candidate takes moves; a shared one is copied.
+        let entries: Vec<(Vec<PastConversation>, &str)> = taken
+            .into_iter()
+            .zip(&wanted)
+            .map(|(mine, &i)| {
+                let entries = mine
+                    .into_iter()
+                    .filter_map(|n| {
+                        takers[n] -= 1;
+                        if takers[n] == 0 { past[n].take() } else { past[n].clone() }
+                    })
+                    .collect();
+                (entries, candidates[i].session.id.as_str())
+            })
+            .collect();
+        drop(past);
+        let histories = crate::cores::map_owned_in_order(entries, 256, |(entries, current)| {
+            normalize::collect_history(entries, current)
+        });
+        for (i, history) in wanted.into_iter().zip(histories) {
+            candidates[i].history = Some(history);
         }
     }
 

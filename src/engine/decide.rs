@@ -173,7 +173,7 @@ pub struct Plan {
 }
 
 /// Why parts of a session's data could not be loaded: conversation id -> part -> error.
-pub type Failures = HashMap<String, BTreeMap<Needs, String>>;
+pub type Failures = FxHashMap<String, BTreeMap<Needs, String>>;
 
 /// How many sessions a thread of [`Decider::decide`] takes at a time: enough that taking them
 /// costs nothing in comparison, few enough that the threads finish together.
@@ -882,7 +882,7 @@ mod tests {
     /// Candidates with every mix of loaded, missing and failed data, some customers with two
     /// sessions, some without a contact id.
     fn candidates(n: usize) -> (Vec<Candidate>, Failures) {
-        let mut failures = Failures::new();
+        let mut failures = Failures::default();
         let candidates = (0..n)
             .map(|i| {
                 let mut c = candidate();
@@ -1090,7 +1090,7 @@ mod tests {
         );
         let set =
             loaded.set.unwrap_or_else(|| panic!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false)));
-        let sessions = Decider::new(&set, ts(NOW), false).decide(&[candidate()], &Failures::new());
+        let sessions = Decider::new(&set, ts(NOW), false).decide(&[candidate()], &Failures::default());
         let outcomes: Vec<String> = sessions[0]
             .decisions
             .iter()

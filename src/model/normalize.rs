@@ -256,7 +256,7 @@ pub fn history<'a>(
     let past = convs.into_iter().filter_map(|conv| {
         past_conversation(conv, wrapups)
             .into_iter()
-            .find(|(customer, _)| customer_ids.contains(customer))
+            .find(|(customer, _)| customer_ids.contains(*customer))
             .map(|(_, p)| p)
     });
     collect_history(past, current_conversation)
@@ -265,10 +265,10 @@ pub fn history<'a>(
 /// One ended conversation as the model sees it, once for each customer in it (the customer
 /// participants' distinct external contact ids, in participant order; usually one): the media
 /// is the customer's own. Nothing when it has not ended (or its end does not parse).
-pub fn past_conversation(
-    conv: &AnalyticsConversation,
+pub fn past_conversation<'c>(
+    conv: &'c AnalyticsConversation,
     wrapups: &HashMap<String, String>,
-) -> Vec<(String, PastConversation)> {
+) -> Vec<(&'c str, PastConversation)> {
     let Some(ended) = conv.conversation_end.as_deref().and_then(parse_time) else { return Vec::new() };
     let started = parse_time(&conv.conversation_start).unwrap_or(ended);
     let wrap_up_id =
@@ -277,7 +277,7 @@ pub fn past_conversation(
     let wrap_up_id = wrap_up_id.map(|id| intern(id));
     let queue_id = last_queue_id(conv);
     let direction = non_blank_str(conv.originating_direction.as_deref()).map(intern);
-    let mut out: Vec<(String, PastConversation)> = Vec::new();
+    let mut out: Vec<(&str, PastConversation)> = Vec::new();
     for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose.as_deref(), CUSTOMER)) {
         let Some(id) = &customer.external_contact_id else { continue };
         if out.iter().any(|(seen, _)| seen == id) {
@@ -285,7 +285,7 @@ pub fn past_conversation(
         }
         let media = customer_session(customer);
         out.push((
-            id.clone(),
+            id,
             PastConversation {
                 id: conv.conversation_id.clone(),
                 started,

@@ -296,7 +296,7 @@ mod tests {
             candidate("bad", Some("Mars/Olympus")),
         ];
         let decider = Decider::new(&set, now, false);
-        let failures = Failures::new();
+        let failures = Failures::default();
         let mut sessions = decider.decide(&candidates, &failures);
         apply_customer_windows(&set, &candidates, &mut sessions, now);
         let outcome = |i: usize| match &sessions[i].decisions[0].outcome {
