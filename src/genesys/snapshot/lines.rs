@@ -622,15 +622,16 @@ enum LineFault {
 /// block). `bytes` holds each such line whole.
 fn key_block(bytes: &[u8], from: u64, own: Range<usize>) -> Block {
     let end = own.end.min(bytes.len());
-    let first_line = if own.start == 0 {
-        0
+    // The newline before the block's first line, and whether it is one of the block's own.
+    let (first_line, newline_before) = if own.start == 0 {
+        (0, false)
     } else {
-        memchr::memchr(b'\n', &bytes[own.start - 1..]).map_or(bytes.len(), |i| own.start + i)
+        match memchr::memchr(b'\n', &bytes[own.start - 1..]) {
+            Some(i) => (own.start + i, i > 0 && own.start - 1 + i < end),
+            None => (bytes.len(), false),
+        }
     };
-    let mut block =
-        Block { newlines: memchr::memchr_iter(b'\n', &bytes[own.start..end]).count(), lines: Vec::new(), first: None };
-    // Newlines of the block before the line at `at`.
-    let mut before = usize::from(first_line > own.start);
+    let mut block = Block { newlines: usize::from(newline_before), lines: Vec::new(), first: None };
     let mut at = first_line;
     while at < end {
         let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
@@ -649,9 +650,12 @@ fn key_block(bytes: &[u8], from: u64, own: Range<usize>) -> Block {
                 }
                 Err(_) => (Span { offset, len: 0 }, Err(LineFault::TooLong)),
             };
-            block.lines.push((span, before, key));
+            // The newlines of the block before this line: one ends each line before it.
+            block.lines.push((span, block.newlines, key));
         }
-        before += 1;
+        if line_end < end {
+            block.newlines += 1;
+        }
         at = line_end + 1;
     }
     block
