@@ -24,21 +24,17 @@ pub fn map_in_order<T: Sync, R: Send>(items: &[T], min_parallel: usize, f: impl 
     items.par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
 }
 
-/// `produce(i, scratch)` for every `i` in `0..n`, handed to `take` in the order of `i` on this
-/// thread. With several cores, one task per core on the pool produces (task `r` takes items
-/// `r`, `r + tasks`, ..., with a `scratch` of its own, e.g. a read buffer), at most one item
-/// ahead of `take`. `take` returns `false` to stop: the tasks stop too. Called on the pool
-/// (whose threads would wait on each other), or with one core, it all runs on this thread.
-pub fn produce_in_order<S: Default, R: Send>(
-    n: usize,
-    produce: impl Fn(usize, &mut S) -> R + Sync,
-    take: &mut dyn FnMut(R) -> bool,
-) {
+/// `produce(i)` for every `i` in `0..n`, handed to `take` in the order of `i` on this thread.
+/// With several cores, one task per core on the pool produces (task `r` takes items `r`,
+/// `r + tasks`, ...), at most one item ahead of `take`. `take` returns `false` to stop: the tasks
+/// stop too. `take` must not wait on the pool (its threads may be waiting on `take`). Called on
+/// the pool (whose threads would wait on each other), or with one core, it all runs on this
+/// thread.
+pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, take: &mut dyn FnMut(R) -> bool) {
     let tasks = available().min(n);
     if tasks < 2 || rayon::current_thread_index().is_some() {
-        let mut scratch = S::default();
         for i in 0..n {
-            if !take(produce(i, &mut scratch)) {
+            if !take(produce(i)) {
                 return;
             }
         }
@@ -50,10 +46,9 @@ pub fn produce_in_order<S: Default, R: Send>(
             .map(|task| {
                 let (give, produced) = std::sync::mpsc::sync_channel(1);
                 scope.spawn(move |_| {
-                    let mut scratch = S::default();
                     for i in (task..n).step_by(tasks) {
                         // No one takes it once `take` stopped.
-                        if give.send(produce(i, &mut scratch)).is_err() {
+                        if give.send(produce(i)).is_err() {
                             break;
                         }
                     }
@@ -106,23 +101,14 @@ mod tests {
 
     #[test]
     fn produces_in_order_and_stops_when_asked() {
-        // Each task counts its items in its own scratch: the values differ by task, the order
-        // of `take` is the order of the items.
         let mut taken = Vec::new();
-        super::produce_in_order(
-            100,
-            |i, seen: &mut usize| {
-                *seen += 1;
-                i
-            },
-            &mut |i| {
-                taken.push(i);
-                true
-            },
-        );
+        super::produce_in_order(100, |i| i, &mut |i| {
+            taken.push(i);
+            true
+        });
         assert_eq!(taken, (0..100).collect::<Vec<_>>());
         let mut taken = Vec::new();
-        super::produce_in_order(100, |i, _: &mut ()| i, &mut |i| {
+        super::produce_in_order(100, |i| i, &mut |i| {
             taken.push(i);
             i < 10
         });

@@ -302,7 +302,7 @@ impl Index {
         // Block `b`: the lines that start in `b * chunk..(b + 1) * chunk`, seen from the byte
         // before it (does a line start at its first byte?) to the end of the file (the line
         // that crosses its end is keyed whole; only the pages read are mapped in).
-        let key = |b: usize, _: &mut ()| {
+        let key = |b: usize| {
             let start = b as u64 * chunk;
             let end = (start + chunk).min(len);
             let from = start.saturating_sub(1);
@@ -349,7 +349,7 @@ impl Index {
     ) -> Result<(), SnapshotError> {
         let windows = &windows(spans);
         // Maps the lines of window `w`, seen in memory or mapped from the file.
-        let map_window = |w: usize, _: &mut ()| -> Result<Vec<T>, SnapshotError> {
+        let map_window = |w: usize| -> Result<Vec<T>, SnapshotError> {
             let (start, end) = windows[w];
             let first = spans[start].offset;
             let len = usize::try_from(spans[end - 1].end() - first).unwrap_or(usize::MAX);
