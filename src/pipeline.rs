@@ -236,7 +236,7 @@ impl<S: Source> Loader<'_, S> {
     async fn details(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
         let wanted = self.wanting(decider, candidates, &[Needs::Details]);
         let ids: Vec<String> = wanted.iter().map(|&i| candidates[i].session.id.clone()).collect();
-        let queries = decider.set.jsonpath_queries();
+        let queries = normalize::Queries::new(decider.set.jsonpath_queries());
         let progress = self.progress;
         progress.start("conversation details", ids.len());
         let normalize = |k: usize, raw: Result<&RawValue, SourceError>| {

@@ -863,10 +863,12 @@ mod tests {
                 .expect("active sessions")
             {
                 let session = normalize::session(&conv).expect("every demo session has a customer and a start");
-                let details = match source.conversation(&session.id).await {
-                    Ok(raw) => Ok(normalize::details(&raw, &[]).expect("demo details normalize")),
-                    Err(e) => Err(e),
-                };
+                let details =
+                    match source.conversation(&session.id).await {
+                        Ok(raw) => Ok(normalize::details(&raw, &normalize::Queries::new(Vec::new()))
+                            .expect("demo details normalize")),
+                        Err(e) => Err(e),
+                    };
                 let (contact, history) = match &session.external_contact_id {
                     None => (None, Vec::new()),
                     Some(id) => {

@@ -10,6 +10,7 @@
 pub mod fields;
 pub mod map;
 pub mod normalize;
+pub mod reach;
 
 use std::borrow::Cow;
 use std::sync::Arc;

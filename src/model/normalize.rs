@@ -136,15 +136,19 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// the last participant of any purpose that does (an agent's participant names the queue the
 /// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
 /// answered now, over the raw JSON, which is then dropped.
-pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, NormalizeError> {
-    // The text is parsed once: into a JSON tree when a query needs one (the queries answered,
-    // the typed part is then taken out of the tree), else straight into the typed part.
-    let (mut conv, jsonpath) = if queries.is_empty() {
+pub fn details(raw: &RawValue, queries: &Queries<'_>) -> Result<Details, NormalizeError> {
+    let (mut conv, jsonpath) = if queries.list.is_empty() {
         (conversation(raw.get(), None)?, Vec::new())
-    } else {
+    } else if queries.reach.is_all() {
+        // A query may read anything: one JSON tree, the queries answered, the typed part then
+        // taken out of it.
         let json: serde_json::Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
-        let jsonpath = queries.iter().map(|q| (std::sync::Arc::clone(&q.text), jsonpath_value(q, &json))).collect();
+        let jsonpath = queries.answer(&json);
         (conversation(raw.get(), Some(json))?, jsonpath)
+    } else {
+        // A tree of only what the queries can read, and the typed part parsed on its own.
+        let json = queries.reach.read(raw.get()).expect("a RawValue is valid JSON");
+        (conversation(raw.get(), None)?, queries.answer(&json))
     };
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
     let queue_name = conv
@@ -161,6 +165,25 @@ pub fn details(raw: &RawValue, queries: &[&JsonPathQuery]) -> Result<Details, No
         queue_name,
         jsonpath,
     })
+}
+
+/// The campaigns' `jsonpath:` queries, with what they can read of a conversation's details.
+pub struct Queries<'q> {
+    list: Vec<&'q JsonPathQuery>,
+    reach: super::reach::Reach,
+}
+
+impl<'q> Queries<'q> {
+    pub fn new(list: Vec<&'q JsonPathQuery>) -> Self {
+        let parsed: Vec<_> = list.iter().map(|q| &q.query).collect();
+        let reach = super::reach::Reach::of(&parsed);
+        Queries { list, reach }
+    }
+
+    /// Each query's answer over `json`, with the query's text.
+    fn answer(&self, json: &serde_json::Value) -> Vec<(std::sync::Arc<str>, Value<'static>)> {
+        self.list.iter().map(|q| (std::sync::Arc::clone(&q.text), jsonpath_value(q, json))).collect()
+    }
 }
 
 /// The typed part of conversation details, taken out of `json` when it was parsed, else parsed
@@ -454,7 +477,7 @@ mod tests {
     #[test]
     fn details_takes_customer_attributes_and_last_acd_queue_name() {
         let raw = details_json();
-        let d = details(&raw_json(&raw), &[]).expect("valid details");
+        let d = details(&raw_json(&raw), &Queries::new(Vec::new())).expect("valid details");
         assert_eq!(d.attributes.get("plan").map(|v| &**v), Some("premium"));
         assert_eq!(d.attributes.get("cart_value").map(|v| &**v), Some("149.90"));
         assert_eq!(d.attributes.len(), 3);
@@ -471,12 +494,18 @@ mod tests {
     fn details_answer_the_jsonpath_queries_asked() {
         let text = "$.participants[?@.purpose == 'acd'].queueName";
         let q = JsonPathQuery { text: text.into(), query: jsonpath_rust::parser::parse_json_path(text).unwrap() };
-        let d = details(&raw_json(&details_json()), &[&q]).expect("valid details");
-        assert_eq!(
-            d.jsonpath(text),
-            Some(&Value::List(vec![Value::Text("Sales".into()), Value::Text("Billing".into())]))
-        );
+        let d = details(&raw_json(&details_json()), &Queries::new(vec![&q])).expect("valid details");
+        let both = Some(&Value::List(vec![Value::Text("Sales".into()), Value::Text("Billing".into())]));
+        assert_eq!(d.jsonpath(text), both);
         assert_eq!(d.jsonpath("$.other"), None);
+        // With a query that reads the whole document (a descendant segment): the same answers,
+        // and the same typed part.
+        let all = "$..queueName";
+        let r = JsonPathQuery { text: all.into(), query: jsonpath_rust::parser::parse_json_path(all).unwrap() };
+        let whole = details(&raw_json(&details_json()), &Queries::new(vec![&q, &r])).expect("valid details");
+        assert_eq!(whole.jsonpath(text), both);
+        assert_eq!(whole.jsonpath(all), Some(&jsonpath_value(&r, &details_json())));
+        assert_eq!((whole.queue_name, whole.attributes, whole.locale), (d.queue_name, d.attributes, d.locale));
     }
 
     #[test]
@@ -486,7 +515,7 @@ mod tests {
             p.remove("attributes");
             p.remove("locale");
         }
-        let d = details(&raw_json(&raw), &[]).expect("valid details");
+        let d = details(&raw_json(&raw), &Queries::new(Vec::new())).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
     }
@@ -498,7 +527,7 @@ mod tests {
             {"purpose": "acd", "queueId": "q-x"},
             {"purpose": "agent", "queueName": "Support"}
         ]});
-        let d = details(&raw_json(&raw), &[]).expect("valid details");
+        let d = details(&raw_json(&raw), &Queries::new(Vec::new())).expect("valid details");
         assert_eq!(d.queue_name.as_deref(), Some("Support"));
         assert!(d.attributes.is_empty());
     }
@@ -506,7 +535,7 @@ mod tests {
     #[test]
     fn details_without_customer_participant() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "acd", "queueName": "Sales"}]});
-        let d = details(&raw_json(&raw), &[]).expect("valid details");
+        let d = details(&raw_json(&raw), &Queries::new(Vec::new())).expect("valid details");
         assert!(d.attributes.is_empty());
         assert_eq!(d.locale, None);
         assert_eq!(d.queue_name.as_deref(), Some("Sales"));
@@ -515,12 +544,13 @@ mod tests {
     #[test]
     fn details_of_the_wrong_shape_name_the_place() {
         let raw = json!({"id": "c-1", "participants": [{"purpose": "customer", "attributes": {"cart_value": 149.9}}]});
-        let err = details(&raw_json(&raw), &[]).expect_err("attributes are strings");
+        let err = details(&raw_json(&raw), &Queries::new(Vec::new())).expect_err("attributes are strings");
         let text = err.to_string();
         assert!(text.contains("participants[0].attributes.cart_value"), "{text}");
         assert!(text.contains("expected a string"), "{text}");
 
-        let err = details(&raw_json(&json!({"participants": []})), &[]).expect_err("id is required");
+        let err =
+            details(&raw_json(&json!({"participants": []})), &Queries::new(Vec::new())).expect_err("id is required");
         assert!(err.to_string().contains("missing field `id`"), "{err}");
     }
 
