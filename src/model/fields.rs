@@ -467,7 +467,7 @@ impl TemplateContext {
     ) -> minijinja::Value {
         let shape = shape();
         let window = view.history.map(<[PastConversation]>::len);
-        let mut root = BTreeMap::new();
+        let mut root = Vec::with_capacity(shape.len() + extras.len());
         for (i, top) in shape.iter().enumerate().filter(|(i, _)| roots.contains(*i)) {
             let maps = if top.per_window {
                 let at = match self.windows.iter().position(|(w, _)| *w == window) {
@@ -485,12 +485,12 @@ impl TemplateContext {
                 &mut self.shared
             };
             let map = maps[i].get_or_insert_with(|| build(&top.entries, view, &mut self.conversations));
-            root.insert(top.key.clone(), map.clone());
+            root.push((top.key.clone(), map.clone()));
         }
         for (key, value) in extras {
-            root.insert(minijinja::Value::from(*key), (*value).clone());
+            root.push((minijinja::Value::from(*key), (*value).clone()));
         }
-        minijinja::Value::from_object(root)
+        map_of(root.into_iter())
     }
 }
 
@@ -600,7 +600,35 @@ fn field_value(
 }
 
 fn map_of(entries: impl Iterator<Item = (minijinja::Value, minijinja::Value)>) -> minijinja::Value {
-    minijinja::Value::from_object(entries.collect::<BTreeMap<minijinja::Value, minijinja::Value>>())
+    let mut entries: Vec<(minijinja::Value, minijinja::Value)> = entries.collect();
+    // The callers give their keys sorted and once each; should one not, the map is still a map:
+    // sorted, the last of a repeated key kept (as a `BTreeMap` collected from them would be).
+    if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+        entries.reverse();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    }
+    minijinja::Value::from_object(SortedMap(entries))
+}
+
+/// A map of the template context: its entries sorted by key, found by binary search. It reads
+/// and prints as a `BTreeMap` would (keys in order), without a tree node per entry: every
+/// session's context is built anew, and the maps were most of its cost.
+#[derive(Debug)]
+struct SortedMap(Vec<(minijinja::Value, minijinja::Value)>);
+
+impl minijinja::value::Object for SortedMap {
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|at| self.0[at].1.clone())
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::ObjectExt::mapped_rev_key_value_enumerator(self, |this| Box::new(this.0.iter().cloned()))
+    }
+
+    fn enumerator_len(self: &std::sync::Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
 }
 
 /// A map field (attributes, custom fields) without its blank or null entries.
@@ -813,6 +841,29 @@ mod tests {
         assert_eq!(template_value(&Value::Number(-3.0)), Some(minijinja::Value::from(-3i64)));
         assert_eq!(template_value(&Value::Number(2.5)), Some(minijinja::Value::from(2.5)));
         assert_eq!(template_value(&Value::Number(f64::NAN)), Some(minijinja::Value::from(())));
+    }
+
+    /// The context's maps read and print as a `BTreeMap` of the same entries does: keys in
+    /// order, found by name, a repeated key the last one.
+    #[test]
+    fn context_maps_read_like_maps() {
+        let v = |s: &str| minijinja::Value::from(s);
+        let entries = [(v("b"), v("2")), (v("a"), v("1")), (v("c"), v("3")), (v("a"), v("9"))];
+        let ours = map_of(entries.clone().into_iter());
+        let tree = minijinja::Value::from_object(entries.into_iter().collect::<BTreeMap<_, _>>());
+        let env = minijinja::Environment::new();
+        let out =
+            |t: &str, m: &minijinja::Value| env.render_str(t, minijinja::context! { m => m.clone() }).expect("ok");
+        let templates = [
+            "{{ m.a }} {{ m['c'] }} {{ m.z is defined }} {{ m|length }}",
+            "{% for k, v in m|items %}{{ k }}={{ v }} {% endfor %}",
+            "{% for k in m %}{{ k }}{% endfor %} {{ m|list }} {{ 'b' in m }} {{ m }}",
+            "{{ m|dictsort(reverse=true) }} {{ m|items|reverse|list }} {{ m == m }}",
+        ];
+        for t in templates {
+            assert_eq!(out(t, &ours), out(t, &tree), "{t}");
+        }
+        assert_eq!(out(templates[1], &ours), "a=9 b=2 c=3 ");
     }
 
     /// A template's context holds only the top-level maps it may read.
