@@ -24,6 +24,19 @@ pub fn map_in_order<T: Sync, R: Send>(items: &[T], min_parallel: usize, f: impl 
     items.par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
 }
 
+/// [`map_in_order`] with each item's index: `f(i, &items[i])`.
+pub fn map_indexed_in_order<T: Sync, R: Send>(
+    items: &[T],
+    min_parallel: usize,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
+    if available() < 2 || items.len() < min_parallel.max(2) {
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    }
+    let f = &f;
+    items.par_iter().enumerate().with_min_len((min_parallel / 4).max(1)).map(|(i, t)| f(i, t)).collect()
+}
+
 /// `produce(i)` for every `i` in `0..n`, handed to `take` in the order of `i` on this thread.
 /// With several cores, one task per core on the pool produces (task `r` takes items `r`,
 /// `r + tasks`, ...), at most one item ahead of `take`. `take` returns `false` to stop: the tasks
@@ -95,6 +108,10 @@ mod tests {
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
         assert!(super::map_in_order(&[] as &[u32], 0, |i| *i).is_empty());
+        for min in [0, 64, 5000] {
+            let indexed = super::map_indexed_in_order(&items, min, |i, item| (i, *item));
+            assert!(indexed.iter().all(|&(i, item)| i as u32 == item) && indexed.len() == items.len());
+        }
         let owned = super::map_owned_in_order((0..1000).collect(), 64, |i: u32| i * 2);
         assert_eq!(owned, items.iter().map(|i| i * 2).collect::<Vec<_>>());
     }

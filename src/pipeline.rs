@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
-use crate::fxhash::{FxHashMap, FxHashSet};
+use crate::fxhash::FxHashSet;
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
@@ -90,7 +90,8 @@ pub async fn plan_observed<S: Source>(
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
-    let mut loader = Loader { source, options, failures: Failures::default(), progress };
+    let customers = Customers::of(&candidates);
+    let mut loader = Loader { source, options, failures: Failures::default(), progress, customers };
     loader.details(&decider, &mut candidates).await;
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.contacts(&decider, &mut candidates).await;
@@ -146,6 +147,99 @@ struct Loader<'a, S> {
     /// Why data could not be loaded, by conversation id and part.
     failures: Failures,
     progress: &'a dyn Progress,
+    /// Each candidate's customer by number (the candidates never move once sorted).
+    customers: Customers,
+}
+
+/// A list that grows a piece at a time (never copied to a larger buffer, as a `Vec` is while it
+/// grows: 200,000 past conversations are 30 MB) and is handed out a piece at a time, each piece
+/// freed once handed out.
+struct Pieces<T> {
+    pieces: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Pieces<T> {
+    fn default() -> Self {
+        Pieces { pieces: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Pieces<T> {
+    const PIECE: usize = 4096;
+
+    fn push(&mut self, item: T) {
+        match self.pieces.last_mut() {
+            Some(piece) if piece.len() < Self::PIECE => piece.push(item),
+            _ => {
+                let mut piece = Vec::with_capacity(Self::PIECE);
+                piece.push(item);
+                self.pieces.push(piece);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, n: usize) -> &T {
+        &self.pieces[n / Self::PIECE][n % Self::PIECE]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every item in order; each piece is freed as soon as its items are taken.
+    fn into_iter(self) -> impl Iterator<Item = T> {
+        self.pieces.into_iter().flatten()
+    }
+}
+
+/// The candidates' customers (their external contact ids), numbered in the order of their ids,
+/// so that the stages count and mark customers in plain vectors rather than in maps of id
+/// strings (100,000 candidates are 100,000 hashes and probes per map, on one thread).
+struct Customers {
+    /// Each candidate's customer number; [`Customers::NONE`] for a session without a customer.
+    of: Vec<u32>,
+    /// How many customers.
+    count: usize,
+    /// A candidate of each customer (where its id is read).
+    one: Vec<u32>,
+}
+
+impl Customers {
+    const NONE: u32 = u32::MAX;
+
+    fn of(candidates: &[Candidate]) -> Self {
+        let mut by_id: Vec<(&str, u32)> = candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((c.session.external_contact_id.as_deref()?, u32::try_from(i).ok()?)))
+            .collect();
+        crate::cores::sort_unstable(&mut by_id);
+        let mut of = vec![Self::NONE; candidates.len()];
+        let mut one = Vec::new();
+        let mut last: Option<&str> = None;
+        for (id, i) in by_id {
+            if last != Some(id) {
+                one.push(i);
+                last = Some(id);
+            }
+            of[i as usize] = u32::try_from(one.len() - 1).expect("fewer customers than candidates");
+        }
+        Customers { of, count: one.len(), one }
+    }
+
+    /// Customer `k`'s id.
+    fn id<'c>(&self, k: usize, candidates: &'c [Candidate]) -> &'c str {
+        let one = &candidates[self.one[k] as usize];
+        one.session.external_contact_id.as_deref().expect("a numbered customer's session has its id")
+    }
+
+    /// Candidate `i`'s customer number.
+    fn get(&self, i: usize) -> Option<usize> {
+        let k = self.of[i];
+        (k != Self::NONE).then_some(k as usize)
+    }
 }
 
 impl<S: Source> Loader<'_, S> {
@@ -174,37 +268,39 @@ impl<S: Source> Loader<'_, S> {
         if self.options.explain {
             return Ok(());
         }
+        let customers = &self.customers;
         // Every session of each customer that still needs data: a send on any of them settles
         // the customer.
         let needing = crate::cores::map_in_order(candidates, 256, |c| !decider.still_needed(c).is_empty());
-        let open: FxHashSet<&str> = candidates
-            .iter()
-            .zip(needing)
-            .filter(|&(_, needing)| needing)
-            .filter_map(|(c, _)| c.session.external_contact_id.as_deref())
-            .collect();
-        let checked: Vec<usize> = (0..candidates.len())
-            .filter(|&i| candidates[i].session.external_contact_id.as_deref().is_some_and(|id| open.contains(id)))
-            .collect();
+        let mut open = vec![false; customers.count];
+        for (i, _) in needing.into_iter().enumerate().filter(|&(_, needing)| needing) {
+            if let Some(k) = customers.get(i) {
+                open[k] = true;
+            }
+        }
+        let checked: Vec<usize> =
+            (0..candidates.len()).filter(|&i| customers.get(i).is_some_and(|k| open[k])).collect();
+        drop(open);
         let customer_windows = self.options.customer_windows;
         let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i], customer_windows));
-        let mut settled: FxHashMap<String, usize> = FxHashMap::default();
+        // The campaign that settles each customer (the first, should several).
+        let mut settled: Vec<Option<usize>> = vec![None; customers.count];
         for (&i, sure) in checked.iter().zip(sure) {
             let Some((w, campaign)) = sure else { continue };
             let c = &candidates[i];
-            let Some(customer) = c.session.external_contact_id.as_deref() else { continue };
+            let (Some(k), Some(customer)) = (customers.get(i), c.session.external_contact_id.as_deref()) else {
+                continue;
+            };
             if let Some(journal) = journal {
                 let key = MessageKey { campaign: &campaign.name, customer, conversation_id: &c.session.id };
                 if journal.would_cap(&key, campaign.limits.once_every, self.options.now).await?.is_some() {
                     continue;
                 }
             }
-            let at = settled.entry(customer.to_owned()).or_insert(w);
-            *at = (*at).min(w);
+            settled[k] = Some(settled[k].map_or(w, |s| s.min(w)));
         }
-        drop(open);
-        for c in candidates.iter_mut() {
-            if let Some(&w) = c.session.external_contact_id.as_deref().and_then(|id| settled.get(id)) {
+        for (i, c) in candidates.iter_mut().enumerate() {
+            if let Some(w) = customers.get(i).and_then(|k| settled[k]) {
                 c.settled_by = Some(c.settled_by.map_or(w, |s| s.min(w)));
             }
         }
@@ -260,15 +356,27 @@ impl<S: Source> Loader<'_, S> {
     /// in batches of one source call each (`Source::contacts_per_call`: one bulk request live;
     /// progress counts the calls); a failed batch fails only its customers.
     async fn contacts(&mut self, decider: &Decider<'_>, candidates: &mut [Candidate]) {
-        let wanted: Vec<usize> = self
+        let customers = &self.customers;
+        // With the customer of each: every wanted candidate has one.
+        let wanted: Vec<(usize, usize)> = self
             .wanting(decider, candidates, &[Needs::Contact, Needs::History])
             .into_iter()
-            .filter(|&i| candidates[i].session.external_contact_id.is_some())
+            .filter_map(|i| Some((i, customers.get(i)?)))
             .collect();
-        let mut ids: Vec<String> =
-            wanted.iter().filter_map(|&i| candidates[i].session.external_contact_id.clone()).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        // How many wanted sessions each customer has: a customer with several gets a copy of
+        // its contact for each but the last, which takes the contact itself.
+        let mut takers = vec![0u32; customers.count];
+        for &(_, k) in &wanted {
+            takers[k] += 1;
+        }
+        // Every wanted customer once, in the order of their ids (the customers' numbering), and
+        // each one's place in that list.
+        let mut place = vec![usize::MAX; customers.count];
+        let mut ids: Vec<String> = Vec::new();
+        for k in (0..customers.count).filter(|&k| takers[k] > 0) {
+            place[k] = ids.len();
+            ids.push(customers.id(k, candidates).to_owned());
+        }
         let per_call = self.source.contacts_per_call().max(1);
         let batches = ids.chunks(per_call).map(<[String]>::to_vec).enumerate().collect();
         let source = self.source;
@@ -287,23 +395,14 @@ impl<S: Source> Loader<'_, S> {
         // One answer per batch, in batch order; a customer's batch and place in it follow from
         // its place in `ids`.
         results.sort_unstable_by_key(|&(n, _)| n);
-        // A customer with several sessions gets a copy; the last one takes the contact itself.
-        let mut takers: FxHashMap<&str, usize> = FxHashMap::default();
-        for &i in &wanted {
-            if let Some(id) = candidates[i].session.external_contact_id.as_deref() {
-                *takers.entry(id).or_default() += 1;
-            }
-        }
         let mut outcomes: Vec<(usize, Result<Option<Contact>, String>)> = Vec::with_capacity(wanted.len());
-        for &i in &wanted {
-            let Some(id) = candidates[i].session.external_contact_id.as_deref() else { continue };
-            let k = ids.binary_search_by(|k| k.as_str().cmp(id)).expect("every wanted customer's id is in `ids`");
-            let outcome = match &mut results[k / per_call].1 {
+        for (i, k) in wanted {
+            let at = place[k];
+            let outcome = match &mut results[at / per_call].1 {
                 Ok(batch) => {
-                    let left = takers.get_mut(id).expect("counted above");
-                    *left -= 1;
-                    match batch.get_mut(k % per_call) {
-                        Some(found) if *left == 0 => std::mem::replace(found, Ok(None)),
+                    takers[k] -= 1;
+                    match batch.get_mut(at % per_call) {
+                        Some(found) if takers[k] == 0 => std::mem::replace(found, Ok(None)),
                         Some(found) => found.clone(),
                         None => Err("the contact read did not answer for it".to_owned()),
                     }
@@ -312,7 +411,7 @@ impl<S: Source> Loader<'_, S> {
             };
             outcomes.push((i, outcome));
         }
-        drop(takers);
+        drop((takers, place));
         for (i, outcome) in outcomes {
             match outcome {
                 Ok(contact) => candidates[i].contact = Some(contact.map(Box::new)),
@@ -353,8 +452,8 @@ impl<S: Source> Loader<'_, S> {
         let now = self.options.now;
         self.progress.start("earlier conversations", wanted.len());
         // Each past conversation is normalized as it comes (on the source's readers), once for
-        // each wanted customer in it: `past[n]` is customer `owner[n]`'s.
-        let mut past: Vec<Option<PastConversation>> = Vec::new();
+        // each wanted customer in it: entry `n` (`past.get(n)`) is customer `owner[n]`'s.
+        let mut past = Pieces::default();
         let mut owner: Vec<u32> = Vec::new();
         let loaded = async {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
@@ -372,7 +471,7 @@ impl<S: Source> Loader<'_, S> {
             let mut add = |entries: Vec<(u32, PastConversation)>| {
                 for (k, p) in entries {
                     owner.push(k);
-                    past.push(Some(p));
+                    past.push(p);
                 }
             };
             self.source.history_mapped(all_ids, since, now, &normalize, &mut add).await
@@ -393,17 +492,18 @@ impl<S: Source> Loader<'_, S> {
         for k in 0..all_ids.len() {
             first[k + 1] += first[k];
         }
-        let mut of = vec![0usize; past.len()];
+        let mut of = vec![0u32; past.len()];
         let mut next = first.clone();
         for (n, &k) in owner.iter().enumerate() {
-            of[next[k as usize]] = n;
+            of[next[k as usize]] = u32::try_from(n).expect("fewer entries than u32::MAX");
             next[k as usize] += 1;
         }
         drop((owner, next));
-        // Which entries each candidate takes: for each conversation, the first of its
-        // customers that is the candidate's (entries of one conversation are adjacent).
-        let taken: Vec<Vec<usize>> = crate::cores::map_in_order(&ids, 256, |ids| {
-            let mut mine: Vec<usize> = ids
+        // Which entries each candidate takes (in the order they came): for each conversation,
+        // the first of its customers that is the candidate's (entries of one conversation are
+        // adjacent).
+        let taken: Vec<Vec<u32>> = crate::cores::map_in_order(&ids, 256, |ids| {
+            let mut mine: Vec<u32> = ids
                 .iter()
                 .filter_map(|id| all_ids.binary_search(id).ok())
                 .flat_map(|k| of[first[k]..first[k + 1]].iter().copied())
@@ -412,7 +512,7 @@ impl<S: Source> Loader<'_, S> {
             mine.dedup();
             let mut last_id: Option<&str> = None;
             mine.retain(|&n| {
-                let id = past[n].as_ref().map(|p| p.id.as_str());
+                let id = Some(past.get(n as usize).id.as_str());
                 let keep = id != last_id;
                 last_id = id;
                 keep
@@ -420,26 +520,40 @@ impl<S: Source> Loader<'_, S> {
             mine
         });
         drop((ids, of, first, all_ids));
-        let mut takers = vec![0u32; past.len()];
+        // Who takes each entry (`takers[at[n]..at[n + 1]]`, by place in `wanted`), so that the
+        // entries are handed out in the order they came, each piece of them freed once handed
+        // out: never all of them twice over.
+        let mut at = vec![0u32; past.len() + 1];
         for &n in taken.iter().flatten() {
-            takers[n] += 1;
+            at[n as usize + 1] += 1;
         }
-        // An entry only one candidate takes moves; a shared one is copied.
-        let entries: Vec<(Vec<PastConversation>, &str)> = taken
+        for n in 0..past.len() {
+            at[n + 1] += at[n];
+        }
+        let mut takers = vec![0u32; at[past.len()] as usize];
+        let mut next = at.clone();
+        for (w, mine) in taken.iter().enumerate() {
+            for &n in mine {
+                takers[next[n as usize] as usize] = u32::try_from(w).expect("fewer candidates than u32::MAX");
+                next[n as usize] += 1;
+            }
+        }
+        drop(next);
+        let mut entries: Vec<Vec<PastConversation>> = taken.iter().map(|mine| Vec::with_capacity(mine.len())).collect();
+        drop(taken);
+        for (n, p) in past.into_iter().enumerate() {
+            let Some((&last, others)) = takers[at[n] as usize..at[n + 1] as usize].split_last() else { continue };
+            for &w in others {
+                entries[w as usize].push(p.clone());
+            }
+            entries[last as usize].push(p);
+        }
+        drop((at, takers));
+        let entries: Vec<(Vec<PastConversation>, &str)> = entries
             .into_iter()
             .zip(&wanted)
-            .map(|(mine, &i)| {
-                let entries = mine
-                    .into_iter()
-                    .filter_map(|n| {
-                        takers[n] -= 1;
-                        if takers[n] == 0 { past[n].take() } else { past[n].clone() }
-                    })
-                    .collect();
-                (entries, candidates[i].session.id.as_str())
-            })
+            .map(|(entries, &i)| (entries, candidates[i].session.id.as_str()))
             .collect();
-        drop(past);
         let histories = crate::cores::map_owned_in_order(entries, 256, |(entries, current)| {
             normalize::collect_history(entries, current)
         });
@@ -629,6 +743,36 @@ mod tests {
     }
 
     const PREMIUM_INBOUND: &str = "name: premium\naudience:\n  all:\n    - field: session.direction\n      equals: inbound\n    - field: customer.attributes.plan\n      equals: premium\nmessage:\n  text: hi\n";
+
+    /// Customers are numbered in the order of their ids, the same id the same number.
+    #[test]
+    fn customers_are_numbered_by_id() {
+        let with = |customer: Option<&str>| {
+            let mut c = crate::engine::eval::tests::candidate();
+            c.session.external_contact_id = customer.map(str::to_owned);
+            c
+        };
+        let candidates = [with(Some("k-b")), with(None), with(Some("k-a")), with(Some("k-b"))];
+        let customers = Customers::of(&candidates);
+        assert_eq!(customers.count, 2);
+        let numbers: Vec<Option<usize>> = (0..candidates.len()).map(|i| customers.get(i)).collect();
+        assert_eq!(numbers, [Some(1), None, Some(0), Some(1)]);
+        assert_eq!([customers.id(0, &candidates), customers.id(1, &candidates)], ["k-a", "k-b"]);
+    }
+
+    /// A list in pieces reads and hands out its items in the order they were pushed.
+    #[test]
+    fn pieces_keep_the_order() {
+        let mut pieces = Pieces::default();
+        let n = Pieces::<u32>::PIECE * 2 + 3;
+        for i in 0..n {
+            pieces.push(i);
+        }
+        assert_eq!(pieces.len(), n);
+        assert_eq!(pieces.pieces.len(), 3, "{} pieces", pieces.pieces.len());
+        assert!((0..n).all(|i| *pieces.get(i) == i));
+        assert!(pieces.into_iter().eq(0..n));
+    }
 
     #[tokio::test]
     async fn details_are_loaded_only_for_sessions_a_campaign_can_still_pick() {

@@ -685,50 +685,74 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         /// The index in `set.campaigns`.
         campaign: usize,
         /// (session, decision).
-        at: (usize, usize),
+        at: (u32, u32),
         /// Whether the winner could not be decided (a `data_unavailable` skip).
         undecided: bool,
     }
     /// A send or undecided decision of a customer (its session's start and conversation id are
     /// looked up when sorting: a large run has hundreds of thousands of contenders).
-    struct Contender<'s> {
-        customer: &'s str,
-        at: (usize, usize),
+    struct Contender {
+        /// The customer's number (see `customers` below).
+        customer: u32,
+        at: (u32, u32),
         undecided: bool,
     }
     let index = CampaignIndex::new(set);
     let campaign_at = |i: usize, name: &str| index.of(i, name).expect("decisions are of the set's campaigns");
+    let at = |si: usize, di: usize| (u32::try_from(si).expect("sessions fit u32"), u32::try_from(di).expect("fit u32"));
+    // The customers numbered (in the order of their ids), so that each one's winner is found in
+    // a vector rather than in a map of id strings.
+    let (customer_of, customers) = {
+        let mut by_id: Vec<(&str, usize)> =
+            sessions.iter().enumerate().filter_map(|(si, s)| Some((s.customer_id.as_deref()?, si))).collect();
+        crate::cores::sort_unstable(&mut by_id);
+        let mut customer_of = vec![u32::MAX; sessions.len()];
+        let mut customers = 0;
+        let mut last = None;
+        for (id, si) in by_id {
+            if last != Some(id) {
+                customers += 1;
+                last = Some(id);
+            }
+            customer_of[si] = u32::try_from(customers - 1).expect("fewer customers than sessions");
+        }
+        (customer_of, customers)
+    };
     // Each session's winner and the sends over a campaign's limit (in order), decided on
     // borrowed data.
-    let (winners, over_limit): (Vec<Option<Winner>>, Vec<(usize, usize)>) = {
+    let (winners, over_limit): (Vec<Option<Winner>>, Vec<(u32, u32)>) = {
         // The contenders of each campaign, in the set's order: the order campaigns pick.
-        let mut by_campaign: Vec<Vec<Contender<'_>>> = set.campaigns.iter().map(|_| Vec::new()).collect();
+        let mut by_campaign: Vec<Vec<Contender>> = set.campaigns.iter().map(|_| Vec::new()).collect();
         for (si, s) in sessions.iter().enumerate() {
-            let Some(customer) = s.customer_id.as_deref() else { continue };
+            let customer = customer_of[si];
+            if customer == u32::MAX {
+                continue;
+            }
             for (di, d) in s.decisions.iter().enumerate() {
                 let undecided = match &d.outcome {
                     Outcome::Send { .. } => false,
                     Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
                     Outcome::Skip { .. } => continue,
                 };
-                let contender = Contender { customer, at: (si, di), undecided };
+                let contender = Contender { customer, at: at(si, di), undecided };
                 by_campaign[campaign_at(di, &d.campaign)].push(contender);
             }
         }
-        let mut winners: FxHashMap<&str, Winner> = FxHashMap::default();
+        let mut winners: Vec<Option<Winner>> = vec![None; customers];
         let mut over_limit = Vec::new();
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
             // Oldest session first, then by conversation id (a stable sort, and already so when
             // the sessions are, as the pipeline orders them).
-            let key = |c: &Contender<'_>| {
-                let s = &sessions[c.at.0];
+            let key = |c: &Contender| {
+                let s = &sessions[c.at.0 as usize];
                 (s.started, s.conversation_id.as_str())
             };
             contenders.sort_by(|a, b| key(a).cmp(&key(b)));
             let max_per_run = set.campaigns[campaign].limits.max_per_run;
             let mut picked = 0;
             for c in contenders.iter() {
-                if winners.contains_key(c.customer) {
+                let winner = &mut winners[c.customer as usize];
+                if winner.is_some() {
                     continue;
                 }
                 if !c.undecided {
@@ -738,58 +762,79 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                     }
                     picked += 1;
                 }
-                winners.insert(c.customer, Winner { campaign, at: c.at, undecided: c.undecided });
+                *winner = Some(Winner { campaign, at: c.at, undecided: c.undecided });
             }
         }
+        drop(by_campaign);
         over_limit.sort_unstable();
-        let per_session = sessions.iter().map(|s| s.customer_id.as_deref().and_then(|c| winners.get(c).copied()));
+        let per_session = customer_of.iter().map(|&k| winners.get(k as usize).copied().flatten());
         (per_session.collect(), over_limit)
     };
-    let mut over_limit = over_limit.into_iter().peekable();
-    for (si, winner) in winners.into_iter().enumerate() {
-        for di in 0..sessions[si].decisions.len() {
-            let d = &sessions[si].decisions[di];
-            // A send that does not win, or a campaign whose data was not loaded because one
-            // before it was sure to message the customer (named here for what happened).
-            let settled = matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
-            if !(settled || matches!(d.outcome, Outcome::Send { .. })) || winner.is_some_and(|w| w.at == (si, di)) {
-                continue;
-            }
-            let run_limit = over_limit.next_if_eq(&(si, di)).is_some();
-            let (reason, detail) = match winner {
-                _ if run_limit => {
-                    let max = set.campaigns[campaign_at(di, &d.campaign)].limits.max_per_run.unwrap_or_default();
-                    (
-                        SkipReason::RunLimit,
-                        format!("the campaign already sends {max} messages in this run (max_per_run)"),
-                    )
+    // What each session's losing decisions become, worked out on every core (each reads the
+    // winners' sessions), then put in place; a piece of sessions at a time, so that the new
+    // outcomes and the ones they replace are never all held at once.
+    const PIECE: usize = 4096;
+    for first in (0..sessions.len()).step_by(PIECE) {
+        let shared: &[SessionPlan] = sessions;
+        let piece = &winners[first..(first + PIECE).min(winners.len())];
+        let replaced = crate::cores::map_indexed_in_order(piece, 256, |n, winner| {
+            let si = first + n;
+            let mut replaced: Vec<(usize, Outcome)> = Vec::new();
+            for (di, d) in shared[si].decisions.iter().enumerate() {
+                // A send that does not win, or a campaign whose data was not loaded because one
+                // before it was sure to message the customer (named here for what happened).
+                let settled = matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
+                if !(settled || matches!(d.outcome, Outcome::Send { .. })) || winner.is_some_and(|w| w.at == at(si, di))
+                {
+                    continue;
                 }
-                Some(w) if w.undecided => {
-                    let (wsi, wdi) = w.at;
-                    let why = match &sessions[wsi].decisions[wdi].outcome {
-                        Outcome::Skip { detail, .. } => detail,
-                        Outcome::Send { .. } => unreachable!("an undecided winner is a skip"),
-                    };
-                    let campaign = &set.campaigns[w.campaign].name;
-                    (
-                        SkipReason::DataUnavailable,
-                        format!("`{campaign}` has a higher priority and could not be decided for this customer: {why}"),
-                    )
-                }
-                Some(w) if *d.campaign == *set.campaigns[w.campaign].name => (
-                    SkipReason::AlreadyChosen,
-                    format!(
-                        "this campaign already messages the customer through conversation {}",
-                        sessions[w.at.0].conversation_id
+                let run_limit = over_limit.binary_search(&at(si, di)).is_ok();
+                let (reason, detail) = match winner {
+                    _ if run_limit => {
+                        let max = set.campaigns[campaign_at(di, &d.campaign)].limits.max_per_run.unwrap_or_default();
+                        (
+                            SkipReason::RunLimit,
+                            format!("the campaign already sends {max} messages in this run (max_per_run)"),
+                        )
+                    }
+                    Some(w) if w.undecided => {
+                        let (wsi, wdi) = w.at;
+                        let why = match &shared[wsi as usize].decisions[wdi as usize].outcome {
+                            Outcome::Skip { detail, .. } => detail,
+                            Outcome::Send { .. } => unreachable!("an undecided winner is a skip"),
+                        };
+                        let campaign = &set.campaigns[w.campaign].name;
+                        (
+                            SkipReason::DataUnavailable,
+                            format!(
+                                "`{campaign}` has a higher priority and could not be decided for this customer: {why}"
+                            ),
+                        )
+                    }
+                    Some(w) if *d.campaign == *set.campaigns[w.campaign].name => (
+                        SkipReason::AlreadyChosen,
+                        format!(
+                            "this campaign already messages the customer through conversation {}",
+                            shared[w.at.0 as usize].conversation_id
+                        ),
                     ),
-                ),
-                Some(w) => (
-                    SkipReason::LowerPriority,
-                    format!("`{}` has a higher priority and messages this customer", set.campaigns[w.campaign].name),
-                ),
-                None => continue,
-            };
-            sessions[si].decisions[di].outcome = Outcome::Skip { reason, detail: detail.into() };
+                    Some(w) => (
+                        SkipReason::LowerPriority,
+                        format!(
+                            "`{}` has a higher priority and messages this customer",
+                            set.campaigns[w.campaign].name
+                        ),
+                    ),
+                    None => continue,
+                };
+                replaced.push((di, Outcome::Skip { reason, detail: detail.into() }));
+            }
+            replaced
+        });
+        for (session, replaced) in sessions[first..].iter_mut().zip(replaced) {
+            for (di, outcome) in replaced {
+                session.decisions[di].outcome = outcome;
+            }
         }
     }
 }
