@@ -17,11 +17,7 @@ pub fn available() -> usize {
 /// `min_parallel / 4` items). Small inputs (under `min_parallel` items) stay on this thread.
 /// A panic in `f` is raised here.
 pub fn map_in_order<T: Sync, R: Send>(items: &[T], min_parallel: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if available() < 2 || items.len() < min_parallel.max(2) {
-        return items.iter().map(f).collect();
-    }
-    let f = &f;
-    items.par_iter().with_min_len((min_parallel / 4).max(1)).map(f).collect()
+    map_indexed_in_order(items, min_parallel, |_, item| f(item))
 }
 
 /// [`map_in_order`] with each item's index: `f(i, &items[i])`.

@@ -19,7 +19,7 @@ use crate::fxhash::FxHashSet;
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
-use crate::model::{Candidate, Contact, PastConversation, Session, normalize};
+use crate::model::{Candidate, Contact, Customers, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
 use crate::source::{ContactOutcome, Source, SourceError};
 
@@ -90,7 +90,7 @@ pub async fn plan_observed<S: Source>(
     candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
 
     let decider = Decider::new(set, options.now, options.explain);
-    let customers = Customers::of(&candidates);
+    let customers = Customers::number(candidates.iter().map(|c| c.session.external_contact_id.as_deref()));
     let mut loader = Loader { source, options, failures: Failures::default(), progress, customers };
     loader.details(&decider, &mut candidates).await;
     loader.settle(&decider, journal, &mut candidates).await?;
@@ -151,6 +151,38 @@ struct Loader<'a, S> {
     customers: Customers,
 }
 
+/// Items (numbers below `u32::MAX`) grouped by key, each group in the order the items came
+/// (a counting sort: no map, no per-group vector).
+struct Grouped {
+    /// Group `k` is `items[at[k]..at[k + 1]]`.
+    at: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Grouped {
+    /// Groups the items of `pairs` (key, item), keys below `groups`.
+    fn new(groups: usize, pairs: impl Iterator<Item = (usize, usize)> + Clone) -> Self {
+        let mut at = vec![0u32; groups + 1];
+        for (k, _) in pairs.clone() {
+            at[k + 1] += 1;
+        }
+        for k in 0..groups {
+            at[k + 1] += at[k];
+        }
+        let mut items = vec![0u32; at[groups] as usize];
+        let mut next = at.clone();
+        for (k, item) in pairs {
+            items[next[k] as usize] = u32::try_from(item).expect("items below u32::MAX");
+            next[k] += 1;
+        }
+        Grouped { at, items }
+    }
+
+    fn get(&self, k: usize) -> &[u32] {
+        &self.items[self.at[k] as usize..self.at[k + 1] as usize]
+    }
+}
+
 /// A list that grows a piece at a time (never copied to a larger buffer, as a `Vec` is while it
 /// grows: 200,000 past conversations are 30 MB) and is handed out a piece at a time, each piece
 /// freed once handed out.
@@ -194,54 +226,6 @@ impl<T> Pieces<T> {
     }
 }
 
-/// The candidates' customers (their external contact ids), numbered in the order of their ids,
-/// so that the stages count and mark customers in plain vectors rather than in maps of id
-/// strings (100,000 candidates are 100,000 hashes and probes per map, on one thread).
-struct Customers {
-    /// Each candidate's customer number; [`Customers::NONE`] for a session without a customer.
-    of: Vec<u32>,
-    /// How many customers.
-    count: usize,
-    /// A candidate of each customer (where its id is read).
-    one: Vec<u32>,
-}
-
-impl Customers {
-    const NONE: u32 = u32::MAX;
-
-    fn of(candidates: &[Candidate]) -> Self {
-        let mut by_id: Vec<(&str, u32)> = candidates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((c.session.external_contact_id.as_deref()?, u32::try_from(i).ok()?)))
-            .collect();
-        crate::cores::sort_unstable(&mut by_id);
-        let mut of = vec![Self::NONE; candidates.len()];
-        let mut one = Vec::new();
-        let mut last: Option<&str> = None;
-        for (id, i) in by_id {
-            if last != Some(id) {
-                one.push(i);
-                last = Some(id);
-            }
-            of[i as usize] = u32::try_from(one.len() - 1).expect("fewer customers than candidates");
-        }
-        Customers { of, count: one.len(), one }
-    }
-
-    /// Customer `k`'s id.
-    fn id<'c>(&self, k: usize, candidates: &'c [Candidate]) -> &'c str {
-        let one = &candidates[self.one[k] as usize];
-        one.session.external_contact_id.as_deref().expect("a numbered customer's session has its id")
-    }
-
-    /// Candidate `i`'s customer number.
-    fn get(&self, i: usize) -> Option<usize> {
-        let k = self.of[i];
-        (k != Self::NONE).then_some(k as usize)
-    }
-}
-
 impl<S: Source> Loader<'_, S> {
     /// The candidates (by index) for which a campaign still needs `what`.
     fn wanting(&self, decider: &Decider<'_>, candidates: &[Candidate], what: &[Needs]) -> Vec<usize> {
@@ -272,7 +256,7 @@ impl<S: Source> Loader<'_, S> {
         // Every session of each customer that still needs data: a send on any of them settles
         // the customer.
         let needing = crate::cores::map_in_order(candidates, 256, |c| !decider.still_needed(c).is_empty());
-        let mut open = vec![false; customers.count];
+        let mut open = vec![false; customers.count()];
         for (i, _) in needing.into_iter().enumerate().filter(|&(_, needing)| needing) {
             if let Some(k) = customers.get(i) {
                 open[k] = true;
@@ -284,7 +268,7 @@ impl<S: Source> Loader<'_, S> {
         let customer_windows = self.options.customer_windows;
         let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i], customer_windows));
         // The campaign that settles each customer (the first, should several).
-        let mut settled: Vec<Option<usize>> = vec![None; customers.count];
+        let mut settled: Vec<Option<usize>> = vec![None; customers.count()];
         for (&i, sure) in checked.iter().zip(sure) {
             let Some((w, campaign)) = sure else { continue };
             let c = &candidates[i];
@@ -365,17 +349,18 @@ impl<S: Source> Loader<'_, S> {
             .collect();
         // How many wanted sessions each customer has: a customer with several gets a copy of
         // its contact for each but the last, which takes the contact itself.
-        let mut takers = vec![0u32; customers.count];
+        let mut takers = vec![0u32; customers.count()];
         for &(_, k) in &wanted {
             takers[k] += 1;
         }
         // Every wanted customer once, in the order of their ids (the customers' numbering), and
         // each one's place in that list.
-        let mut place = vec![usize::MAX; customers.count];
+        let mut place = vec![usize::MAX; customers.count()];
         let mut ids: Vec<String> = Vec::new();
-        for k in (0..customers.count).filter(|&k| takers[k] > 0) {
+        for k in (0..customers.count()).filter(|&k| takers[k] > 0) {
             place[k] = ids.len();
-            ids.push(customers.id(k, candidates).to_owned());
+            let one = &candidates[customers.one(k)];
+            ids.push(one.session.external_contact_id.clone().expect("a numbered customer's session has its id"));
         }
         let per_call = self.source.contacts_per_call().max(1);
         let batches = ids.chunks(per_call).map(<[String]>::to_vec).enumerate().collect();
@@ -484,21 +469,9 @@ impl<S: Source> Loader<'_, S> {
             }
             return;
         }
-        // The entries of each customer, in the order they came: `of[first[k]..first[k + 1]]`.
-        let mut first = vec![0usize; all_ids.len() + 1];
-        for &k in &owner {
-            first[k as usize + 1] += 1;
-        }
-        for k in 0..all_ids.len() {
-            first[k + 1] += first[k];
-        }
-        let mut of = vec![0u32; past.len()];
-        let mut next = first.clone();
-        for (n, &k) in owner.iter().enumerate() {
-            of[next[k as usize]] = u32::try_from(n).expect("fewer entries than u32::MAX");
-            next[k as usize] += 1;
-        }
-        drop((owner, next));
+        // The entries of each customer, in the order they came.
+        let of = Grouped::new(all_ids.len(), owner.iter().enumerate().map(|(n, &k)| (k as usize, n)));
+        drop(owner);
         // Which entries each candidate takes (in the order they came): for each conversation,
         // the first of its customers that is the candidate's (entries of one conversation are
         // adjacent).
@@ -506,7 +479,7 @@ impl<S: Source> Loader<'_, S> {
             let mut mine: Vec<u32> = ids
                 .iter()
                 .filter_map(|id| all_ids.binary_search(id).ok())
-                .flat_map(|k| of[first[k]..first[k + 1]].iter().copied())
+                .flat_map(|k| of.get(k).iter().copied())
                 .collect();
             mine.sort_unstable();
             mine.dedup();
@@ -519,36 +492,24 @@ impl<S: Source> Loader<'_, S> {
             });
             mine
         });
-        drop((ids, of, first, all_ids));
-        // Who takes each entry (`takers[at[n]..at[n + 1]]`, by place in `wanted`), so that the
-        // entries are handed out in the order they came, each piece of them freed once handed
-        // out: never all of them twice over.
-        let mut at = vec![0u32; past.len() + 1];
-        for &n in taken.iter().flatten() {
-            at[n as usize + 1] += 1;
-        }
-        for n in 0..past.len() {
-            at[n + 1] += at[n];
-        }
-        let mut takers = vec![0u32; at[past.len()] as usize];
-        let mut next = at.clone();
-        for (w, mine) in taken.iter().enumerate() {
-            for &n in mine {
-                takers[next[n as usize] as usize] = u32::try_from(w).expect("fewer candidates than u32::MAX");
-                next[n as usize] += 1;
-            }
-        }
-        drop(next);
+        drop((ids, of, all_ids));
+        // Who takes each entry (by place in `wanted`), so that the entries are handed out in
+        // the order they came, each piece of them freed once handed out: never all of them
+        // twice over.
+        let takers = Grouped::new(
+            past.len(),
+            taken.iter().enumerate().flat_map(|(w, mine)| mine.iter().map(move |&n| (n as usize, w))),
+        );
         let mut entries: Vec<Vec<PastConversation>> = taken.iter().map(|mine| Vec::with_capacity(mine.len())).collect();
         drop(taken);
         for (n, p) in past.into_iter().enumerate() {
-            let Some((&last, others)) = takers[at[n] as usize..at[n + 1] as usize].split_last() else { continue };
+            let Some((&last, others)) = takers.get(n).split_last() else { continue };
             for &w in others {
                 entries[w as usize].push(p.clone());
             }
             entries[last as usize].push(p);
         }
-        drop((at, takers));
+        drop(takers);
         let entries: Vec<(Vec<PastConversation>, &str)> = entries
             .into_iter()
             .zip(&wanted)
@@ -744,20 +705,13 @@ mod tests {
 
     const PREMIUM_INBOUND: &str = "name: premium\naudience:\n  all:\n    - field: session.direction\n      equals: inbound\n    - field: customer.attributes.plan\n      equals: premium\nmessage:\n  text: hi\n";
 
-    /// Customers are numbered in the order of their ids, the same id the same number.
+    /// Grouped items keep the order they came in; empty groups are empty.
     #[test]
-    fn customers_are_numbered_by_id() {
-        let with = |customer: Option<&str>| {
-            let mut c = crate::engine::eval::tests::candidate();
-            c.session.external_contact_id = customer.map(str::to_owned);
-            c
-        };
-        let candidates = [with(Some("k-b")), with(None), with(Some("k-a")), with(Some("k-b"))];
-        let customers = Customers::of(&candidates);
-        assert_eq!(customers.count, 2);
-        let numbers: Vec<Option<usize>> = (0..candidates.len()).map(|i| customers.get(i)).collect();
-        assert_eq!(numbers, [Some(1), None, Some(0), Some(1)]);
-        assert_eq!([customers.id(0, &candidates), customers.id(1, &candidates)], ["k-a", "k-b"]);
+    fn grouped_keeps_the_order_of_each_group() {
+        let pairs = [(2, 10), (0, 11), (2, 12), (0, 13), (2, 14)];
+        let grouped = Grouped::new(4, pairs.into_iter());
+        let groups: Vec<&[u32]> = (0..4).map(|k| grouped.get(k)).collect();
+        assert_eq!(groups, [&[11, 13][..], &[], &[10, 12, 14], &[]]);
     }
 
     /// A list in pieces reads and hands out its items in the order they were pushed.

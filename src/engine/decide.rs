@@ -26,8 +26,8 @@ use super::eval::{self, Trace, Truth};
 use super::render::RenderError;
 use crate::campaign::{Campaign, CampaignSet};
 use crate::fxhash::FxHashMap;
-use crate::model::Candidate;
 use crate::model::fields::{ContextRoots, Needs, NeedsSet, TemplateContext, View};
+use crate::model::{Candidate, Customers};
 
 /// Declares the skip reasons once: the variant, its name in JSON and previews, and what it means
 /// (shown in the preview and the README).
@@ -700,34 +700,16 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
     let index = CampaignIndex::new(set);
     let campaign_at = |i: usize, name: &str| index.of(i, name).expect("decisions are of the set's campaigns");
     let at = |si: usize, di: usize| (u32::try_from(si).expect("sessions fit u32"), u32::try_from(di).expect("fit u32"));
-    // The customers numbered (in the order of their ids), so that each one's winner is found in
-    // a vector rather than in a map of id strings.
-    let (customer_of, customers) = {
-        let mut by_id: Vec<(&str, usize)> =
-            sessions.iter().enumerate().filter_map(|(si, s)| Some((s.customer_id.as_deref()?, si))).collect();
-        crate::cores::sort_unstable(&mut by_id);
-        let mut customer_of = vec![u32::MAX; sessions.len()];
-        let mut customers = 0;
-        let mut last = None;
-        for (id, si) in by_id {
-            if last != Some(id) {
-                customers += 1;
-                last = Some(id);
-            }
-            customer_of[si] = u32::try_from(customers - 1).expect("fewer customers than sessions");
-        }
-        (customer_of, customers)
-    };
+    // Each customer's winner is found by the customer's number.
+    let customers = Customers::number(sessions.iter().map(|s| s.customer_id.as_deref()));
     // Each session's winner and the sends over a campaign's limit (in order), decided on
     // borrowed data.
     let (winners, over_limit): (Vec<Option<Winner>>, Vec<(u32, u32)>) = {
         // The contenders of each campaign, in the set's order: the order campaigns pick.
         let mut by_campaign: Vec<Vec<Contender>> = set.campaigns.iter().map(|_| Vec::new()).collect();
         for (si, s) in sessions.iter().enumerate() {
-            let customer = customer_of[si];
-            if customer == u32::MAX {
-                continue;
-            }
+            let Some(customer) = customers.get(si) else { continue };
+            let customer = u32::try_from(customer).expect("fewer customers than sessions");
             for (di, d) in s.decisions.iter().enumerate() {
                 let undecided = match &d.outcome {
                     Outcome::Send { .. } => false,
@@ -738,7 +720,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                 by_campaign[campaign_at(di, &d.campaign)].push(contender);
             }
         }
-        let mut winners: Vec<Option<Winner>> = vec![None; customers];
+        let mut winners: Vec<Option<Winner>> = vec![None; customers.count()];
         let mut over_limit = Vec::new();
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
             // Oldest session first, then by conversation id (a stable sort, and already so when
@@ -767,7 +749,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         }
         drop(by_campaign);
         over_limit.sort_unstable();
-        let per_session = customer_of.iter().map(|&k| winners.get(k as usize).copied().flatten());
+        let per_session = (0..sessions.len()).map(|si| customers.get(si).and_then(|k| winners[k]));
         (per_session.collect(), over_limit)
     };
     // What each session's losing decisions become, worked out on every core (each reads the

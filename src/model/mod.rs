@@ -263,6 +263,61 @@ pub struct PastConversation {
     pub direction: Option<Arc<str>>,
 }
 
+/// Customers (external contact ids) numbered in the order of their ids, the same id the same
+/// number, so that a run's steps count and mark customers in vectors indexed by number rather
+/// than in maps of id strings (100,000 sessions are 100,000 hashes and probes per map).
+#[derive(Debug)]
+pub struct Customers {
+    /// Each item's customer number; [`Customers::NONE`] for an item without a customer.
+    of: Vec<u32>,
+    /// An item of each customer, by number (where its id can be read).
+    one: Vec<u32>,
+}
+
+impl Customers {
+    const NONE: u32 = u32::MAX;
+
+    /// Numbers the customers of `ids`: each item's customer id, if it has one.
+    pub fn number<'a>(ids: impl Iterator<Item = Option<&'a str>>) -> Self {
+        let mut items = 0;
+        let mut by_id: Vec<(&str, u32)> = ids
+            .enumerate()
+            .filter_map(|(i, id)| {
+                items = i + 1;
+                Some((id?, u32::try_from(i).expect("fewer items than u32::MAX")))
+            })
+            .collect();
+        crate::cores::sort_unstable(&mut by_id);
+        let mut of = vec![Self::NONE; items];
+        let mut one = Vec::new();
+        let mut last: Option<&str> = None;
+        for (id, i) in by_id {
+            if last != Some(id) {
+                one.push(i);
+                last = Some(id);
+            }
+            of[i as usize] = u32::try_from(one.len() - 1).expect("fewer customers than items");
+        }
+        Customers { of, one }
+    }
+
+    /// How many customers.
+    pub fn count(&self) -> usize {
+        self.one.len()
+    }
+
+    /// Item `i`'s customer number.
+    pub fn get(&self, i: usize) -> Option<usize> {
+        let k = self.of[i];
+        (k != Self::NONE).then_some(k as usize)
+    }
+
+    /// An item of customer `k` (where its id can be read).
+    pub fn one(&self, k: usize) -> usize {
+        self.one[k] as usize
+    }
+}
+
 /// One shared copy of a value that many past conversations repeat (wrap-up codes, queues, media
 /// and message types, directions): a large history holds each once per thread that read it,
 /// not once per conversation. Up to [`INTERNED`] values per thread are kept.
@@ -287,6 +342,17 @@ const INTERNED: usize = 4096;
 
 #[cfg(test)]
 mod tests {
+    /// Customers are numbered in the order of their ids, the same id the same number.
+    #[test]
+    fn customers_are_numbered_by_id() {
+        let ids = [Some("k-b"), None, Some("k-a"), Some("k-b"), None];
+        let customers = super::Customers::number(ids.into_iter());
+        assert_eq!(customers.count(), 2);
+        let numbers: Vec<Option<usize>> = (0..ids.len()).map(|i| customers.get(i)).collect();
+        assert_eq!(numbers, [Some(1), None, Some(0), Some(1), None]);
+        assert_eq!([ids[customers.one(0)], ids[customers.one(1)]], [Some("k-a"), Some("k-b")]);
+    }
+
     use super::*;
 
     #[test]
