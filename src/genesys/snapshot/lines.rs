@@ -239,6 +239,21 @@ impl Store {
     }
 }
 
+/// Asks the kernel to start reading the whole file into its page cache now, in the
+/// background: the blocks are keyed in order as they arrive instead of each of their pages
+/// waiting for its own read (a snapshot not read for a while is partly or wholly on disk only).
+/// A hint: nothing fails when the kernel does not take it.
+fn read_ahead(file: &File, len: u64) {
+    let Ok(len) = usize::try_from(len) else { return };
+    if len == 0 {
+        return;
+    }
+    // SAFETY: mapped only to give the advice, never read; see `Store::with_bytes`.
+    if let Ok(map) = unsafe { memmap2::MmapOptions::new().len(len).map(file) } {
+        let _ = map.advise(memmap2::Advice::WillNeed);
+    }
+}
+
 /// What a batch read found for one id: the details line's `data`, `None` when the snapshot does
 /// not hold it, or why its line could not be read.
 pub type Found<'a> = Result<Option<&'a RawValue>, SnapshotError>;
@@ -296,6 +311,7 @@ impl Index {
     fn open_chunked(path: &Path, file: File, chunk: usize) -> Result<Index, SnapshotError> {
         let read_err = |source| SnapshotError::Read { path: path.to_owned(), source };
         let len = file.metadata().map_err(read_err)?.len();
+        read_ahead(&file, len);
         let store = Store::File(file);
         let chunk = chunk.max(1) as u64;
         let blocks = usize::try_from(len.div_ceil(chunk)).unwrap_or(usize::MAX);
