@@ -94,6 +94,16 @@ pub fn sort_unstable<T: Ord + Send>(items: &mut [T]) {
     }
 }
 
+/// Sorts `items` by `compare` on every core (a large slice), not stably: for items no two of
+/// which compare equal.
+pub fn sort_unstable_by<T: Send>(items: &mut [T], compare: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+    if available() < 2 || items.len() < 4096 {
+        items.sort_unstable_by(compare);
+    } else {
+        items.par_sort_unstable_by(compare);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -110,6 +120,17 @@ mod tests {
         }
         let owned = super::map_owned_in_order((0..1000).collect(), 64, |i: u32| i * 2);
         assert_eq!(owned, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sorts_by_a_comparison_on_one_core_or_all() {
+        for len in [100u32, 10_000] {
+            let mut items: Vec<(u32, String)> = (0..len).map(|i| ((i * 7919) % 13, format!("{}", len - i))).collect();
+            let mut expected = items.clone();
+            expected.sort();
+            super::sort_unstable_by(&mut items, |a, b| a.cmp(b));
+            assert_eq!(items, expected);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
-use crate::fxhash::FxHashSet;
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
@@ -87,7 +87,10 @@ pub async fn plan_observed<S: Source>(
     // Kept for the whole run: no id set, no room to spare.
     drop(seen);
     candidates.shrink_to_fit();
-    candidates.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
+    // On every core (no two candidates share a conversation id).
+    crate::cores::sort_unstable_by(&mut candidates, |a, b| {
+        (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id))
+    });
 
     let decider = Decider::new(set, options.now, options.explain);
     let customers = Customers::number(candidates.iter().map(|c| c.session.external_contact_id.as_deref()));
@@ -434,6 +437,13 @@ impl<S: Source> Loader<'_, S> {
         let mut all_ids: Vec<String> = ids.iter().flatten().cloned().collect();
         crate::cores::sort_unstable(&mut all_ids);
         all_ids.dedup();
+        // Each customer's place in `all_ids`, found by id (a past conversation's customers, and
+        // each candidate's, are looked up once each: a hash, not a search of the sorted list).
+        let place: FxHashMap<&str, u32> = all_ids
+            .iter()
+            .enumerate()
+            .map(|(k, id)| (id.as_str(), u32::try_from(k).expect("fewer customers than u32::MAX")))
+            .collect();
         let now = self.options.now;
         self.progress.start("earlier conversations", wanted.len());
         // Each past conversation is normalized as it comes (on the source's readers), once for
@@ -443,14 +453,11 @@ impl<S: Source> Loader<'_, S> {
         let loaded = async {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
-            let all_ids = &all_ids;
+            let (all_ids, place) = (&all_ids, &place);
             let normalize = |c: AnalyticsConversation| -> Vec<(u32, PastConversation)> {
                 normalize::past_conversation(&c, &names)
                     .into_iter()
-                    .filter_map(|(customer, p)| {
-                        let k = all_ids.binary_search_by(|id| id.as_str().cmp(customer)).ok()?;
-                        Some((u32::try_from(k).ok()?, p))
-                    })
+                    .filter_map(|(customer, p)| Some((*place.get(customer)?, p)))
                     .collect()
             };
             let mut add = |entries: Vec<(u32, PastConversation)>| {
@@ -478,8 +485,8 @@ impl<S: Source> Loader<'_, S> {
         let taken: Vec<Vec<u32>> = crate::cores::map_in_order(&ids, 256, |ids| {
             let mut mine: Vec<u32> = ids
                 .iter()
-                .filter_map(|id| all_ids.binary_search(id).ok())
-                .flat_map(|k| of.get(k).iter().copied())
+                .filter_map(|id| place.get(id.as_str()))
+                .flat_map(|&k| of.get(k as usize).iter().copied())
                 .collect();
             mine.sort_unstable();
             mine.dedup();
@@ -492,7 +499,8 @@ impl<S: Source> Loader<'_, S> {
             });
             mine
         });
-        drop((ids, of, all_ids));
+        drop((ids, of, place));
+        drop(all_ids);
         // Who takes each entry (by place in `wanted`), so that the entries are handed out in
         // the order they came, each piece of them freed once handed out: never all of them
         // twice over.

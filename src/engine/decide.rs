@@ -722,14 +722,18 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         }
         let mut winners: Vec<Option<Winner>> = vec![None; customers.count()];
         let mut over_limit = Vec::new();
+        // Each campaign's contenders came in the sessions' order: when the sessions are
+        // oldest first, then by conversation id (as the pipeline orders them), so are they.
+        let key = |si: u32| {
+            let s = &sessions[si as usize];
+            (s.started, s.conversation_id.as_str())
+        };
+        let in_order = (1..sessions.len()).all(|si| key(si as u32 - 1) <= key(si as u32));
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
-            // Oldest session first, then by conversation id (a stable sort, and already so when
-            // the sessions are, as the pipeline orders them).
-            let key = |c: &Contender| {
-                let s = &sessions[c.at.0 as usize];
-                (s.started, s.conversation_id.as_str())
-            };
-            contenders.sort_by(|a, b| key(a).cmp(&key(b)));
+            // Oldest session first, then by conversation id (a stable sort).
+            if !in_order {
+                contenders.sort_by(|a, b| key(a.at.0).cmp(&key(b.at.0)));
+            }
             let max_per_run = set.campaigns[campaign].limits.max_per_run;
             let mut picked = 0;
             for c in contenders.iter() {
@@ -1079,6 +1083,28 @@ mod tests {
         for r in [SkipReason::RunLimit, SkipReason::LowerPriority, SkipReason::AlreadyChosen] {
             assert!(reasons.contains(&r), "{r}: {reasons:?}");
         }
+    }
+
+    /// Priorities and run limits go to the oldest sessions whatever order the sessions come in:
+    /// in order (the contenders are not sorted again) or not (they are).
+    #[test]
+    fn customer_wide_rules_pick_the_oldest_sessions_in_any_session_order() {
+        let set = campaigns();
+        let (candidates, failures) = candidates(60);
+        let decider = Decider::new(&set, ts(NOW), false);
+        let by_conversation = |plan: &Plan| -> BTreeMap<String, String> {
+            plan.sessions.iter().map(|s| (s.conversation_id.clone(), json(std::slice::from_ref(s)))).collect()
+        };
+        let mut sorted = decider.decide(&candidates, &failures);
+        sorted.sort_by(|a, b| (a.started, &a.conversation_id).cmp(&(b.started, &b.conversation_id)));
+        let mut reversed = sorted.clone();
+        reversed.reverse();
+        let in_order = decider.finish(sorted, &failures);
+        let out_of_order = decider.finish(reversed, &failures);
+        assert_eq!(by_conversation(&in_order), by_conversation(&out_of_order));
+        let limited = in_order.sessions.iter().flat_map(|s| &s.decisions);
+        assert!(limited.clone().any(|d| matches!(d.outcome, Outcome::Skip { reason: SkipReason::RunLimit, .. })));
+        assert!(limited.clone().any(|d| matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. })));
     }
 
     /// A template several campaigns send is rendered once per session and window, and once per
