@@ -385,7 +385,7 @@ impl Source for SnapshotSource {
                 c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
             active.then(|| (c.conversation_id.clone(), map(c)))
         };
-        let mut seen = FxHashSet::default();
+        let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().0, Default::default());
         let mut each = |kept: Option<(String, T)>| {
             if let Some((id, t)) = kept {
                 if seen.insert(id) {
@@ -407,7 +407,7 @@ impl Source for SnapshotSource {
     ) -> Result<(), SourceError> {
         self.recorded_failure(HISTORY_KEY)?;
         let keep = |c: AnalyticsConversation| (c.conversation_id.clone(), map(c));
-        let mut seen = FxHashSet::default();
+        let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().1, Default::default());
         let mut each = |(id, t): (String, T)| {
             if seen.insert(id) {
                 sink(t);

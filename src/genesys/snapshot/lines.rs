@@ -301,6 +301,12 @@ fn read_error(path: &Path, e: impl std::fmt::Display) -> SnapshotError {
 }
 
 impl Index {
+    /// How many active-session and history lines the snapshot has (each read gives at most
+    /// that many, so that what collects them can be sized once).
+    pub fn lines(&self) -> (usize, usize) {
+        (self.active.len(), self.history.len())
+    }
+
     /// Indexes a `runner-snapshot/2` file, reading it once, a chunk at a time.
     pub fn open(path: &Path, file: File) -> Result<Index, SnapshotError> {
         Index::open_chunked(path, file, CHUNK)
