@@ -40,3 +40,21 @@ fn no_huge_pages() {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The option numbers above are mimalloc.h's enum (v3, as libmimalloc-sys 0.1.49 builds it):
+    /// should an update renumber it, `main` would set other options. Their defaults (1,000 ms;
+    /// huge pages allowed) tell them apart from their neighbours.
+    #[test]
+    fn the_option_numbers_name_the_options_meant() {
+        // SAFETY: reading options; `main` has not run, so they hold their defaults.
+        let (purge_delay, allow_thp) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP),
+            )
+        };
+        assert_eq!((purge_delay, allow_thp), (1000, 1));
+    }
+}
