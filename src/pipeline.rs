@@ -17,7 +17,7 @@ use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::genesys::types::AnalyticsConversation;
-use crate::journal::{Journal, JournalError, MessageKey};
+use crate::journal::{Holds, Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, Contact, Customers, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
@@ -92,7 +92,7 @@ pub async fn plan_observed<S: Source>(
         (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id))
     });
 
-    let decider = Decider::new(set, options.now, options.explain);
+    let decider = Decider::new(set, options.now, options.explain).with_customer_windows(options.customer_windows);
     let customers = Customers::number(candidates.iter().map(|c| c.session.external_contact_id.as_deref()));
     let mut loader = Loader { source, options, failures: Failures::default(), progress, customers };
     loader.details(&decider, &mut candidates).await;
@@ -101,23 +101,21 @@ pub async fn plan_observed<S: Source>(
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
-    let mut sessions = if options.customer_windows {
-        let mut sessions = decider.decide(&candidates, &loader.failures);
-        decide::apply_customer_windows(set, &candidates, &mut sessions, options.now);
-        // Freeing a large run's many small allocations takes a while: off the run's path.
-        if candidates.len() > 1000 {
-            std::thread::spawn(move || drop(candidates));
-        }
-        sessions
-    } else {
-        // The candidates are freed as they are decided: never all of them and all their plans.
-        decider.decide_owned(candidates, &loader.failures)
+    let failures = loader.failures;
+    // Only the sends of customers the journal holds messages for may be capped below: the
+    // others' are sure, and the messages of the campaigns after them are not rendered.
+    let holds = match journal {
+        Some(journal) => journal.holds().await?,
+        None => Holds::default(),
     };
+    let decider = decider.with_journal(|customer, conversation| holds.may_cap(customer, conversation));
+    // The candidates are freed as they are decided: never all of them and all their plans.
+    let mut sessions = decider.decide_owned(candidates, &failures);
     if let Some(journal) = journal {
         let caps = caps(journal, set, &sessions, options.now).await?;
         decide::apply_caps(&mut sessions, &caps);
     }
-    Ok(decider.finish(sessions, &loader.failures))
+    Ok(decider.finish(sessions, &failures))
 }
 
 /// What the journal says of every planned send: (campaign, conversation id) -> why it is capped.
@@ -268,8 +266,7 @@ impl<S: Source> Loader<'_, S> {
         let checked: Vec<usize> =
             (0..candidates.len()).filter(|&i| customers.get(i).is_some_and(|k| open[k])).collect();
         drop(open);
-        let customer_windows = self.options.customer_windows;
-        let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i], customer_windows));
+        let sure = crate::cores::map_in_order(&checked, 256, |&i| decider.sure_send(&candidates[i]));
         // The campaign that settles each customer (the first, should several).
         let mut settled: Vec<Option<usize>> = vec![None; customers.count()];
         for (&i, sure) in checked.iter().zip(sure) {
@@ -866,7 +863,8 @@ mod tests {
         let reserved = journal.reserve(&request, now()).await.expect("reserved");
         assert!(matches!(reserved, crate::journal::Reserve::Reserved(_)), "{reserved:?}");
         let planned = plan(&source, &set, Some(&journal), options()).await.unwrap();
-        // `premium` is capped for k1, so `returners` still decides for k1: its history is read.
+        // `premium` is capped for k1, so `returners` still decides for k1: its history is read
+        // and its message rendered (the journal holds k1: `premium`'s send was not sure).
         assert_eq!(source.calls("history k1,k2"), 1, "{:?}", source.calls.lock().unwrap());
         let o = outcomes(&planned);
         assert_eq!(outcome(&o, "c1", "premium"), "capped");

@@ -6,7 +6,9 @@
 //! sends the send journal caps ([`apply_caps`]). A customer gets at most one message per run:
 //! among the campaigns that would message them, the highest priority wins (then the campaign
 //! name, then the oldest session), within each campaign's `max_per_run`; every other match is
-//! skipped as `lower_priority`, `already_chosen` or `run_limit`.
+//! skipped as `lower_priority`, `already_chosen` or `run_limit`. A message is rendered only
+//! while it can be sent: once a session's decision keeps the customer for its campaign or one
+//! before it ([`Decider::keeps`]), the session's later campaigns are `lower_priority` unrendered.
 //!
 //! Sessions are decided in parallel, on every core, each on its own; the plan keeps the order
 //! of the candidates. The customer-wide rules run after, sequentially. Deciding a skip allocates
@@ -202,7 +204,16 @@ pub struct Decider<'a> {
     campaigns: Vec<Prepared<'a>>,
     /// `now` as templates see it.
     now_text: minijinja::Value,
+    /// Whether a send of a campaign whose active window is in the customer's time zone is
+    /// checked against the customer's local time ([`Decider::with_customer_windows`]).
+    customer_windows: bool,
+    /// Whether the send journal may cap a send to this customer in this conversation once
+    /// deciding is done ([`Decider::with_journal`]).
+    may_cap: Box<MayCap<'a>>,
 }
+
+/// Whether the send journal may cap a send to a customer (by id) in a conversation (by id).
+type MayCap<'a> = dyn Fn(&str, &str) -> bool + Send + Sync + 'a;
 
 /// An enabled campaign and what deciding it takes, worked out once per run.
 struct Prepared<'a> {
@@ -274,7 +285,30 @@ impl<'a> Decider<'a> {
             })
             .collect();
         let now_text = minijinja::Value::from(now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-        Decider { set, now, explain, campaigns, now_text }
+        Decider {
+            set,
+            now,
+            explain,
+            campaigns,
+            now_text,
+            customer_windows: false,
+            may_cap: Box::new(|_: &str, _: &str| false),
+        }
+    }
+
+    /// `runner serve`: skips the sends of campaigns whose active window is in the customer's time
+    /// zone (`time_zone: customer:<attribute>`) when the customer's local time at `now` is
+    /// outside it (`outside_window`).
+    pub fn with_customer_windows(mut self, on: bool) -> Self {
+        self.customer_windows = on;
+        self
+    }
+
+    /// Tells the decider which sends the send journal may cap after deciding ([`apply_caps`]):
+    /// `may_cap(customer, conversation id)`. Without it, no send is capped.
+    pub fn with_journal(mut self, may_cap: impl Fn(&str, &str) -> bool + Send + Sync + 'a) -> Self {
+        self.may_cap = Box::new(may_cap);
+        self
     }
 
     fn view<'c>(&self, campaign: &Prepared<'_>, candidate: &'c Candidate) -> View<'c> {
@@ -314,17 +348,18 @@ impl<'a> Decider<'a> {
 
     /// The first enabled campaign (its place among them, and the campaign) sure to send to this
     /// candidate from the data loaded so far: its audience and history match, its message
-    /// renders, and neither a per-run limit nor (`customer_windows`) the customer's time window
-    /// can take the send back. `None` when a campaign before it cannot be decided yet, or when
-    /// none sends. The send journal's caps are the caller's to check.
-    pub fn sure_send(&self, candidate: &Candidate, customer_windows: bool) -> Option<(usize, &'a Campaign)> {
+    /// renders, and neither a per-run limit nor (with customer windows) the customer's time
+    /// window can take the send back. `None` when a campaign before it cannot be decided yet, or
+    /// when none sends. The send journal's caps are the caller's to check.
+    pub fn sure_send(&self, candidate: &Candidate) -> Option<(usize, &'a Campaign)> {
         let mut rendering = Rendering::default();
         for p in &self.campaigns {
-            match self.campaign(p, candidate, None, &mut rendering).0 {
+            match self.campaign(p, candidate, None, &mut rendering, None).0 {
                 Outcome::Send { .. } => {
                     let c = p.campaign;
                     let limited = c.limits.max_per_run.is_some();
-                    let windowed = customer_windows && c.schedule.as_ref().is_some_and(|s| s.active_window.is_some());
+                    let windowed =
+                        self.customer_windows && c.schedule.as_ref().is_some_and(|s| s.active_window.is_some());
                     return (!limited && !windowed).then_some((p.index, c));
                 }
                 Outcome::Skip { reason: SkipReason::DataUnavailable | SkipReason::LowerPriority, .. } => return None,
@@ -410,12 +445,18 @@ impl<'a> Decider<'a> {
     ) -> SessionPlan {
         // The template context is built as the messages rendered need it, and shared.
         let mut rendering = Rendering::default();
+        // The first campaign sure to keep the customer for itself or one before it: the messages
+        // of the campaigns after it are not rendered (they could not be sent).
+        let mut sure = candidate.settled_by;
         let decisions = self
             .campaigns
             .iter()
             .zip(names)
             .map(|(p, name)| {
-                let (outcome, explain) = self.campaign(p, candidate, failure, &mut rendering);
+                let (outcome, explain) = self.campaign(p, candidate, failure, &mut rendering, sure);
+                if sure.is_none_or(|w| p.index < w) && self.keeps(p, &outcome, candidate) {
+                    sure = Some(p.index);
+                }
                 CampaignDecision { campaign: Arc::clone(name), outcome, explain }
             })
             .collect();
@@ -433,12 +474,32 @@ impl<'a> Decider<'a> {
         }
     }
 
+    /// Whether `outcome`, this session's decision for `p`, keeps the customer for `p` or a
+    /// campaign before it whatever the other sessions and campaigns decide: a campaign that could
+    /// not be decided (it blocks the ones after it), or a send that nothing after deciding can
+    /// take back (no `max_per_run`, not capped by the journal; the customer's window is checked
+    /// in deciding).
+    fn keeps(&self, p: &Prepared<'_>, outcome: &Outcome, candidate: &Candidate) -> bool {
+        match outcome {
+            Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
+            Outcome::Skip { .. } => false,
+            Outcome::Send { .. } => {
+                let session = &candidate.session;
+                p.campaign.limits.max_per_run.is_none()
+                    && session.external_contact_id.as_deref().is_some_and(|c| !(self.may_cap)(c, &session.id))
+            }
+        }
+    }
+
+    /// `sure`: the first campaign sure to keep the customer ([`Decider::keeps`], or the one that
+    /// settled the customer), when one is known.
     fn campaign(
         &self,
         p: &Prepared<'a>,
         candidate: &Candidate,
         failure: Option<&BTreeMap<Needs, String>>,
         rendering: &mut Rendering<'a>,
+        sure: Option<usize>,
     ) -> (Outcome, Option<Box<Explanation>>) {
         let campaign = p.campaign;
         let skip = |reason, detail: Cow<'static, str>| Outcome::Skip { reason, detail };
@@ -494,7 +555,20 @@ impl<'a> Decider<'a> {
         if let Some(missing) = campaign.needs.iter().find(|n| !is_loaded(candidate, **n)) {
             return (skip(SkipReason::DataUnavailable, unavailable(*missing, failure)), explain);
         }
-        (self.render(p, &view, rendering), explain)
+        if let Some(w) = sure.filter(|&w| p.index > w) {
+            // Its message could not be sent: not rendered (the customer-wide rules name what
+            // the customer gets instead).
+            let winner = &self.campaigns[w].campaign.name;
+            let detail = format!("`{winner}` has a higher priority and messages this customer");
+            return (skip(SkipReason::LowerPriority, detail.into()), explain);
+        }
+        let mut outcome = self.render(p, &view, rendering);
+        if self.customer_windows && matches!(outcome, Outcome::Send { .. }) {
+            if let Some(outside) = self.outside_window(campaign, candidate) {
+                outcome = outside;
+            }
+        }
+        (outcome, explain)
     }
 
     fn render(&self, p: &Prepared<'a>, view: &View<'_>, rendering: &mut Rendering<'a>) -> Outcome {
@@ -542,6 +616,47 @@ impl<'a> Decider<'a> {
                 }
             }
         }
+    }
+}
+
+impl Decider<'_> {
+    /// The skip of a send of `campaign` when its active window is in the customer's time zone
+    /// (`time_zone: customer:<attribute>`) and the customer's local time at `now` is outside it.
+    /// The zone is the participant attribute's IANA name; when the attribute is missing or not a
+    /// zone, the schedule's zone is used and the detail says so.
+    fn outside_window(&self, campaign: &Campaign, candidate: &Candidate) -> Option<Outcome> {
+        use crate::campaign::WindowZone;
+        let schedule = campaign.schedule.as_ref()?;
+        let window = schedule.active_window.as_ref()?;
+        let WindowZone::Customer { attribute } = &window.time_zone else { return None };
+        let value = candidate.details.as_ref().and_then(|det| det.attributes.get(attribute)).map(|v| v.trim());
+        let (zone, name, fallback) = match value.filter(|v| !v.is_empty()) {
+            Some(v) => match jiff::tz::TimeZone::get(v) {
+                Ok(tz) => (tz, v, Cow::Borrowed("")),
+                Err(_) => (
+                    schedule.time_zone.clone(),
+                    schedule.time_zone_name.as_str(),
+                    Cow::Owned(format!(
+                        " (the attribute `{attribute}` is `{v}`, not an IANA time zone: the schedule's zone is used)"
+                    )),
+                ),
+            },
+            None => (
+                schedule.time_zone.clone(),
+                schedule.time_zone_name.as_str(),
+                Cow::Owned(format!(" (the customer has no attribute `{attribute}`: the schedule's zone is used)")),
+            ),
+        };
+        let local = self.now.to_zoned_datetime(zone).datetime();
+        if window.contains(local) {
+            return None;
+        }
+        let detail = format!(
+            "the customer's local time {} ({name}) is outside the active window {}{fallback}",
+            local.strftime("%a %H:%M"),
+            window.describe()
+        );
+        Some(Outcome::Skip { reason: SkipReason::OutsideWindow, detail: detail.into() })
     }
 }
 
@@ -595,10 +710,6 @@ impl<'a> CampaignIndex<'a> {
             _ => self.set.campaigns.iter().position(|c| c.name == name),
         }
     }
-
-    fn campaign(&self, i: usize, name: &str) -> Option<&'a Campaign> {
-        self.of(i, name).map(|at| &self.set.campaigns[at])
-    }
 }
 
 /// Skips the sends that the send journal caps: `caps` maps (campaign, conversation id) to why.
@@ -614,58 +725,6 @@ pub fn apply_caps(sessions: &mut [SessionPlan], caps: &HashMap<(String, String),
         for d in s.decisions.iter_mut().filter(|d| matches!(d.outcome, Outcome::Send { .. })) {
             if let Some(why) = caps.get(&(&*d.campaign, s.conversation_id.as_str())) {
                 d.outcome = Outcome::Skip { reason: SkipReason::Capped, detail: (*why).clone().into() };
-            }
-        }
-    }
-}
-
-/// `runner serve`: skips the sends of campaigns whose active window is in the customer's time
-/// zone (`time_zone: customer:<attribute>`) when the customer's local time at `now` is outside
-/// it. The zone is the participant attribute's IANA name; when the attribute is missing or not a
-/// zone, the schedule's zone is used and the detail says so. `sessions` are in `candidates' order.
-pub fn apply_customer_windows(
-    set: &CampaignSet,
-    candidates: &[Candidate],
-    sessions: &mut [SessionPlan],
-    now: Timestamp,
-) {
-    use crate::campaign::WindowZone;
-    let index = CampaignIndex::new(set);
-    for (candidate, s) in candidates.iter().zip(sessions.iter_mut()) {
-        for (i, d) in s.decisions.iter_mut().enumerate() {
-            if !matches!(d.outcome, Outcome::Send { .. }) {
-                continue;
-            }
-            let Some(campaign) = index.campaign(i, &d.campaign) else { continue };
-            let Some(schedule) = &campaign.schedule else { continue };
-            let Some(window) = &schedule.active_window else { continue };
-            let WindowZone::Customer { attribute } = &window.time_zone else { continue };
-            let value = candidate.details.as_ref().and_then(|det| det.attributes.get(attribute)).map(|v| v.trim());
-            let (zone, name, fallback) = match value.filter(|v| !v.is_empty()) {
-                Some(v) => match jiff::tz::TimeZone::get(v) {
-                    Ok(tz) => (tz, v, Cow::Borrowed("")),
-                    Err(_) => (
-                        schedule.time_zone.clone(),
-                        schedule.time_zone_name.as_str(),
-                        Cow::Owned(format!(
-                            " (the attribute `{attribute}` is `{v}`, not an IANA time zone: the schedule's zone is used)"
-                        )),
-                    ),
-                },
-                None => (
-                    schedule.time_zone.clone(),
-                    schedule.time_zone_name.as_str(),
-                    Cow::Owned(format!(" (the customer has no attribute `{attribute}`: the schedule's zone is used)")),
-                ),
-            };
-            let local = now.to_zoned_datetime(zone).datetime();
-            if !window.contains(local) {
-                let detail = format!(
-                    "the customer's local time {} ({name}) is outside the active window {}{fallback}",
-                    local.strftime("%a %H:%M"),
-                    window.describe()
-                );
-                d.outcome = Outcome::Skip { reason: SkipReason::OutsideWindow, detail: detail.into() };
             }
         }
     }
@@ -1143,7 +1202,9 @@ mod tests {
         );
         let set =
             loaded.set.unwrap_or_else(|| panic!("{}", crate::campaign::diagnostic::render(&loaded.diagnostics, false)));
-        let sessions = Decider::new(&set, ts(NOW), false).decide(&[candidate()], &Failures::default());
+        // Every send may be capped by the journal: every campaign's message is rendered.
+        let decider = Decider::new(&set, ts(NOW), false).with_journal(|_, _| true);
+        let sessions = decider.decide(&[candidate()], &Failures::default());
         let outcomes: Vec<String> = sessions[0]
             .decisions
             .iter()
@@ -1158,6 +1219,77 @@ mod tests {
             outcomes,
             ["a: Zoë 1", "b: Zoë 3", "c: Zoë 1", "d: d", "e: e", &format!("f: {broken}"), &format!("g: {broken}")]
         );
+    }
+
+    /// A campaign's message is rendered only while it can still be sent: after a send nothing can
+    /// take back (no `max_per_run`, nothing in the journal for the customer) or a campaign that
+    /// could not be decided, the session's later campaigns are `lower_priority` unrendered (a
+    /// template failing there is not reported); after a send the journal may cap, or one with a
+    /// run limit, they are rendered.
+    #[test]
+    fn messages_are_rendered_only_while_they_can_be_sent() {
+        let first = |extra: &str| format!("name: first\npriority: 20\n{extra}message:\n  text: hi\n");
+        let broken = "name: broken\npriority: 10\nmessage:\n  text: \"{{ customer.attributes.nope }}\"\n";
+        let render_error = "render_error: a value the template uses is not defined for this customer (use \
+                            `default(...)` to fall back) (template `campaign:broken`, line 1)";
+        let undecided = "history:\n  look_back: 30d\n  conditions:\n    - count: { at_least: 1 }\n";
+        let cases: [(&str, bool, &str, &str); 4] = [
+            ("", false, "lower_priority: `first` has a higher priority and messages this customer", "send"),
+            ("", true, render_error, "send"),
+            ("limits:\n  max_per_run: 5\n", false, render_error, "send"),
+            (
+                undecided,
+                false,
+                "data_unavailable: `first` has a higher priority and could not be decided for this customer: \
+                 the customer's history was not loaded",
+                "data_unavailable",
+            ),
+        ];
+        for (extra, in_journal, broken_outcome, first_outcome) in cases {
+            let set = set(&[("first", &first(extra)), ("broken", broken)]);
+            let mut c = candidate();
+            if extra == undecided {
+                c.history = None;
+            }
+            let decider = Decider::new(&set, ts(NOW), false).with_journal(move |_, _| in_journal);
+            let plan = decider.plan(&[c], &Failures::default());
+            let outcome = |i: usize| match &plan.sessions[0].decisions[i].outcome {
+                Outcome::Send { .. } => "send".to_owned(),
+                Outcome::Skip { reason, .. } if i == 0 => reason.to_string(),
+                Outcome::Skip { reason, detail } => format!("{reason}: {detail}"),
+            };
+            assert_eq!((outcome(0).as_str(), outcome(1).as_str()), (first_outcome, broken_outcome), "{extra:?}");
+        }
+    }
+
+    /// Leaving unrendered the messages that could not be sent changes no send: the plan is the one
+    /// that renders every message, except that a losing message whose template fails is not
+    /// reported as failing.
+    #[test]
+    fn plans_are_the_same_whether_or_not_losing_messages_are_rendered() {
+        let set = campaigns();
+        let (candidates, failures) = candidates(60);
+        let all = Decider::new(&set, ts(NOW), false).with_journal(|_, _| true);
+        let some = Decider::new(&set, ts(NOW), false);
+        let lower = |d: &CampaignDecision| matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
+        let unrendered = |decider: &Decider<'_>| {
+            decider.decide(&candidates, &failures).iter().flat_map(|s| &s.decisions).filter(|d| lower(d)).count()
+        };
+        assert!(unrendered(&some) > unrendered(&all), "some messages are left unrendered");
+        let (all, some) = (all.plan(&candidates, &failures), some.plan(&candidates, &failures));
+        let mut hidden = 0;
+        for (a, b) in all.sessions.iter().zip(&some.sessions) {
+            assert_eq!(a.send(), b.send(), "{}", a.conversation_id);
+            for (x, y) in a.decisions.iter().zip(&b.decisions) {
+                let (x, y) = (serde_json::to_string(x).expect("json"), serde_json::to_string(y).expect("json"));
+                if x != y {
+                    assert!(x.contains("render_error") && y.contains("lower_priority"), "{x} {y}");
+                    hidden += 1;
+                }
+            }
+        }
+        assert!(hidden > 0, "the fixture has a failing template in a losing campaign");
+        assert_eq!(serde_json::to_string(&all.summary.sends).ok(), serde_json::to_string(&some.summary.sends).ok());
     }
 
     #[test]

@@ -403,6 +403,10 @@ pub(super) async fn would_cap(
     with_conn!(db, write = false, absent = Ok(None), |conn, q| q::caps(conn, key, once_every, global, now).await)
 }
 
+pub(super) async fn holds(db: &Db) -> Result<(Vec<String>, Vec<String>), Fault> {
+    with_conn!(db, write = false, absent = Ok((Vec::new(), Vec::new())), |conn, q| q::holds(conn).await)
+}
+
 pub(super) async fn mark(db: &Db, id: EntryId, outcome: Outcome<'_>, now: Timestamp) -> Result<Marked, Fault> {
     with_conn!(db, write = true, absent = Ok(Marked::Missing), |conn, q| q::mark(conn, id, &outcome, now).await)
 }
@@ -619,6 +623,21 @@ macro_rules! queries {
                     }
                 }
                 Ok(None)
+            }
+
+            /// The customers and the conversations with a message that counts towards a cap.
+            pub(in crate::journal) async fn holds(conn: &mut $Conn) -> Result<(Vec<String>, Vec<String>), Fault> {
+                let customers =
+                    sqlx::query_scalar(concat!("SELECT DISTINCT customer FROM sends WHERE state IN ", counting!()))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                let conversations = sqlx::query_scalar(concat!(
+                    "SELECT DISTINCT conversation_id FROM sends WHERE state IN ",
+                    counting!()
+                ))
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok((customers, conversations))
             }
 
             /// Checks the caps and inserts the reservation. Call inside the transaction that

@@ -77,6 +77,7 @@ pub use error::JournalError;
 pub use location::{DEFAULT_LOCATION, ENV_VAR, Location};
 
 use crate::campaign::OnceEvery;
+use crate::fxhash::FxHashSet;
 use backend::{Db, Fault, Mode};
 
 /// A journal row's id (what `runner journal resolve ID` takes).
@@ -210,6 +211,20 @@ pub enum Reserve {
     Reserved(EntryId),
     /// Do not send.
     Capped(CapInfo),
+}
+
+/// Whom the journal holds messages for ([`Journal::holds`]).
+#[derive(Debug, Default)]
+pub struct Holds {
+    pub customers: FxHashSet<String>,
+    pub conversations: FxHashSet<String>,
+}
+
+impl Holds {
+    /// Whether the journal may cap a send to `customer` in `conversation_id`.
+    pub fn may_cap(&self, customer: &str, conversation_id: &str) -> bool {
+        self.customers.contains(customer) || self.conversations.contains(conversation_id)
+    }
 }
 
 /// Why a message may not be sent, and the earlier message that blocks it.
@@ -423,6 +438,16 @@ impl Journal {
         backend::would_cap(&self.db, key, once_every, self.options.global_cap, now)
             .await
             .map_err(|f| self.fault("checking the caps", f))
+    }
+
+    /// The customers and the conversations the journal holds a message for that counts
+    /// towards a cap (`reserved`, `sent`, `uncertain`). Every cap [`Journal::would_cap`] finds
+    /// is one of their messages, so no one else's send can be capped (until a runner writes
+    /// one). Empty when the journal does not exist yet.
+    pub async fn holds(&self) -> Result<Holds, JournalError> {
+        let (customers, conversations) =
+            backend::holds(&self.db).await.map_err(|f| self.fault("reading whom the journal holds messages for", f))?;
+        Ok(Holds { customers: customers.into_iter().collect(), conversations: conversations.into_iter().collect() })
     }
 
     /// Genesys took the message. Also accepted for an entry that became uncertain meanwhile

@@ -128,6 +128,7 @@ on_both!(
     read_only_never_writes,
     migration_from_version_1,
     newer_journal_is_refused,
+    holds_whoever_a_cap_can_find,
 );
 
 fn reserved(r: Reserve) -> EntryId {
@@ -243,6 +244,39 @@ async fn uncertain_blocks(db: &TestDb) {
     let info = capped(j.reserve(&request("other", "ada", "conv-2", None), at(HOUR)).await.unwrap());
     assert_eq!((info.reason, info.entry), (CapReason::Global(cap), first));
     assert_eq!(j.get(first).await.unwrap().unwrap().state, State::Uncertain);
+}
+
+/// `holds` names every customer and conversation a cap can find (reserved, sent, uncertain), and
+/// no one whose only message failed: a customer outside it is never capped.
+async fn holds_whoever_a_cap_can_find(db: &TestDb) {
+    let absent = Journal::open_read_only(&db.location, JournalOptions::default()).await.unwrap();
+    let holds = absent.holds().await.unwrap();
+    assert!(holds.customers.is_empty() && holds.conversations.is_empty());
+    let cap = GlobalCap::new(1, SignedDuration::from_hours(24)).unwrap();
+    let j = db.open(JournalOptions { global_cap: Some(cap), ..JournalOptions::default() }).await;
+    let sent = reserved(j.reserve(&request("cart", "ada", "conv-1", None), t0()).await.unwrap());
+    j.mark_sent(sent, None, None, t0()).await.unwrap();
+    reserved(j.reserve(&request("cart", "bob", "conv-2", None), t0()).await.unwrap());
+    let unsure = reserved(j.reserve(&request("cart", "cy", "conv-3", None), t0()).await.unwrap());
+    j.mark_uncertain(unsure, "timed out", t0()).await.unwrap();
+    let failed = reserved(j.reserve(&request("cart", "dee", "conv-4", None), t0()).await.unwrap());
+    j.mark_failed(failed, "400", t0()).await.unwrap();
+    let holds = j.holds().await.unwrap();
+    let sorted = |set: &crate::fxhash::FxHashSet<String>| {
+        let mut v: Vec<String> = set.iter().cloned().collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(&holds.customers), ["ada", "bob", "cy"]);
+    assert_eq!(sorted(&holds.conversations), ["conv-1", "conv-2", "conv-3"]);
+    for (customer, conversation) in [("ada", "conv-9"), ("bob", "conv-9"), ("cy", "conv-9"), ("eve", "conv-1")] {
+        assert!(holds.may_cap(customer, conversation), "{customer} {conversation}");
+        let key = MessageKey { campaign: "cart", customer, conversation_id: conversation };
+        assert!(j.would_cap(&key, None, at(MINUTE)).await.unwrap().is_some(), "{customer} {conversation}");
+    }
+    assert!(!holds.may_cap("dee", "conv-9"));
+    let key = MessageKey { campaign: "cart", customer: "dee", conversation_id: "conv-9" };
+    assert_eq!(j.would_cap(&key, None, at(MINUTE)).await.unwrap(), None);
 }
 
 /// A crash between reserve and mark leaves a reservation; the next start turns it uncertain and

@@ -257,7 +257,7 @@ async fn shutdown_signal() {
 mod tests {
 
     use super::*;
-    use crate::engine::decide::{Decider, Failures, SkipReason, apply_customer_windows};
+    use crate::engine::decide::{Decider, Failures, SkipReason};
     use crate::journal::{JournalOptions, Location, MessageKey, Reserve, ReserveRequest};
     use crate::model::{Candidate, Details, Session};
     use crate::serve::tests::{set_of, ts};
@@ -295,10 +295,9 @@ mod tests {
             candidate("none", None),
             candidate("bad", Some("Mars/Olympus")),
         ];
-        let decider = Decider::new(&set, now, false);
+        let decider = Decider::new(&set, now, false).with_customer_windows(true);
         let failures = Failures::default();
-        let mut sessions = decider.decide(&candidates, &failures);
-        apply_customer_windows(&set, &candidates, &mut sessions, now);
+        let sessions = decider.decide(&candidates, &failures);
         let outcome = |i: usize| match &sessions[i].decisions[0].outcome {
             Outcome::Send { .. } => "send".to_owned(),
             Outcome::Skip { reason, detail } => format!("{reason}: {detail}"),
@@ -316,9 +315,8 @@ mod tests {
         assert_eq!(outcome(4), "send");
         // At 20:00 Berlin the fallback skips them, and the detail says why the zone was Berlin.
         let late = ts("2026-12-01T19:00:00Z");
-        let decider = Decider::new(&set, late, false);
-        let mut sessions = decider.decide(&candidates, &failures);
-        apply_customer_windows(&set, &candidates, &mut sessions, late);
+        let decider = Decider::new(&set, late, false).with_customer_windows(true);
+        let sessions = decider.decide(&candidates, &failures);
         let Outcome::Skip { reason, detail } = &sessions[4].decisions[0].outcome else { panic!() };
         assert_eq!(*reason, SkipReason::OutsideWindow);
         assert!(detail.contains("`Mars/Olympus`, not an IANA time zone: the schedule's zone is used"), "{detail}");
