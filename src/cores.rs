@@ -34,8 +34,9 @@ pub fn map_indexed_in_order<T: Sync, R: Send>(
 }
 
 /// `produce(i)` for every `i` in `0..n`, handed to `take` in the order of `i` on this thread.
-/// With several cores, one task per core on the pool produces (task `r` takes items `r`,
-/// `r + tasks`, ...), at most one item ahead of `take`. `take` returns `false` to stop: the tasks
+/// With several cores, one task per core on the pool produces, each taking the next item not
+/// yet taken by another (so that items of unequal cost keep every core busy to the end), at most
+/// [`AHEAD_PER_TASK`] items per task ahead of `take`. `take` returns `false` to stop: the tasks
 /// stop too. `take` must not wait on the pool (its threads may be waiting on `take`). Called on
 /// the pool (whose threads would wait on each other), or with one core, it all runs on this
 /// thread.
@@ -50,31 +51,82 @@ pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, 
         return;
     }
     let produce = &produce;
+    // How many items `take` has had, and whether to stop (`take` said so, or a task panicked).
+    let progress = &(std::sync::Mutex::new((0usize, false)), std::sync::Condvar::new());
+    let next = &std::sync::atomic::AtomicUsize::new(0);
+    let ahead = tasks * AHEAD_PER_TASK;
+    /// Stops every task when its own ends by a panic (which the scope raises afterwards).
+    struct StopOnPanic<'a>(&'a (std::sync::Mutex<(usize, bool)>, std::sync::Condvar));
+    impl Drop for StopOnPanic<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let (lock, changed) = self.0;
+                lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+                changed.notify_all();
+            }
+        }
+    }
     rayon::in_place_scope(|scope| {
-        let produced: Vec<std::sync::mpsc::Receiver<R>> = (0..tasks)
-            .map(|task| {
-                let (give, produced) = std::sync::mpsc::sync_channel(1);
-                scope.spawn(move |_| {
-                    for i in (task..n).step_by(tasks) {
-                        // No one takes it once `take` stopped.
-                        if give.send(produce(i)).is_err() {
-                            break;
+        let (give, produced) = std::sync::mpsc::channel::<(usize, R)>();
+        for _ in 0..tasks {
+            let give = give.clone();
+            scope.spawn(move |_| {
+                let _stop = StopOnPanic(progress);
+                let (lock, changed) = progress;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    {
+                        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        while !state.1 && i >= state.0 + ahead {
+                            state = changed.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+                        }
+                        if state.1 {
+                            return;
                         }
                     }
-                });
-                produced
-            })
-            .collect();
+                    // No one takes it once `take` stopped.
+                    if give.send((i, produce(i))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(give);
+        // The items produced before their turn, by index.
+        let mut early: std::collections::BTreeMap<usize, R> = std::collections::BTreeMap::new();
+        let (lock, changed) = progress;
         for i in 0..n {
-            // A closed channel: the task panicked, which the scope raises when it ends.
-            let Ok(r) = produced[i % tasks].recv() else { break };
-            if !take(r) {
+            let r = match early.remove(&i) {
+                Some(r) => Some(r),
+                None => loop {
+                    // Every task gone before item `i`: one panicked, which the scope raises.
+                    let Ok((k, r)) = produced.recv() else { break None };
+                    if k == i {
+                        break Some(r);
+                    }
+                    early.insert(k, r);
+                },
+            };
+            let Some(r) = r else { break };
+            let go_on = take(r);
+            let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.0 = i + 1;
+            state.1 |= !go_on;
+            drop(state);
+            changed.notify_all();
+            if !go_on {
                 break;
             }
         }
-        // Dropping the receivers stops the tasks still producing.
+        // Dropping the receiver stops the tasks still producing.
     });
 }
+
+/// How many items each task of [`produce_in_order`] may produce ahead of `take`.
+const AHEAD_PER_TASK: usize = 2;
 
 /// [`map_in_order`] for owned items: `f` takes each item.
 pub fn map_owned_in_order<T: Send, R: Send>(items: Vec<T>, min_parallel: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -147,6 +199,47 @@ mod tests {
             i < 10
         });
         assert_eq!(taken, (0..=10).collect::<Vec<_>>());
+    }
+
+    /// Items of unequal cost come out in order, and none is produced more than the tasks' lead
+    /// ahead of `take`.
+    #[test]
+    fn produces_unequal_items_in_order_within_the_lead() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let taken = AtomicUsize::new(0);
+        let lead = AtomicUsize::new(0);
+        let mut out = Vec::new();
+        let cost = |i: usize| if i % 7 == 0 { 200_000 } else { 1_000 };
+        super::produce_in_order(
+            300,
+            |i| {
+                lead.fetch_max(i.saturating_sub(taken.load(Ordering::SeqCst)), Ordering::SeqCst);
+                (0..cost(i)).fold(i, |a, b| std::hint::black_box(a ^ b)) ^ (0..cost(i)).fold(0, |a, b| a ^ b)
+            },
+            &mut |r| {
+                out.push(r);
+                taken.fetch_add(1, Ordering::SeqCst);
+                true
+            },
+        );
+        assert_eq!(out, (0..300).collect::<Vec<_>>());
+        assert!(lead.load(Ordering::SeqCst) <= super::available() * super::AHEAD_PER_TASK, "{lead:?}");
+    }
+
+    /// A panic while producing is raised to the caller (no task is left waiting).
+    #[test]
+    fn a_panic_while_producing_is_raised() {
+        let caught = std::panic::catch_unwind(|| {
+            super::produce_in_order(
+                100,
+                |i| {
+                    assert!(i != 40, "item 40");
+                    i
+                },
+                &mut |_| true,
+            );
+        });
+        assert!(caught.is_err());
     }
 
     #[test]

@@ -360,8 +360,8 @@ impl Index {
     /// Reads the lines of `spans` a window at a time (lines that lie close together in the file
     /// are read at once), runs `map` on each line with its place in `spans`, and gives the
     /// results to `each` in the order of `spans`, on this thread. The windows are read and
-    /// mapped on every core ([`crate::cores::produce_in_order`]: one reader per core, a window
-    /// ahead of `each` at most). Fails only when the store cannot be read; the windows before
+    /// mapped on every core ([`crate::cores::produce_in_order`]: one reader per core, each
+    /// taking the next window, two windows per reader ahead of `each` at most). Fails only when the store cannot be read; the windows before
     /// the failure are given to `each` first.
     fn read_lines<T: Send>(
         &self,
