@@ -94,40 +94,46 @@ pub async fn plan_observed<S: Source>(
 
     let decider = Decider::new(set, options.now, options.explain).with_customer_windows(options.customer_windows);
     let customers = Customers::number(candidates.iter().map(|c| c.session.external_contact_id.as_deref()));
-    let mut loader = Loader { source, options, failures: Failures::default(), progress, customers };
+    // Only the sends of customers the journal holds messages for may be capped (and only theirs
+    // are looked up): the others' are sure, and the messages of the campaigns after them are
+    // not rendered.
+    let holds = match journal {
+        Some(journal) => journal.holds().await?,
+        None => Holds::default(),
+    };
+    let mut loader = Loader { source, options, failures: Failures::default(), progress, customers, holds };
     loader.details(&decider, &mut candidates).await;
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.contacts(&decider, &mut candidates).await;
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
-    let failures = loader.failures;
-    // Only the sends of customers the journal holds messages for may be capped below: the
-    // others' are sure, and the messages of the campaigns after them are not rendered.
-    let holds = match journal {
-        Some(journal) => journal.holds().await?,
-        None => Holds::default(),
-    };
+    let Loader { failures, holds, .. } = loader;
     let decider = decider.with_journal(|customer, conversation| holds.may_cap(customer, conversation));
     // The candidates are freed as they are decided: never all of them and all their plans.
     let mut sessions = decider.decide_owned(candidates, &failures);
     if let Some(journal) = journal {
-        let caps = caps(journal, set, &sessions, options.now).await?;
+        let caps = caps(journal, set, &holds, &sessions, options.now).await?;
         decide::apply_caps(&mut sessions, &caps);
     }
     Ok(decider.finish(sessions, &failures))
 }
 
 /// What the journal says of every planned send: (campaign, conversation id) -> why it is capped.
+/// Asked only for the sends it `holds` messages for (no other can be capped).
 async fn caps(
     journal: &Journal,
     set: &CampaignSet,
+    holds: &Holds,
     sessions: &[decide::SessionPlan],
     now: Timestamp,
 ) -> Result<HashMap<(String, String), String>, JournalError> {
     let mut caps = HashMap::new();
     for s in sessions {
         let Some(customer) = &s.customer_id else { continue };
+        if !holds.may_cap(customer, &s.conversation_id) {
+            continue;
+        }
         for d in &s.decisions {
             if !matches!(d.outcome, Outcome::Send { .. }) {
                 continue;
@@ -150,6 +156,8 @@ struct Loader<'a, S> {
     progress: &'a dyn Progress,
     /// Each candidate's customer by number (the candidates never move once sorted).
     customers: Customers,
+    /// Whom the send journal holds messages for: only their sends can be capped.
+    holds: Holds,
 }
 
 /// Items (numbers below `u32::MAX`) grouped by key, each group in the order the items came
@@ -275,7 +283,7 @@ impl<S: Source> Loader<'_, S> {
             let (Some(k), Some(customer)) = (customers.get(i), c.session.external_contact_id.as_deref()) else {
                 continue;
             };
-            if let Some(journal) = journal {
+            if let Some(journal) = journal.filter(|_| self.holds.may_cap(customer, &c.session.id)) {
                 let key = MessageKey { campaign: &campaign.name, customer, conversation_id: &c.session.id };
                 if journal.would_cap(&key, campaign.limits.once_every, self.options.now).await?.is_some() {
                     continue;
@@ -412,6 +420,9 @@ impl<S: Source> Loader<'_, S> {
         let mut wanted = self.wanting(decider, candidates, &[Needs::History]);
         // Without its contact, a merged customer's history would be partial: never decide on it.
         wanted.retain(|&i| {
+            if self.failures.is_empty() {
+                return true;
+            }
             let contact_failed =
                 self.failures.get(&candidates[i].session.id).is_some_and(|f| f.contains_key(&Needs::Contact));
             if contact_failed {
