@@ -36,7 +36,7 @@ pub fn map_indexed_in_order<T: Sync, R: Send>(
 /// `produce(i)` for every `i` in `0..n`, handed to `take` in the order of `i` on this thread.
 /// With several cores, one task per core on the pool produces, each taking the next item not
 /// yet taken by another (so that items of unequal cost keep every core busy to the end), at most
-/// [`AHEAD_PER_TASK`] items per task ahead of `take`. `take` returns `false` to stop: the tasks
+/// `AHEAD_PER_TASK` items per task ahead of `take`. `take` returns `false` to stop: the tasks
 /// stop too. `take` must not wait on the pool (its threads may be waiting on `take`). Called on
 /// the pool (whose threads would wait on each other), or with one core, it all runs on this
 /// thread.

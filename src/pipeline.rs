@@ -77,7 +77,14 @@ pub async fn plan_observed<S: Source>(
     let mut add = |session: Option<Session>| {
         if let Some(session) = session {
             if seen.insert(session.id.clone()) {
-                candidates.push(Candidate { session, details: None, contact: None, history: None, settled_by: None });
+                candidates.push(Candidate {
+                    session,
+                    details: None,
+                    contact: None,
+                    history: None,
+                    settled_by: None,
+                    alone: false,
+                });
             }
         }
     };
@@ -108,7 +115,18 @@ pub async fn plan_observed<S: Source>(
     loader.settle(&decider, journal, &mut candidates).await?;
     loader.history(&decider, set, &mut candidates).await;
     progress.finish();
-    let Loader { failures, holds, .. } = loader;
+    let Loader { failures, holds, customers, .. } = loader;
+    // Which customers have only this session in the run.
+    let mut sessions_of = vec![0u32; customers.count()];
+    for i in 0..candidates.len() {
+        if let Some(k) = customers.get(i) {
+            sessions_of[k] += 1;
+        }
+    }
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.alone = customers.get(i).is_some_and(|k| sessions_of[k] == 1);
+    }
+    drop((sessions_of, customers));
     let decider = decider.with_journal(|customer, conversation| holds.may_cap(customer, conversation));
     // The candidates are freed as they are decided: never all of them and all their plans.
     let mut sessions = decider.decide_owned(candidates, &failures);

@@ -8,7 +8,9 @@
 //! name, then the oldest session), within each campaign's `max_per_run`; every other match is
 //! skipped as `lower_priority`, `already_chosen` or `run_limit`. A message is rendered only
 //! while it can be sent: once a session's decision keeps the customer for its campaign or one
-//! before it ([`Decider::keeps`]), the session's later campaigns are `lower_priority` unrendered.
+//! before it (`Decider::keeps`), the session's later campaigns are `lower_priority` unrendered;
+//! once a campaign is sure to have reached its `max_per_run` (`Decider::sure_pick`), its
+//! messages to the sessions after that are `run_limit` unrendered.
 //!
 //! Sessions are decided in parallel, on every core, each on its own; the plan keeps the order
 //! of the candidates. The customer-wide rules run after, sequentially. Deciding a skip allocates
@@ -180,6 +182,10 @@ pub type Failures = FxHashMap<String, BTreeMap<Needs, String>>;
 /// How many sessions a thread of [`Decider::decide`] takes at a time: enough that taking them
 /// costs nothing in comparison, few enough that the threads finish together.
 const SESSIONS_PER_JOB: usize = 256;
+
+/// How many sessions (from the oldest) are decided a job at a time, counting the sure picks of
+/// the campaigns with a `max_per_run` (see [`Decider::decide_on`]).
+const FULL_BY_LOOK_AHEAD: usize = 16 * 1024;
 
 /// `candidates` in jobs of `per_job`, in order (each moved once).
 fn in_jobs(candidates: Vec<Candidate>, per_job: usize) -> Vec<Vec<Candidate>> {
@@ -354,7 +360,7 @@ impl<'a> Decider<'a> {
     pub fn sure_send(&self, candidate: &Candidate) -> Option<(usize, &'a Campaign)> {
         let mut rendering = Rendering::default();
         for p in &self.campaigns {
-            match self.campaign(p, candidate, None, &mut rendering, None).0 {
+            match self.campaign(p, candidate, None, &mut rendering, None, false).0 {
                 Outcome::Send { .. } => {
                     let c = p.campaign;
                     let limited = c.limits.max_per_run.is_some();
@@ -397,29 +403,90 @@ impl<'a> Decider<'a> {
         // between cores.
         let names =
             || -> Vec<Arc<str>> { self.campaigns.iter().map(|p| Arc::from(p.campaign.name.as_str())).collect() };
-        let decide = |names: &mut Vec<Arc<str>>, job: J| -> Vec<SessionPlan> {
-            let sessions = job
-                .borrow()
-                .iter()
-                .map(|c| {
-                    let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
-                    self.session(names, c, failure)
-                })
-                .collect();
-            drop(job);
-            sessions
+        // The session at `at` (its place among all) of `c`, with `full_by`.
+        let one = |names: &[Arc<str>], full_by: &[Option<usize>], at: usize, c: &Candidate| {
+            let failure = if failures.is_empty() { None } else { failures.get(&c.session.id) };
+            self.session(names, c, failure, &|p| full_by[p.index].is_some_and(|f| f < at))
         };
+        let mut sessions = Vec::with_capacity(total);
+        // The campaigns with a `max_per_run` sure to be full, and from which session on: the
+        // oldest sessions are decided a job at a time (each on every core) until each such
+        // campaign is known to be full, or for the look-ahead; the rest at once.
+        let mut full_by: Vec<Option<usize>> = vec![None; self.campaigns.len()];
+        let mut picks = vec![0usize; self.campaigns.len()];
+        let limit = |p: usize| self.campaigns[p].campaign.limits.max_per_run;
+        let ordered = {
+            let mut all = jobs.iter().flat_map(|j| j.borrow().iter());
+            let first = all.next();
+            all.try_fold(first, |last, c| {
+                let last = last?;
+                ((last.session.started, &last.session.id) <= (c.session.started, &c.session.id)).then_some(Some(c))
+            })
+            .is_some()
+        };
+        let mut open = if ordered { (0..self.campaigns.len()).filter(|&p| limit(p).is_some()).count() } else { 0 };
+        let mut jobs = jobs.into_iter().enumerate().peekable();
+        let shared_names = names();
+        while open > 0 && jobs.peek().is_some_and(|(k, _)| k * SESSIONS_PER_JOB < FULL_BY_LOOK_AHEAD) {
+            let Some((k, job)) = jobs.next() else { break };
+            let start = k * SESSIONS_PER_JOB;
+            let plans =
+                crate::cores::map_indexed_in_order(job.borrow(), 64, |n, c| one(&shared_names, &full_by, start + n, c));
+            for (n, (c, plan)) in job.borrow().iter().zip(&plans).enumerate() {
+                if let Some(p) = self.sure_pick(c, plan) {
+                    picks[p] += 1;
+                    if full_by[p].is_none() && limit(p).is_some_and(|max| picks[p] as u64 >= max as u64) {
+                        full_by[p] = Some(start + n);
+                        open -= 1;
+                    }
+                }
+            }
+            drop(job);
+            sessions.extend(plans);
+        }
+        drop(shared_names);
+        let full_by = &full_by;
+        let decide = |names: &mut Vec<Arc<str>>, (k, job): (usize, J)| -> Vec<SessionPlan> {
+            let start = k * SESSIONS_PER_JOB;
+            let plans = job.borrow().iter().enumerate().map(|(n, c)| one(names, full_by, start + n, c)).collect();
+            drop(job);
+            plans
+        };
+        let jobs: Vec<(usize, J)> = jobs.collect();
         let done: Vec<Vec<SessionPlan>> = if jobs.len() < 2 || crate::cores::available() < 2 {
             let mut names = names();
             jobs.into_iter().map(|job| decide(&mut names, job)).collect()
         } else {
             jobs.into_par_iter().with_max_len(1).map_init(names, decide).collect()
         };
-        let mut sessions = Vec::with_capacity(total);
         for part in done {
             sessions.extend(part);
         }
         sessions
+    }
+
+    /// The campaign with a `max_per_run` that `plan`, a session of `candidate` decided in the
+    /// candidates' order, is sure to be a pick of unless the campaign is full by then: the
+    /// customer has no other session in the run (`Candidate::alone`), the campaign is the first
+    /// that sends or could not be decided (past those known to be full, `run_limit`), and the
+    /// journal cannot cap its send. Nothing then takes the customer from the campaign but its
+    /// own limit, so once `max_per_run` such sessions went by, the campaign is full.
+    fn sure_pick(&self, candidate: &Candidate, plan: &SessionPlan) -> Option<usize> {
+        if !candidate.alone {
+            return None;
+        }
+        for (p, d) in self.campaigns.iter().zip(&plan.decisions) {
+            match d.outcome {
+                Outcome::Send { .. } => {
+                    let session = &candidate.session;
+                    let capped = session.external_contact_id.as_deref().is_none_or(|c| (self.may_cap)(c, &session.id));
+                    return (p.campaign.limits.max_per_run.is_some() && !capped).then_some(p.index);
+                }
+                Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => return None,
+                Outcome::Skip { .. } => {}
+            }
+        }
+        None
     }
 
     /// Applies the customer-wide rules and counts: at most one message per customer per run
@@ -442,6 +509,7 @@ impl<'a> Decider<'a> {
         names: &[Arc<str>],
         candidate: &Candidate,
         failure: Option<&BTreeMap<Needs, String>>,
+        full: &dyn Fn(&Prepared<'_>) -> bool,
     ) -> SessionPlan {
         // The template context is built as the messages rendered need it, and shared.
         let mut rendering = Rendering::default();
@@ -453,7 +521,7 @@ impl<'a> Decider<'a> {
             .iter()
             .zip(names)
             .map(|(p, name)| {
-                let (outcome, explain) = self.campaign(p, candidate, failure, &mut rendering, sure);
+                let (outcome, explain) = self.campaign(p, candidate, failure, &mut rendering, sure, full(p));
                 if sure.is_none_or(|w| p.index < w) && self.keeps(p, &outcome, candidate) {
                     sure = Some(p.index);
                 }
@@ -500,6 +568,7 @@ impl<'a> Decider<'a> {
         failure: Option<&BTreeMap<Needs, String>>,
         rendering: &mut Rendering<'a>,
         sure: Option<usize>,
+        full: bool,
     ) -> (Outcome, Option<Box<Explanation>>) {
         let campaign = p.campaign;
         let skip = |reason, detail: Cow<'static, str>| Outcome::Skip { reason, detail };
@@ -561,6 +630,12 @@ impl<'a> Decider<'a> {
             let winner = &self.campaigns[w].campaign.name;
             let detail = format!("`{winner}` has a higher priority and messages this customer");
             return (skip(SkipReason::LowerPriority, detail.into()), explain);
+        }
+        if full {
+            // The campaign is sure to have reached its `max_per_run` before this session: not
+            // rendered either (the customer-wide rules say whether a campaign before it takes
+            // the customer instead).
+            return (skip(SkipReason::RunLimit, run_limit(campaign).into()), explain);
         }
         let mut outcome = self.render(p, &view, rendering);
         if self.customer_windows && matches!(outcome, Outcome::Send { .. }) {
@@ -658,6 +733,12 @@ impl Decider<'_> {
         );
         Some(Outcome::Skip { reason: SkipReason::OutsideWindow, detail: detail.into() })
     }
+}
+
+/// Why a send of `campaign` over its `max_per_run` is skipped.
+fn run_limit(campaign: &Campaign) -> String {
+    let max = campaign.limits.max_per_run.unwrap_or_default();
+    format!("the campaign already sends {max} messages in this run (max_per_run)")
 }
 
 /// Why a part of the data is missing.
@@ -829,18 +910,22 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                 // A send that does not win, or a campaign whose data was not loaded because one
                 // before it was sure to message the customer (named here for what happened).
                 let settled = matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
-                if !(settled || matches!(d.outcome, Outcome::Send { .. })) || winner.is_some_and(|w| w.at == at(si, di))
+                // Or a send of a campaign sure to be full by then, left unrendered by deciding
+                // (`run_limit`): it stays so unless the customer went to a campaign before it, or
+                // to it through another session (as a send would have).
+                let full = matches!(d.outcome, Outcome::Skip { reason: SkipReason::RunLimit, .. });
+                if full && !winner.is_some_and(|w| w.campaign <= campaign_at(di, &d.campaign)) {
+                    continue;
+                }
+                if !(settled || full || matches!(d.outcome, Outcome::Send { .. }))
+                    || winner.is_some_and(|w| w.at == at(si, di))
                 {
                     continue;
                 }
                 let run_limit = over_limit.binary_search(&at(si, di)).is_ok();
                 let (reason, detail) = match winner {
                     _ if run_limit => {
-                        let max = set.campaigns[campaign_at(di, &d.campaign)].limits.max_per_run.unwrap_or_default();
-                        (
-                            SkipReason::RunLimit,
-                            format!("the campaign already sends {max} messages in this run (max_per_run)"),
-                        )
+                        (SkipReason::RunLimit, self::run_limit(&set.campaigns[campaign_at(di, &d.campaign)]))
                     }
                     Some(w) if w.undecided => {
                         let (wsi, wdi) = w.at;
@@ -1264,32 +1349,132 @@ mod tests {
 
     /// Leaving unrendered the messages that could not be sent changes no send: the plan is the one
     /// that renders every message, except that a losing message whose template fails is not
-    /// reported as failing.
+    /// reported as failing. Checked on candidates newest first (nothing known full), and oldest
+    /// first with half the customers alone in the run (the campaign with a `max_per_run` found
+    /// full early).
     #[test]
     fn plans_are_the_same_whether_or_not_losing_messages_are_rendered() {
         let set = campaigns();
-        let (candidates, failures) = candidates(60);
-        let all = Decider::new(&set, ts(NOW), false).with_journal(|_, _| true);
-        let some = Decider::new(&set, ts(NOW), false);
-        let lower = |d: &CampaignDecision| matches!(d.outcome, Outcome::Skip { reason: SkipReason::LowerPriority, .. });
-        let unrendered = |decider: &Decider<'_>| {
-            decider.decide(&candidates, &failures).iter().flat_map(|s| &s.decisions).filter(|d| lower(d)).count()
-        };
-        assert!(unrendered(&some) > unrendered(&all), "some messages are left unrendered");
-        let (all, some) = (all.plan(&candidates, &failures), some.plan(&candidates, &failures));
-        let mut hidden = 0;
-        for (a, b) in all.sessions.iter().zip(&some.sessions) {
-            assert_eq!(a.send(), b.send(), "{}", a.conversation_id);
-            for (x, y) in a.decisions.iter().zip(&b.decisions) {
-                let (x, y) = (serde_json::to_string(x).expect("json"), serde_json::to_string(y).expect("json"));
-                if x != y {
-                    assert!(x.contains("render_error") && y.contains("lower_priority"), "{x} {y}");
-                    hidden += 1;
-                }
+        let (newest_first, failures) = candidates(60);
+        // Past the first job of sessions (what is known full applies from the next job on).
+        let (mut oldest_first, more_failures) = candidates(2 * SESSIONS_PER_JOB + 60);
+        for (i, c) in oldest_first.iter_mut().enumerate() {
+            if i >= 30 {
+                c.session.external_contact_id = c.session.external_contact_id.as_ref().map(|_| format!("alone-{i}"));
             }
         }
-        assert!(hidden > 0, "the fixture has a failing template in a losing campaign");
-        assert_eq!(serde_json::to_string(&all.summary.sends).ok(), serde_json::to_string(&some.summary.sends).ok());
+        let mut sessions_of: HashMap<String, usize> = HashMap::new();
+        for id in oldest_first.iter().filter_map(|c| c.session.external_contact_id.clone()) {
+            *sessions_of.entry(id).or_default() += 1;
+        }
+        for c in &mut oldest_first {
+            c.alone = c.session.external_contact_id.as_ref().is_some_and(|id| sessions_of[id] == 1);
+        }
+        oldest_first.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
+        for (candidates, failures, full) in [(&newest_first, &failures, false), (&oldest_first, &more_failures, true)] {
+            let all = Decider::new(&set, ts(NOW), false).with_journal(|_, _| true);
+            let some = Decider::new(&set, ts(NOW), false);
+            let count = |decider: &Decider<'_>, reason: SkipReason| {
+                let sessions = decider.decide(candidates, failures);
+                let skipped =
+                    |d: &&CampaignDecision| matches!(&d.outcome, Outcome::Skip { reason: r, .. } if *r == reason);
+                sessions.iter().flat_map(|s| &s.decisions).filter(skipped).count()
+            };
+            assert!(count(&some, SkipReason::LowerPriority) > count(&all, SkipReason::LowerPriority));
+            assert_eq!(count(&all, SkipReason::RunLimit), 0, "rendering every message, nothing is full in deciding");
+            assert_eq!(count(&some, SkipReason::RunLimit) > 0, full, "a full campaign's messages are left unrendered");
+            let (all, some) = (all.plan(candidates, failures), some.plan(candidates, failures));
+            let mut hidden = 0;
+            for (a, b) in all.sessions.iter().zip(&some.sessions) {
+                assert_eq!(a.send(), b.send(), "{}", a.conversation_id);
+                for (x, y) in a.decisions.iter().zip(&b.decisions) {
+                    let (x, y) = (serde_json::to_string(x).expect("json"), serde_json::to_string(y).expect("json"));
+                    if x != y {
+                        assert!(x.contains("render_error"), "{x} {y}");
+                        assert!(["lower_priority", "run_limit", "already_chosen"].iter().any(|r| y.contains(r)), "{y}");
+                        hidden += 1;
+                    }
+                }
+            }
+            assert!(hidden > 0, "the fixture has a failing template in a losing campaign");
+            assert_eq!(all.summary.sends, some.summary.sends);
+        }
+    }
+
+    /// A campaign with a `max_per_run` is known full once that many customers alone in the run
+    /// went to it first: its messages in the jobs of sessions after that are not rendered (a
+    /// template failing there is `run_limit`, as a send there would be; a customer a campaign
+    /// before it takes is named as with a send), and a campaign after it still sends.
+    #[test]
+    fn a_full_campaign_s_later_messages_are_not_rendered() {
+        let set = set(&[
+            (
+                "vip",
+                "name: vip\npriority: 30\naudience:\n  field: customer.attributes.tier\n  equals: gold\nmessage:\n  text: hi\n",
+            ),
+            (
+                "limited",
+                "name: limited\npriority: 20\nlimits:\n  max_per_run: 2\nmessage:\n  text: \"{{ customer.attributes.promo }}\"\n",
+            ),
+            ("everyone", "name: everyone\npriority: 10\nmessage:\n  text: hi\n"),
+        ]);
+        // Two customers alone with a promo (they fill `limited`), then customer `kz` (two sessions:
+        // gold first, then with a promo, in the next job), the others alone without a promo.
+        let n = SESSIONS_PER_JOB + 2;
+        let candidates: Vec<Candidate> = (0..n)
+            .map(|i| {
+                let mut c = candidate();
+                c.session.id = format!("conv-{i:04}");
+                c.session.started = ts(NOW) - SignedDuration::from_mins(1000 - i as i64);
+                let kz = i == 2 || i == n - 1;
+                c.session.external_contact_id = Some(if kz { "kz".to_owned() } else { format!("k{i}") });
+                c.alone = !kz;
+                let attributes = &mut c.details.as_mut().expect("details").attributes;
+                if i < 2 || i == n - 1 {
+                    attributes.insert("promo", "P".into());
+                }
+                if i == 2 {
+                    attributes.insert("tier", "gold".into());
+                }
+                c
+            })
+            .collect();
+        let outcomes = |decider: Decider<'_>, candidates: &[Candidate]| -> Vec<String> {
+            let plan = decider.plan(candidates, &Failures::default());
+            [0, 1, 2, n - 2, n - 1]
+                .iter()
+                .map(|&i| {
+                    let d = |d: &CampaignDecision| match &d.outcome {
+                        Outcome::Send { .. } => "send".to_owned(),
+                        Outcome::Skip { reason, .. } => reason.to_string(),
+                    };
+                    plan.sessions[i].decisions.iter().map(d).collect::<Vec<_>>().join(" ")
+                })
+                .collect()
+        };
+        let picked = "audience_not_matched send lower_priority";
+        let unrendered = [
+            picked,
+            picked,
+            "send lower_priority lower_priority",
+            "audience_not_matched run_limit send",
+            "audience_not_matched lower_priority lower_priority",
+        ];
+        assert_eq!(outcomes(Decider::new(&set, ts(NOW), false), &candidates), unrendered);
+        // Each send may be capped: nothing is sure, every message is rendered.
+        let rendered = [
+            picked,
+            picked,
+            "send render_error lower_priority",
+            "audience_not_matched render_error send",
+            "audience_not_matched lower_priority lower_priority",
+        ];
+        assert_eq!(outcomes(Decider::new(&set, ts(NOW), false).with_journal(|_, _| true), &candidates), rendered);
+        // Customers with other sessions in the run: `limited` is not known full.
+        let mut shared = candidates.clone();
+        shared.iter_mut().for_each(|c| c.alone = false);
+        let outcomes = outcomes(Decider::new(&set, ts(NOW), false), &shared);
+        assert_eq!(outcomes[3], "audience_not_matched render_error send");
     }
 
     #[test]

@@ -619,6 +619,7 @@ pub(crate) mod tests {
                 past("p3", "2026-06-01T10:00:00Z", Some("Complaint")),
             ]),
             settled_by: None,
+            alone: false,
         }
     }
 

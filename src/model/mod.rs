@@ -168,6 +168,11 @@ pub struct Candidate {
     /// nothing more is loaded for them (`Decider::still_needed`). `None`: not known.
     #[serde(skip)]
     pub settled_by: Option<usize>,
+    /// Whether this is the customer's only session in the run (set by the pipeline; `false`:
+    /// not known). Deciding counts on such a customer's picks to find the campaigns whose
+    /// `max_per_run` is sure to be reached early (`Decider::full_by`).
+    #[serde(skip)]
+    pub alone: bool,
 }
 
 /// What the analytics query tells about an active session. The values most sessions share

@@ -276,7 +276,7 @@ mod tests {
         };
         let attributes: crate::model::TextMap = zone.map(|z| ("tz", std::sync::Arc::from(z))).into_iter().collect();
         let details = Details { attributes, queue_name: None, locale: None, jsonpath: Vec::new() };
-        Candidate { session, details: Some(details), contact: None, history: None, settled_by: None }
+        Candidate { session, details: Some(details), contact: None, history: None, settled_by: None, alone: false }
     }
 
     /// The customer-zone window: 09:00-18:00 in the customer's own zone, Berlin as the fallback.
