@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
-use crate::fxhash::{FxHashMap, FxHashSet};
+use crate::fxhash::FxHashMap;
 use crate::genesys::types::AnalyticsConversation;
 use crate::journal::{Holds, Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
@@ -72,32 +72,30 @@ pub async fn plan_observed<S: Source>(
 ) -> Result<Plan, PlanError> {
     // Each conversation is normalized as it comes (by the source's readers): a large snapshot
     // is never held whole.
-    let mut seen = FxHashSet::default();
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut add = |session: Option<Session>| {
         if let Some(session) = session {
-            if seen.insert(session.id.clone()) {
-                candidates.push(Candidate {
-                    session,
-                    details: None,
-                    contact: None,
-                    history: None,
-                    settled_by: None,
-                    alone: false,
-                });
-            }
+            candidates.push(Candidate {
+                session,
+                details: None,
+                contact: None,
+                history: None,
+                settled_by: None,
+                alone: false,
+            });
         }
     };
     let normalize = |c: AnalyticsConversation| normalize::session(&c);
     let listed = source.active_sessions_mapped(options.now, options.session_look_back, &normalize, &mut add).await;
     listed.map_err(PlanError::Sessions)?;
-    // Kept for the whole run: no id set, no room to spare.
-    drop(seen);
-    candidates.shrink_to_fit();
-    // On every core (no two candidates share a conversation id).
+    // On every core. Sources give each conversation once; should one come twice (with the same
+    // start, as from two pages of one answer), the copies are adjacent here and kept once.
     crate::cores::sort_unstable_by(&mut candidates, |a, b| {
         (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id))
     });
+    candidates.dedup_by(|a, b| a.session.id == b.session.id);
+    // Kept for the whole run: no room to spare.
+    candidates.shrink_to_fit();
 
     let decider = Decider::new(set, options.now, options.explain).with_customer_windows(options.customer_windows);
     let customers = Customers::number(candidates.iter().map(|c| c.session.external_contact_id.as_deref()));
@@ -437,8 +435,9 @@ impl<S: Source> Loader<'_, S> {
         let Some(look_back) = set.max_look_back() else { return };
         let mut wanted = self.wanting(decider, candidates, &[Needs::History]);
         // Without its contact, a merged customer's history would be partial: never decide on it.
+        let contacts_failed = self.failures.values().any(|f| f.contains_key(&Needs::Contact));
         wanted.retain(|&i| {
-            if self.failures.is_empty() {
+            if !contacts_failed {
                 return true;
             }
             let contact_failed =
