@@ -128,6 +128,17 @@ pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, 
 /// How many items each task of [`produce_in_order`] may produce ahead of `take`.
 const AHEAD_PER_TASK: usize = 2;
 
+/// Drops `value` on the pool, off this thread (at once with one core): freeing many small
+/// allocations made on the pool's threads takes the thread that frees them a while, and this one
+/// is usually what the others wait for.
+pub fn drop_on_pool<T: Send + 'static>(value: T) {
+    if available() < 2 {
+        drop(value);
+    } else {
+        rayon::spawn(move || drop(value));
+    }
+}
+
 /// [`map_in_order`] for owned items: `f` takes each item.
 pub fn map_owned_in_order<T: Send, R: Send>(items: Vec<T>, min_parallel: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     if available() < 2 || items.len() < min_parallel.max(2) {

@@ -524,7 +524,9 @@ impl<S: Source> Loader<'_, S> {
             });
             mine
         });
-        drop((ids, of, place));
+        // Made on the pool, freed there.
+        crate::cores::drop_on_pool(ids);
+        drop((of, place));
         drop(all_ids);
         // Who takes each entry (by place in `wanted`), so that the entries are handed out in
         // the order they came, each piece of them freed once handed out: never all of them
@@ -534,7 +536,7 @@ impl<S: Source> Loader<'_, S> {
             taken.iter().enumerate().flat_map(|(w, mine)| mine.iter().map(move |&n| (n as usize, w))),
         );
         let mut entries: Vec<Vec<PastConversation>> = taken.iter().map(|mine| Vec::with_capacity(mine.len())).collect();
-        drop(taken);
+        crate::cores::drop_on_pool(taken);
         for (n, p) in past.into_iter().enumerate() {
             let Some((&last, others)) = takers.get(n).split_last() else { continue };
             for &w in others {

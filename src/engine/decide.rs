@@ -961,11 +961,14 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
             }
             replaced
         });
+        // The outcomes replaced (made on the pool) are freed there.
+        let mut old = Vec::new();
         for (session, replaced) in sessions[first..].iter_mut().zip(replaced) {
             for (di, outcome) in replaced {
-                session.decisions[di].outcome = outcome;
+                old.push(std::mem::replace(&mut session.decisions[di].outcome, outcome));
             }
         }
+        crate::cores::drop_on_pool(old);
     }
 }
 
