@@ -43,6 +43,37 @@ impl Hasher for FxHasher {
     }
 }
 
+/// A key with its FxHash worked out beforehand, on the thread that made it: the set it goes into,
+/// filled on another thread that the others wait for, then neither hashes the key again nor
+/// reads it unless the hashes match.
+#[derive(Debug)]
+pub struct Hashed<T> {
+    hash: u64,
+    pub key: T,
+}
+
+impl<T: std::hash::Hash> Hashed<T> {
+    pub fn new(key: T) -> Self {
+        let mut hasher = FxHasher::default();
+        key.hash(&mut hasher);
+        Hashed { hash: hasher.finish(), key }
+    }
+}
+
+impl<T> std::hash::Hash for Hashed<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl<T: PartialEq> PartialEq for Hashed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl<T: Eq> Eq for Hashed<T> {}
+
 #[cfg(test)]
 mod tests {
     use std::hash::{BuildHasher, BuildHasherDefault};
@@ -55,5 +86,18 @@ mod tests {
         assert_eq!(build.hash_one("c-1"), build.hash_one(String::from("c-1")));
         assert_ne!(build.hash_one("c-1"), build.hash_one("c-2"));
         assert_ne!(build.hash_one("c-1"), build.hash_one("c-1\0"));
+    }
+
+    /// A set of keys hashed beforehand keeps each key once, and only equal keys are equal.
+    #[test]
+    fn hashed_keys_are_kept_once() {
+        let mut set = super::FxHashSet::default();
+        for id in ["c-1", "c-2", "c-1", "c-3", "c-2"] {
+            set.insert(super::Hashed::new(id.to_owned()));
+        }
+        let mut kept: Vec<String> = set.into_iter().map(|h| h.key).collect();
+        kept.sort();
+        assert_eq!(kept, ["c-1", "c-2", "c-3"]);
+        assert!(super::Hashed::new("c-1") != super::Hashed::new("c-2"));
     }
 }

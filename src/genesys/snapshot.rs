@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
-use crate::fxhash::FxHashSet;
+use crate::fxhash::{FxHashSet, Hashed};
 use crate::model::parse_time;
 use crate::source::{ContactBatch, ContactOutcome, Map, RawJson, Sink, Source, SourceError};
 
@@ -383,10 +383,10 @@ impl Source for SnapshotSource {
         let keep = |c: AnalyticsConversation| {
             let active =
                 c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
-            active.then(|| (c.conversation_id.clone(), map(c)))
+            active.then(|| (Hashed::new(c.conversation_id.clone()), map(c)))
         };
         let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().0, Default::default());
-        let mut each = |kept: Option<(String, T)>| {
+        let mut each = |kept: Option<(Hashed<String>, T)>| {
             if let Some((id, t)) = kept {
                 if seen.insert(id) {
                     sink(t);
@@ -406,9 +406,9 @@ impl Source for SnapshotSource {
         sink: &mut (dyn FnMut(T) + Send),
     ) -> Result<(), SourceError> {
         self.recorded_failure(HISTORY_KEY)?;
-        let keep = |c: AnalyticsConversation| (c.conversation_id.clone(), map(c));
+        let keep = |c: AnalyticsConversation| (Hashed::new(c.conversation_id.clone()), map(c));
         let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().1, Default::default());
-        let mut each = |(id, t): (String, T)| {
+        let mut each = |(id, t): (Hashed<String>, T)| {
             if seen.insert(id) {
                 sink(t);
             }
