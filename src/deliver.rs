@@ -218,7 +218,7 @@ impl<S: Sender> Outbox<'_, S> {
 /// How one live run sends, beyond what it plans with.
 pub struct RunContext<'a> {
     pub journal: &'a Journal,
-    /// Identifies the run in the journal (see [`journal::new_run_id`]).
+    /// Identifies the run in the journal (see [`crate::journal::new_run_id`]).
     pub run_id: &'a str,
     /// Plan only (reading the journal), send nothing.
     pub dry_run: bool,

@@ -1,7 +1,7 @@
 //! The live Genesys Cloud client: the only code that does HTTP.
 //!
 //! [`GenesysClient`] implements [`Source`] over the real API and sends proactive messages. Every
-//! request goes through [`Transport::execute`], the one place for pacing (a smooth
+//! request goes through `Transport::execute`, the one place for pacing (a smooth
 //! requests-per-minute limit and a bound on requests in flight), per-request timeouts,
 //! retries and the 401 re-login. Time is read and slept through an injected [`Clock`], so
 //! tests control token expiry and retry delays without waiting.

@@ -325,7 +325,7 @@ impl Customers {
 
 /// One shared copy of a value that many past conversations repeat (wrap-up codes, queues, media
 /// and message types, directions): a large history holds each once per thread that read it,
-/// not once per conversation. Up to [`INTERNED`] values per thread are kept.
+/// not once per conversation. Up to `INTERNED` values per thread are kept.
 pub fn intern(value: &str) -> Arc<str> {
     thread_local! {
         static SEEN: std::cell::RefCell<crate::fxhash::FxHashSet<Arc<str>>> = Default::default();
