@@ -11,7 +11,6 @@ use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::value::RawValue;
 
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
@@ -343,7 +342,7 @@ impl<S: Source> Loader<'_, S> {
         let queries = normalize::Queries::new(decider.set.jsonpath_queries());
         let progress = self.progress;
         progress.start("conversation details", ids.len());
-        let normalize = |k: usize, raw: Result<&RawValue, SourceError>| {
+        let normalize = |k: usize, raw: Result<&str, SourceError>| {
             let details = raw
                 .map_err(|e| e.to_string())
                 .and_then(|raw| normalize::details(raw, &queries).map_err(|e| e.to_string()));

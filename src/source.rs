@@ -7,7 +7,6 @@ use std::future::Future;
 
 use futures_util::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::value::RawValue;
 
 use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 
@@ -147,20 +146,22 @@ pub trait Source: Sync {
         async move { self.history(contact_ids, since, until, &mut |c| sink(map(c))).await }
     }
 
-    /// [`Source::conversation`] of each of `ids`, at most `concurrency` at a time, each answer
-    /// turned into a `T` by `map` with its place in `ids`. The `T`s come back in any order.
+    /// [`Source::conversation`] of each of `ids`, at most `concurrency` at a time, each answer's
+    /// JSON text turned into a `T` by `map` with its place in `ids`. The text may not have been
+    /// checked as JSON yet (a snapshot cuts it out of its lines): `map` parses it. The `T`s come
+    /// back in any order.
     fn conversations_mapped<T: Send>(
         &self,
         ids: &[String],
         concurrency: usize,
-        map: &(dyn Fn(usize, Result<&RawValue, SourceError>) -> T + Sync),
+        map: &(dyn Fn(usize, Result<&str, SourceError>) -> T + Sync),
     ) -> impl Future<Output = Vec<T>> + Send {
         async move {
             // By index: a stream over borrowed items trips the compiler's `Send` check.
             stream::iter(0..ids.len())
                 .map(|i| async move {
                     match self.conversation(&ids[i]).await {
-                        Ok(raw) => map(i, Ok(&raw)),
+                        Ok(raw) => map(i, Ok(raw.get())),
                         Err(e) => map(i, Err(e)),
                     }
                 })

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
 use crate::fxhash::{FxHashSet, Hashed};
@@ -421,7 +420,7 @@ impl Source for SnapshotSource {
         &self,
         ids: &[String],
         _concurrency: usize,
-        map: &(dyn Fn(usize, Result<&RawValue, SourceError>) -> T + Sync),
+        map: &(dyn Fn(usize, Result<&str, SourceError>) -> T + Sync),
     ) -> Vec<T> {
         self.index.details_mapped(ids, &|i, found| match found {
             Ok(Some(raw)) => map(i, Ok(raw)),
@@ -863,12 +862,11 @@ mod tests {
                 .expect("active sessions")
             {
                 let session = normalize::session(&conv).expect("every demo session has a customer and a start");
-                let details =
-                    match source.conversation(&session.id).await {
-                        Ok(raw) => Ok(normalize::details(&raw, &normalize::Queries::new(Vec::new()))
-                            .expect("demo details normalize")),
-                        Err(e) => Err(e),
-                    };
+                let details = match source.conversation(&session.id).await {
+                    Ok(raw) => Ok(normalize::details(raw.get(), &normalize::Queries::new(Vec::new()))
+                        .expect("demo details normalize")),
+                    Err(e) => Err(e),
+                };
                 let (contact, history) = match &session.external_contact_id {
                     None => (None, Vec::new()),
                     Some(id) => {

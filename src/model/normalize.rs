@@ -9,8 +9,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::value::RawValue;
-
 use super::{Contact, Details, PastConversation, Session, Value, intern, parse_time};
 use crate::campaign::JsonPathQuery;
 use crate::fxhash::FxHashSet;
@@ -136,19 +134,21 @@ pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
 /// the last participant of any purpose that does (an agent's participant names the queue the
 /// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
 /// answered now, over the raw JSON, which is then dropped.
-pub fn details(raw: &RawValue, queries: &Queries<'_>) -> Result<Details, NormalizeError> {
+pub fn details(text: &str, queries: &Queries<'_>) -> Result<Details, NormalizeError> {
+    let not_json = |e: serde_json::Error| NormalizeError::Details { path: String::new(), message: e.to_string() };
     let (mut conv, jsonpath) = if queries.list.is_empty() {
-        (conversation(raw.get(), None)?, Vec::new())
+        (conversation(text, None)?, Vec::new())
     } else if queries.reach.is_all() {
         // A query may read anything: one JSON tree, the queries answered, the typed part then
         // taken out of it.
-        let json: serde_json::Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
+        let json: serde_json::Value = serde_json::from_str(text).map_err(not_json)?;
         let jsonpath = queries.answer(&json);
-        (conversation(raw.get(), Some(json))?, jsonpath)
+        (conversation(text, Some(json))?, jsonpath)
     } else {
-        // A tree of only what the queries can read, and the typed part parsed on its own.
-        let json = queries.reach.read(raw.get()).expect("a RawValue is valid JSON");
-        (conversation(raw.get(), None)?, queries.answer(&json))
+        // The typed part (which checks the text), and a tree of only what the queries can read.
+        let conv = conversation(text, None)?;
+        let json = queries.reach.read(text).map_err(not_json)?;
+        (conv, queries.answer(&json))
     };
     let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
     let queue_name = conv
@@ -486,8 +486,9 @@ mod tests {
         assert!(d.jsonpath.is_empty(), "no query asked");
     }
 
-    fn raw_json(v: &serde_json::Value) -> Box<RawValue> {
-        serde_json::value::to_raw_value(v).expect("JSON values serialize")
+    /// The JSON text of `v`.
+    fn raw_json(v: &serde_json::Value) -> String {
+        v.to_string()
     }
 
     #[test]

@@ -131,6 +131,22 @@ impl<'a> Key<'a> {
     }
 }
 
+/// The `data` of a details line as `runner snapshot` writes it (`{"details":{"id":"<id>","data":`
+/// DATA `}}`, or with the id last, `{"details":{"data":` DATA `,"id":"<id>"}}`), cut out of the line
+/// without reading it. Whether DATA is one JSON value is left to whoever parses it: if it is, the
+/// line is such a line. `None` for a line in any other layout.
+fn fast_details_data(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(br#"{"details":{"#)?;
+    if let Some(rest) = rest.strip_prefix(br#""id":""#) {
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        return rest[end..].strip_prefix(br#"","data":"#)?.strip_suffix(b"}}");
+    }
+    let rest = rest.strip_prefix(br#""data":"#)?.strip_suffix(br#""}}"#)?;
+    let start = memchr::memrchr2(b'"', b'\\', rest)?;
+    (rest[start] == b'"').then_some(())?;
+    rest[..start].strip_suffix(br#","id":"#)
+}
+
 impl Key<'_> {
     /// The key with its strings owned (kept past the block it was read from).
     fn into_owned(self) -> Key<'static> {
@@ -254,9 +270,11 @@ fn read_ahead(file: &File, len: u64) {
     }
 }
 
-/// What a batch read found for one id: the details line's `data`, `None` when the snapshot does
-/// not hold it, or why its line could not be read.
-pub type Found<'a> = Result<Option<&'a RawValue>, SnapshotError>;
+/// What a batch read found for one id: the JSON text of the details line's `data` (from a line in
+/// `runner snapshot`'s layout not checked yet: whoever reads it parses it; [`Index::details`]
+/// checks it and names the line of one that is not JSON), `None` when the snapshot does not hold
+/// it, or why its line could not be read.
+pub type Found<'a> = Result<Option<&'a str>, SnapshotError>;
 
 /// A snapshot's lines, indexed.
 #[derive(Debug)]
@@ -448,7 +466,7 @@ impl Index {
 
     /// The details of a conversation, verbatim; `None` when the snapshot does not hold them.
     pub fn details(&self, id: &str) -> Result<Option<RawJson>, SnapshotError> {
-        let mut found = self.details_mapped(&[id.to_owned()], &|_, d| d.map(|d| d.map(ToOwned::to_owned)));
+        let mut found = self.details_read(&[id.to_owned()], true, &|_, d| d.map(|d| d.map(raw_json)));
         found.pop().unwrap_or(Ok(None))
     }
 
@@ -456,6 +474,17 @@ impl Index {
     /// `None` when the snapshot does not hold them. The lines are read in file order and
     /// mapped on every core; the `T`s come back in that order.
     pub fn details_mapped<T: Send>(&self, ids: &[String], map: &(dyn Fn(usize, Found<'_>) -> T + Sync)) -> Vec<T> {
+        self.details_read(ids, false, map)
+    }
+
+    /// [`Index::details_mapped`]; with `checked`, every line is parsed (the `data` given is JSON,
+    /// and a line that is not is named), else a line in `runner snapshot`'s layout is cut.
+    fn details_read<T: Send>(
+        &self,
+        ids: &[String],
+        checked: bool,
+        map: &(dyn Fn(usize, Found<'_>) -> T + Sync),
+    ) -> Vec<T> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct L<'a> {
@@ -482,8 +511,13 @@ impl Index {
         let spans: Vec<Span> = wanted.iter().map(|(span, _)| *span).collect();
         let parse = |k: usize, span: Span, line: &[u8]| {
             let i = wanted[k].1;
+            // Cut without reading it twice (the reader parses it), unless it must be checked.
+            let fast = if checked { None } else { fast_details_data(line).and_then(|d| std::str::from_utf8(d).ok()) };
+            if let Some(data) = fast {
+                return map(i, Ok(Some(data)));
+            }
             match parse::<L<'_>>(line) {
-                Ok(l) => map(i, Ok(Some(l.details.data))),
+                Ok(l) => map(i, Ok(Some(l.details.data.get()))),
                 Err(e) => map(i, Err(self.line_error::<L<'_>>(span, line, e))),
             }
         };
@@ -590,7 +624,7 @@ impl Index {
     pub fn to_snapshot(&self) -> Result<Snapshot, SnapshotError> {
         let ids: Vec<String> = self.details.keys().cloned().collect();
         let mut details = BTreeMap::new();
-        for (i, found) in self.details_mapped(&ids, &|i, d| (i, d.map(|d| d.map(ToOwned::to_owned)))) {
+        for (i, found) in self.details_read(&ids, true, &|i, d| (i, d.map(|d| d.map(raw_json)))) {
             if let Some(raw) = found? {
                 details.insert(ids[i].clone(), raw);
             }
@@ -874,6 +908,11 @@ pub fn write(snapshot: &Snapshot, out: &mut impl Write) -> std::io::Result<()> {
 }
 
 /// `raw` without line breaks (a pretty-printed document re-encoded compactly).
+/// The `data` of a checked details line, kept.
+fn raw_json(data: &str) -> RawJson {
+    RawValue::from_string(data.to_owned()).expect("the line was parsed: its data is JSON")
+}
+
 fn one_line(raw: &serde_json::value::RawValue) -> RawJson {
     if !raw.get().contains(['\n', '\r']) {
         return raw.to_owned();
@@ -1013,7 +1052,7 @@ mod tests {
     fn details_and_contacts_are_read_in_batches_with_their_places() {
         let index = Index::from_bytes(Path::new("mem"), lines().into_bytes()).expect("indexed");
         let ids: Vec<String> = ["a-2", "a-1", "a-1"].iter().map(|s| (*s).to_owned()).collect();
-        let mut found = index.details_mapped(&ids, &|i, d| (i, d.expect("readable").map(|raw| raw.get().len())));
+        let mut found = index.details_mapped(&ids, &|i, d| (i, d.expect("readable").map(str::len)));
         found.sort_unstable();
         let len = r#"{"id":"a-1","participants":[{"purpose":"customer"}]}"#.len();
         assert_eq!(found, [(0, None), (1, Some(len)), (2, Some(len))]);
@@ -1045,6 +1084,33 @@ mod tests {
         let SnapshotError::Parse { line, message, .. } = &err else { panic!("{err}") };
         assert_eq!(*line, 4);
         assert!(message.contains("unknown field `extra`"), "{message}");
+        // A run's batch read cuts its `data` without reading it; what it cuts is not JSON, so the
+        // parse that reads it refuses it.
+        let cut = index.details_mapped(&["c-2".to_owned()], &|_, d| d.expect("readable").map(str::to_owned));
+        let cut = cut[0].as_deref().expect("held");
+        assert!(serde_json::from_str::<serde_json::Value>(cut).is_err(), "{cut}");
+        let queries = crate::model::normalize::Queries::new(Vec::new());
+        assert!(crate::model::normalize::details(cut, &queries).is_err());
+    }
+
+    /// A details line's `data` is cut out of lines in `runner snapshot`'s layout (the id first or
+    /// last), whatever it holds; lines in any other layout are not cut.
+    #[test]
+    fn details_data_is_cut_from_lines_in_the_writer_s_layout() {
+        let cut =
+            |line: &str| fast_details_data(line.as_bytes()).map(|d| String::from_utf8(d.to_vec()).expect("utf-8"));
+        assert_eq!(cut(r#"{"details":{"id":"a","data":{"x":1}}}"#).as_deref(), Some(r#"{"x":1}"#));
+        assert_eq!(cut(r#"{"details":{"data":{"x":"}}"},"id":"a"}}"#).as_deref(), Some(r#"{"x":"}}"}"#));
+        assert_eq!(cut(r#"{"details":{"data":[1,"id"],"id":"a"}}"#).as_deref(), Some(r#"[1,"id"]"#));
+        for other in [
+            r#"{"details":{"id":"a"b","data":1}}"#,
+            r#"{ "details":{"id":"a","data":1}}"#,
+            r#"{"details":{"data":1,"id":"a"b"}}"#,
+            r#"{"contact":{"id":"a","data":1}}"#,
+            r#"{"details":{"id":"a","data":1} }"#,
+        ] {
+            assert_eq!(cut(other), None, "{other}");
+        }
     }
 
     #[test]
