@@ -170,6 +170,8 @@ pub fn details(text: &str, queries: &Queries<'_>) -> Result<Details, NormalizeEr
 /// The campaigns' `jsonpath:` queries, with what they can read of a conversation's details.
 pub struct Queries<'q> {
     list: Vec<&'q JsonPathQuery>,
+    /// Each query as [`Plain`] steps, when it is made of them only.
+    plain: Vec<Option<Vec<Plain>>>,
     reach: super::reach::Reach,
 }
 
@@ -177,12 +179,131 @@ impl<'q> Queries<'q> {
     pub fn new(list: Vec<&'q JsonPathQuery>) -> Self {
         let parsed: Vec<_> = list.iter().map(|q| &q.query).collect();
         let reach = super::reach::Reach::of(&parsed);
-        Queries { list, reach }
+        let plain = list.iter().map(|q| Plain::of(&q.query)).collect();
+        Queries { list, plain, reach }
     }
 
     /// Each query's answer over `json`, with the query's text.
     fn answer(&self, json: &serde_json::Value) -> Vec<(std::sync::Arc<str>, Value<'static>)> {
-        self.list.iter().map(|q| (std::sync::Arc::clone(&q.text), jsonpath_value(q, json))).collect()
+        let answer = |(q, plain): (&&JsonPathQuery, &Option<Vec<Plain>>)| {
+            let value = match plain {
+                Some(steps) => found_value(&Plain::select(steps, json)),
+                None => jsonpath_value(q, json),
+            };
+            (std::sync::Arc::clone(&q.text), value)
+        };
+        self.list.iter().zip(&self.plain).map(answer).collect()
+    }
+}
+
+/// A step of a query made only of member names, element indexes, wildcards and filters that
+/// compare a member path of the current node with a string (`$.participants[?@.purpose ==
+/// 'customer'].attributes.segment`): such a query is answered here, as RFC 9535 says and
+/// `jsonpath-rust` answers it, without the normalized path `jsonpath-rust` builds for every node
+/// it visits (most of the time of answering it).
+#[derive(Debug, Clone, PartialEq)]
+enum Plain {
+    Name(String),
+    Wildcard,
+    Index(i64),
+    /// The nodes whose member at `path` is (`equal`) or is not the string.
+    Filter {
+        path: Vec<String>,
+        text: String,
+        equal: bool,
+    },
+}
+
+impl Plain {
+    /// `query` as plain steps; `None` when it has any other kind of step.
+    fn of(query: &jsonpath_rust::parser::model::JpQuery) -> Option<Vec<Plain>> {
+        use jsonpath_rust::parser::model::{
+            Comparable, Comparison, Filter, FilterAtom, Literal, Segment, Selector, SingularQuery, SingularQuerySegment,
+        };
+        let path = |q: &SingularQuery| match q {
+            SingularQuery::Current(segments) => segments
+                .iter()
+                .map(|s| match s {
+                    SingularQuerySegment::Name(name) => Some(name.clone()),
+                    SingularQuerySegment::Index(_) => None,
+                })
+                .collect::<Option<Vec<String>>>(),
+            SingularQuery::Root(_) => None,
+        };
+        let compare = |a: &Comparable, b: &Comparable| match (a, b) {
+            (Comparable::SingularQuery(q), Comparable::Literal(Literal::String(text)))
+            | (Comparable::Literal(Literal::String(text)), Comparable::SingularQuery(q)) => {
+                Some((path(q)?, text.clone()))
+            }
+            _ => None,
+        };
+        query
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Selector(Selector::Name(name)) => Some(Plain::Name(name.clone())),
+                Segment::Selector(Selector::Wildcard) => Some(Plain::Wildcard),
+                Segment::Selector(Selector::Index(i)) => Some(Plain::Index(*i)),
+                Segment::Selector(Selector::Filter(Filter::Atom(FilterAtom::Comparison(c)))) => {
+                    let (a, b, equal) = match c.as_ref() {
+                        Comparison::Eq(a, b) => (a, b, true),
+                        Comparison::Ne(a, b) => (a, b, false),
+                        _ => return None,
+                    };
+                    let (path, text) = compare(a, b)?;
+                    Some(Plain::Filter { path, text, equal })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The nodes `steps` select from `json`, in document order.
+    fn select<'v>(steps: &[Plain], json: &'v serde_json::Value) -> Vec<&'v serde_json::Value> {
+        use serde_json::Value as J;
+        let mut nodes = vec![json];
+        for step in steps {
+            let mut next = Vec::new();
+            for node in nodes {
+                match (step, node) {
+                    (Plain::Name(name), J::Object(members)) => next.extend(members.get(name)),
+                    (Plain::Wildcard, J::Array(items)) => next.extend(items),
+                    (Plain::Wildcard, J::Object(members)) => next.extend(members.values()),
+                    (Plain::Index(i), J::Array(items)) => {
+                        let at =
+                            if *i < 0 { items.len().checked_sub(i.unsigned_abs() as usize) } else { Some(*i as usize) };
+                        next.extend(at.and_then(|at| items.get(at)));
+                    }
+                    (Plain::Filter { path, text, equal }, J::Array(_) | J::Object(_)) => {
+                        let children: Box<dyn Iterator<Item = &J>> = match node {
+                            J::Array(items) => Box::new(items.iter()),
+                            J::Object(members) => Box::new(members.values()),
+                            _ => unreachable!("an array or an object"),
+                        };
+                        for child in children {
+                            let at = path.iter().try_fold(child, |at, name| at.as_object()?.get(name));
+                            let is = at.and_then(J::as_str) == Some(text.as_str());
+                            // RFC 9535: a missing member is not equal to the string (so `!=` holds).
+                            if is == *equal {
+                                next.push(child);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            nodes = next;
+        }
+        nodes
+    }
+}
+
+/// What a query found, as a value: nothing (missing), one value, or a list.
+fn found_value(found: &[&serde_json::Value]) -> Value<'static> {
+    match found {
+        [] => Value::Missing,
+        [one] => Value::from_json(one).into_owned(),
+        many => Value::List(many.iter().map(|v| Value::from_json(v).into_owned()).collect()),
     }
 }
 
@@ -507,6 +628,59 @@ mod tests {
         assert_eq!(whole.jsonpath(text), both);
         assert_eq!(whole.jsonpath(all), Some(&jsonpath_value(&r, &details_json())));
         assert_eq!((whole.queue_name, whole.attributes, whole.locale), (d.queue_name, d.attributes, d.locale));
+    }
+
+    /// The queries answered here give what `jsonpath-rust` gives, on documents with the members
+    /// missing, of other types, in arrays and in objects; the others are left to it.
+    #[test]
+    fn plain_queries_answer_as_jsonpath_rust_does() {
+        let plain = [
+            "$.participants[?@.purpose == 'customer'].attributes.segment",
+            "$.participants[?'customer' == @.purpose].attributes",
+            "$.participants[?@.purpose != 'customer'].name",
+            "$.participants[?@.attributes.tier == 'gold'].purpose",
+            "$.participants[*].purpose",
+            "$.participants[0].attributes.segment",
+            "$.participants[-1].name",
+            "$.participants[7].name",
+            "$.conversationId",
+            "$.missing.deeper",
+            "$.participants.purpose",
+            "$.attributes[*]",
+            "$.attributes[?@ == 'x']",
+            "$.attributes[?@.a == 'x']",
+            "$['participants'][*]['name']",
+            "$.n[0]",
+            "$",
+        ];
+        let other = ["$..name", "$.participants[0:2].name", "$.participants[?@.n > 1].name", "$.a[?@.b == 1]"];
+        let documents = [
+            details_json(),
+            serde_json::json!({
+                "conversationId": "c-1",
+                "n": 5,
+                "attributes": {"a": "x", "b": {"a": "x"}, "c": ["x"]},
+                "participants": [
+                    {"purpose": "customer", "name": "Ada", "attributes": {"segment": "b2b", "tier": "gold"}},
+                    {"purpose": "agent", "name": "Bob"},
+                    {"purpose": 5, "name": null, "attributes": {"segment": ["x", 1]}},
+                    "not an object",
+                    {"purpose": "customer", "attributes": {"segment": {"nested": true}}}
+                ]
+            }),
+            serde_json::json!({"participants": {"one": {"purpose": "customer", "name": "Cy"}, "two": {"name": "Di"}}}),
+            serde_json::json!([]),
+        ];
+        for text in plain.iter().chain(&other) {
+            let q =
+                JsonPathQuery { text: (*text).into(), query: jsonpath_rust::parser::parse_json_path(text).unwrap() };
+            let steps = Plain::of(&q.query);
+            assert_eq!(steps.is_some(), plain.contains(text), "{text}");
+            let Some(steps) = steps else { continue };
+            for json in &documents {
+                assert_eq!(found_value(&Plain::select(&steps, json)), jsonpath_value(&q, json), "{text} over {json}");
+            }
+        }
     }
 
     #[test]
