@@ -478,14 +478,17 @@ impl<S: Source> Loader<'_, S> {
             let names = normalize::wrapup_names(&self.source.wrapup_codes().await?);
             let since = now.saturating_sub(look_back).unwrap_or(Timestamp::MIN);
             let (all_ids, place) = (&all_ids, &place);
-            let normalize = |c: AnalyticsConversation| -> Vec<(u32, PastConversation)> {
-                normalize::past_conversation(&c, &names)
+            // The first entry apart: most conversations have one wanted customer, and a list
+            // made on a reader would be freed on this thread (a slow free, one per conversation).
+            type Entries = (Option<(u32, PastConversation)>, Vec<(u32, PastConversation)>);
+            let normalize = |c: AnalyticsConversation| -> Entries {
+                let mut entries = normalize::past_conversation(&c, &names)
                     .into_iter()
-                    .filter_map(|(customer, p)| Some((*place.get(customer)?, p)))
-                    .collect()
+                    .filter_map(|(customer, p)| Some((*place.get(customer)?, p)));
+                (entries.next(), entries.collect())
             };
-            let mut add = |entries: Vec<(u32, PastConversation)>| {
-                for (k, p) in entries {
+            let mut add = |(first, rest): Entries| {
+                for (k, p) in first.into_iter().chain(rest) {
                     owner.push(k);
                     past.push(p);
                 }
