@@ -55,11 +55,13 @@ pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, 
     let progress = &(std::sync::Mutex::new((0usize, false)), std::sync::Condvar::new());
     let next = &std::sync::atomic::AtomicUsize::new(0);
     let ahead = tasks * AHEAD_PER_TASK;
-    /// Stops every task when its own ends by a panic (which the scope raises afterwards).
-    struct StopOnPanic<'a>(&'a (std::sync::Mutex<(usize, bool)>, std::sync::Condvar));
-    impl Drop for StopOnPanic<'_> {
+    /// Stops every task when dropped: on a task, when it ends by a panic (which the scope raises
+    /// afterwards); on this thread, when taking ends, whether by a panic of `take` or not (no task
+    /// is left waiting for its turn).
+    struct Stop<'a>(&'a (std::sync::Mutex<(usize, bool)>, std::sync::Condvar), bool);
+    impl Drop for Stop<'_> {
         fn drop(&mut self) {
-            if std::thread::panicking() {
+            if self.1 || std::thread::panicking() {
                 let (lock, changed) = self.0;
                 lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
                 changed.notify_all();
@@ -71,7 +73,7 @@ pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, 
         for _ in 0..tasks {
             let give = give.clone();
             scope.spawn(move |_| {
-                let _stop = StopOnPanic(progress);
+                let _stop = Stop(progress, false);
                 let (lock, changed) = progress;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -95,6 +97,7 @@ pub fn produce_in_order<R: Send>(n: usize, produce: impl Fn(usize) -> R + Sync, 
             });
         }
         drop(give);
+        let _stop = Stop(progress, true);
         // The items produced before their turn, by index.
         let mut early: std::collections::BTreeMap<usize, R> = std::collections::BTreeMap::new();
         let (lock, changed) = progress;
@@ -235,6 +238,18 @@ mod tests {
         );
         assert_eq!(out, (0..300).collect::<Vec<_>>());
         assert!(lead.load(Ordering::SeqCst) <= super::available() * super::AHEAD_PER_TASK, "{lead:?}");
+    }
+
+    /// A panic while taking is raised to the caller (no task is left waiting for its turn).
+    #[test]
+    fn a_panic_while_taking_is_raised() {
+        let caught = std::panic::catch_unwind(|| {
+            super::produce_in_order(100, |i| i, &mut |i| {
+                assert!(i != 3, "item 3");
+                true
+            });
+        });
+        assert!(caught.is_err());
     }
 
     /// A panic while producing is raised to the caller (no task is left waiting).
