@@ -109,20 +109,7 @@ impl<'a> Key<'a> {
         if line.starts_with(br#"{"history":"#) {
             return Some(Key::History(IgnoredAny));
         }
-        let (rest, details) = match line.strip_prefix(br#"{"details":{"#) {
-            Some(rest) => (rest, true),
-            None => (line.strip_prefix(br#"{"contact":{"#)?, false),
-        };
-        let id = if let Some(rest) = rest.strip_prefix(br#""id":""#) {
-            let end = memchr::memchr2(b'"', b'\\', rest)?;
-            rest[end..].starts_with(br#"","data":"#).then(|| &rest[..end])?
-        } else {
-            // `,"id":"<id>"}}` ends the line: the last member of the object that holds `data`
-            // (the two braces close it and the line), whatever comes before it.
-            let rest = rest.strip_prefix(br#""data":"#)?.strip_suffix(br#""}}"#)?;
-            let start = memchr::memrchr2(b'"', b'\\', rest)?;
-            (rest[..start].ends_with(br#","id":"#) && rest[start] == b'"').then(|| &rest[start + 1..])?
-        };
+        let WriterLine { details, id, .. } = writer_layout(line)?;
         if id.iter().any(|b| *b < 0x20) {
             return None;
         }
@@ -131,20 +118,42 @@ impl<'a> Key<'a> {
     }
 }
 
-/// The `data` of a details line as `runner snapshot` writes it (`{"details":{"id":"<id>","data":`
-/// DATA `}}`, or with the id last, `{"details":{"data":` DATA `,"id":"<id>"}}`), cut out of the line
-/// without reading it. Whether DATA is one JSON value is left to whoever parses it: if it is, the
-/// line is such a line. `None` for a line in any other layout.
-fn fast_details_data(line: &[u8]) -> Option<&[u8]> {
-    let rest = line.strip_prefix(br#"{"details":{"#)?;
+/// A details or contact line as `runner snapshot` writes it (`{"details":{"id":"<id>","data":`
+/// DATA `}}`, or with the id last, `{"details":{"data":` DATA `,"id":"<id>"}}`; `contact` alike),
+/// split without reading DATA: whether it is details, the id, and DATA (`None` when a line with
+/// the id first does not end as that layout does). Whether DATA is one JSON value is left to
+/// whoever parses it: if it is, the line is such a line. `None` for any other layout, or an id
+/// with escapes.
+fn writer_layout(line: &[u8]) -> Option<WriterLine<'_>> {
+    let (rest, details) = match line.strip_prefix(br#"{"details":{"#) {
+        Some(rest) => (rest, true),
+        None => (line.strip_prefix(br#"{"contact":{"#)?, false),
+    };
     if let Some(rest) = rest.strip_prefix(br#""id":""#) {
         let end = memchr::memchr2(b'"', b'\\', rest)?;
-        return rest[end..].strip_prefix(br#"","data":"#)?.strip_suffix(b"}}");
+        let data = rest[end..].strip_prefix(br#"","data":"#)?;
+        return Some(WriterLine { details, id: &rest[..end], data: data.strip_suffix(b"}}") });
     }
+    // `,"id":"<id>"}}` ends the line: the last member of the object that holds `data` (the two
+    // braces close it and the line), whatever comes before it.
     let rest = rest.strip_prefix(br#""data":"#)?.strip_suffix(br#""}}"#)?;
     let start = memchr::memrchr2(b'"', b'\\', rest)?;
     (rest[start] == b'"').then_some(())?;
-    rest[..start].strip_suffix(br#","id":"#)
+    let data = rest[..start].strip_suffix(br#","id":"#)?;
+    Some(WriterLine { details, id: &rest[start + 1..], data: Some(data) })
+}
+
+/// What [`writer_layout`] finds in a line.
+struct WriterLine<'a> {
+    details: bool,
+    id: &'a [u8],
+    data: Option<&'a [u8]>,
+}
+
+/// The `data` of a details line as `runner snapshot` writes it ([`writer_layout`]), cut out of
+/// the line without reading it.
+fn fast_details_data(line: &[u8]) -> Option<&[u8]> {
+    writer_layout(line).filter(|l| l.details).and_then(|l| l.data)
 }
 
 impl Key<'_> {
