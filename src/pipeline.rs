@@ -89,9 +89,7 @@ pub async fn plan_observed<S: Source>(
     listed.map_err(PlanError::Sessions)?;
     // On every core. Sources give each conversation once; should one come twice (with the same
     // start, as from two pages of one answer), the copies are adjacent here and kept once.
-    crate::cores::sort_unstable_by(&mut candidates, |a, b| {
-        (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id))
-    });
+    crate::cores::sort_unstable_by(&mut candidates, Candidate::pick_order);
     candidates.dedup_by(|a, b| a.session.id == b.session.id);
     // Kept for the whole run: no room to spare.
     candidates.shrink_to_fit();

@@ -415,15 +415,8 @@ impl<'a> Decider<'a> {
         let mut full_by: Vec<Option<usize>> = vec![None; self.campaigns.len()];
         let mut picks = vec![0usize; self.campaigns.len()];
         let limit = |p: usize| self.campaigns[p].campaign.limits.max_per_run;
-        let ordered = {
-            let mut all = jobs.iter().flat_map(|j| j.borrow().iter());
-            let first = all.next();
-            all.try_fold(first, |last, c| {
-                let last = last?;
-                ((last.session.started, &last.session.id) <= (c.session.started, &c.session.id)).then_some(Some(c))
-            })
-            .is_some()
-        };
+        let all = || jobs.iter().flat_map(|j| j.borrow().iter());
+        let ordered = all().zip(all().skip(1)).all(|(a, b)| a.pick_order(b).is_le());
         let mut open = if ordered { (0..self.campaigns.len()).filter(|&p| limit(p).is_some()).count() } else { 0 };
         let mut jobs = jobs.into_iter().enumerate().peekable();
         let shared_names = names();
@@ -478,9 +471,8 @@ impl<'a> Decider<'a> {
         for (p, d) in self.campaigns.iter().zip(&plan.decisions) {
             match d.outcome {
                 Outcome::Send { .. } => {
-                    let session = &candidate.session;
-                    let capped = session.external_contact_id.as_deref().is_none_or(|c| (self.may_cap)(c, &session.id));
-                    return (p.campaign.limits.max_per_run.is_some() && !capped).then_some(p.index);
+                    let limited = p.campaign.limits.max_per_run.is_some();
+                    return (limited && self.uncappable(candidate)).then_some(p.index);
                 }
                 Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => return None,
                 Outcome::Skip { .. } => {}
@@ -551,12 +543,14 @@ impl<'a> Decider<'a> {
         match outcome {
             Outcome::Skip { reason: SkipReason::DataUnavailable, .. } => true,
             Outcome::Skip { .. } => false,
-            Outcome::Send { .. } => {
-                let session = &candidate.session;
-                p.campaign.limits.max_per_run.is_none()
-                    && session.external_contact_id.as_deref().is_some_and(|c| !(self.may_cap)(c, &session.id))
-            }
+            Outcome::Send { .. } => p.campaign.limits.max_per_run.is_none() && self.uncappable(candidate),
         }
+    }
+
+    /// Whether the send journal cannot cap a send to this candidate ([`Decider::with_journal`]).
+    fn uncappable(&self, candidate: &Candidate) -> bool {
+        let session = &candidate.session;
+        session.external_contact_id.as_deref().is_some_and(|c| !(self.may_cap)(c, &session.id))
     }
 
     /// `sure`: the first campaign sure to keep the customer ([`Decider::keeps`], or the one that
@@ -580,8 +574,7 @@ impl<'a> Decider<'a> {
             if !campaign.needs.iter().all(|n| is_loaded(candidate, *n)) {
                 // Its data was not loaded: a campaign before it is sure to message the customer
                 // (the customer-wide rules name the one that does).
-                let winner = &self.campaigns[w].campaign.name;
-                let detail = format!("`{winner}` has a higher priority and messages this customer");
+                let detail = lower_priority(&self.campaigns[w].campaign.name);
                 return (skip(SkipReason::LowerPriority, detail.into()), None);
             }
         }
@@ -627,8 +620,7 @@ impl<'a> Decider<'a> {
         if let Some(w) = sure.filter(|&w| p.index > w) {
             // Its message could not be sent: not rendered (the customer-wide rules name what
             // the customer gets instead).
-            let winner = &self.campaigns[w].campaign.name;
-            let detail = format!("`{winner}` has a higher priority and messages this customer");
+            let detail = lower_priority(&self.campaigns[w].campaign.name);
             return (skip(SkipReason::LowerPriority, detail.into()), explain);
         }
         if full {
@@ -733,6 +725,11 @@ impl Decider<'_> {
         );
         Some(Outcome::Skip { reason: SkipReason::OutsideWindow, detail: detail.into() })
     }
+}
+
+/// Why a campaign after `winner` does not message the customer `winner` messages.
+fn lower_priority(winner: &str) -> String {
+    format!("`{winner}` has a higher priority and messages this customer")
 }
 
 /// Why a send of `campaign` over its `max_per_run` is skipped.
@@ -948,13 +945,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
                             shared[w.at.0 as usize].conversation_id
                         ),
                     ),
-                    Some(w) => (
-                        SkipReason::LowerPriority,
-                        format!(
-                            "`{}` has a higher priority and messages this customer",
-                            set.campaigns[w.campaign].name
-                        ),
-                    ),
+                    Some(w) => (SkipReason::LowerPriority, lower_priority(&set.campaigns[w.campaign].name)),
                     None => continue,
                 };
                 replaced.push((di, Outcome::Skip { reason, detail: detail.into() }));
@@ -1373,7 +1364,7 @@ mod tests {
         for c in &mut oldest_first {
             c.alone = c.session.external_contact_id.as_ref().is_some_and(|id| sessions_of[id] == 1);
         }
-        oldest_first.sort_by(|a, b| (a.session.started, &a.session.id).cmp(&(b.session.started, &b.session.id)));
+        oldest_first.sort_by(Candidate::pick_order);
         for (candidates, failures, full) in [(&newest_first, &failures, false), (&oldest_first, &more_failures, true)] {
             let all = Decider::new(&set, ts(NOW), false).with_journal(|_, _| true);
             let some = Decider::new(&set, ts(NOW), false);

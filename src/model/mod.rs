@@ -175,6 +175,14 @@ pub struct Candidate {
     pub alone: bool,
 }
 
+impl Candidate {
+    /// The order campaigns pick sessions in: oldest first, then by conversation id (the pipeline
+    /// decides the candidates in it).
+    pub fn pick_order(&self, other: &Candidate) -> std::cmp::Ordering {
+        (self.session.started, &self.session.id).cmp(&(other.session.started, &other.session.id))
+    }
+}
+
 /// What the analytics query tells about an active session. The values most sessions share
 /// (direction, message type, queue and division ids) are shared through [`intern`].
 #[derive(Debug, Clone, Serialize)]
