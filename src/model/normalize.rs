@@ -327,11 +327,7 @@ fn conversation(text: &str, json: Option<serde_json::Value>) -> Result<Conversat
 /// What a `jsonpath:` query finds: nothing (missing), one value, or a list.
 pub fn jsonpath_value(q: &JsonPathQuery, json: &serde_json::Value) -> Value<'static> {
     match jsonpath_rust::query::js_path_process(&q.query, json) {
-        Ok(found) => match found.as_slice() {
-            [] => Value::Missing,
-            [one] => Value::from_json(one.val).into_owned(),
-            many => Value::List(many.iter().map(|r| Value::from_json(r.val).into_owned()).collect()),
-        },
+        Ok(found) => found_value(&found.into_iter().map(|r| r.val).collect::<Vec<_>>()),
         Err(_) => Value::Missing,
     }
 }
