@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::campaign::CampaignSet;
 use crate::engine::decide::{self, Decider, Failures, Outcome, Plan};
 use crate::fxhash::FxHashMap;
-use crate::genesys::types::AnalyticsConversation;
+use crate::genesys::types::ConversationView;
 use crate::journal::{Holds, Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
 use crate::model::{Candidate, Contact, Customers, PastConversation, Session, normalize};
@@ -84,7 +84,7 @@ pub async fn plan_observed<S: Source>(
             });
         }
     };
-    let normalize = |c: AnalyticsConversation| normalize::session(&c);
+    let normalize = |c: ConversationView<'_>| normalize::session(&c);
     let listed = source.active_sessions_mapped(options.now, options.session_look_back, &normalize, &mut add).await;
     listed.map_err(PlanError::Sessions)?;
     // On every core. Sources give each conversation once; should one come twice (with the same
@@ -479,7 +479,7 @@ impl<S: Source> Loader<'_, S> {
             // The first entry apart: most conversations have one wanted customer, and a list
             // made on a reader would be freed on this thread (a slow free, one per conversation).
             type Entries = (Option<(u32, PastConversation)>, Vec<(u32, PastConversation)>);
-            let normalize = |c: AnalyticsConversation| -> Entries {
+            let normalize = |c: ConversationView<'_>| -> Entries {
                 let mut entries = normalize::past_conversation(&c, &names)
                     .into_iter()
                     .filter_map(|(customer, p)| Some((*place.get(customer)?, p)));

@@ -8,7 +8,7 @@ use std::future::Future;
 use futures_util::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::genesys::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use crate::genesys::types::{AnalyticsConversation, ConversationView, ExternalContact, WrapupCode};
 
 /// Why a piece of data could not be had. One failing session never aborts a run.
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +36,11 @@ pub type ContactOutcome = Result<Option<ExternalContact>, SourceError>;
 /// to be discarded: the answer is all or nothing.
 pub type Sink<'a> = &'a mut (dyn FnMut(AnalyticsConversation) + Send);
 
-/// What a reader does with each thing it reads before handing it on (normalizing it, mostly). A
+/// What a reader does with each conversation it reads before handing it on (normalizing it,
+/// mostly), given the conversation borrowed (a snapshot's line is not copied into one). A
 /// source that reads on several threads (a snapshot file) runs it on them; the others on the
 /// calling thread.
-pub type Map<'a, A, T> = &'a (dyn Fn(A) -> T + Sync);
+pub type Map<'a, T> = &'a (dyn for<'c> Fn(ConversationView<'c>) -> T + Sync);
 
 /// What one read of external contacts found. Every asked id is in `found`, in `failed`, or in
 /// neither: then the contact does not exist (the API's "not found").
@@ -128,10 +129,10 @@ pub trait Source: Sync {
         &self,
         now: Timestamp,
         look_back: SignedDuration,
-        map: Map<'_, AnalyticsConversation, T>,
+        map: Map<'_, T>,
         sink: &mut (dyn FnMut(T) + Send),
     ) -> impl Future<Output = Result<(), SourceError>> + Send {
-        async move { self.active_sessions(now, look_back, &mut |c| sink(map(c))).await }
+        async move { self.active_sessions(now, look_back, &mut |c| sink(map(c.view()))).await }
     }
 
     /// [`Source::history`], each conversation turned into a `T` by `map` before `sink` takes it.
@@ -140,10 +141,10 @@ pub trait Source: Sync {
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-        map: Map<'_, AnalyticsConversation, T>,
+        map: Map<'_, T>,
         sink: &mut (dyn FnMut(T) + Send),
     ) -> impl Future<Output = Result<(), SourceError>> + Send {
-        async move { self.history(contact_ids, since, until, &mut |c| sink(map(c))).await }
+        async move { self.history(contact_ids, since, until, &mut |c| sink(map(c.view()))).await }
     }
 
     /// [`Source::conversation`] of each of `ids`, at most `concurrency` at a time, each answer's

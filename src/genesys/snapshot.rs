@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use super::types::{AnalyticsConversation, ConversationView, ExternalContact, WrapupCode};
 use crate::fxhash::{FxHashSet, Hashed};
 use crate::model::parse_time;
 use crate::source::{ContactBatch, ContactOutcome, Map, RawJson, Sink, Source, SourceError};
 
 pub mod lines;
+mod plain;
 
 /// The single-document format (`snapshots/demo.json`).
 pub const FORMAT: &str = "runner-snapshot/1";
@@ -291,7 +292,7 @@ impl Source for SnapshotSource {
         look_back: SignedDuration,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        self.active_sessions_mapped(now, look_back, &|c| c, sink).await
+        self.active_sessions_mapped(now, look_back, &|c| c.to_conversation(), sink).await
     }
 
     async fn conversation(&self, id: &str) -> Result<RawJson, SourceError> {
@@ -364,7 +365,7 @@ impl Source for SnapshotSource {
         until: Timestamp,
         sink: Sink<'_>,
     ) -> Result<(), SourceError> {
-        self.history_mapped(contact_ids, since, until, &|c| c, sink).await
+        self.history_mapped(contact_ids, since, until, &|c| c.to_conversation(), sink).await
     }
 
     /// The recorded answer of the active-session query: its look-back was applied when it was
@@ -376,13 +377,13 @@ impl Source for SnapshotSource {
         &self,
         now: Timestamp,
         _look_back: SignedDuration,
-        map: Map<'_, AnalyticsConversation, T>,
+        map: Map<'_, T>,
         sink: &mut (dyn FnMut(T) + Send),
     ) -> Result<(), SourceError> {
-        let keep = |c: AnalyticsConversation| {
+        let keep = |c: ConversationView<'_>| {
             let active =
-                c.conversation_end.is_none() && parse_time(&c.conversation_start).is_some_and(|start| start <= now);
-            active.then(|| (Hashed::new(c.conversation_id.clone()), map(c)))
+                c.conversation_end.is_none() && parse_time(c.conversation_start).is_some_and(|start| start <= now);
+            active.then(|| (Hashed::new(c.conversation_id.to_owned()), map(c)))
         };
         let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().0, Default::default());
         let mut each = |kept: Option<(Hashed<String>, T)>| {
@@ -401,11 +402,11 @@ impl Source for SnapshotSource {
         contact_ids: &[String],
         since: Timestamp,
         until: Timestamp,
-        map: Map<'_, AnalyticsConversation, T>,
+        map: Map<'_, T>,
         sink: &mut (dyn FnMut(T) + Send),
     ) -> Result<(), SourceError> {
         self.recorded_failure(HISTORY_KEY)?;
-        let keep = |c: AnalyticsConversation| (Hashed::new(c.conversation_id.clone()), map(c));
+        let keep = |c: ConversationView<'_>| (Hashed::new(c.conversation_id.to_owned()), map(c));
         let mut seen = FxHashSet::with_capacity_and_hasher(self.index.lines().1, Default::default());
         let mut each = |(id, t): (Hashed<String>, T)| {
             if seen.insert(id) {
@@ -861,7 +862,7 @@ mod tests {
                 .await
                 .expect("active sessions")
             {
-                let session = normalize::session(&conv).expect("every demo session has a customer and a start");
+                let session = normalize::session(&conv.view()).expect("every demo session has a customer and a start");
                 let details = match source.conversation(&session.id).await {
                     Ok(raw) => Ok(normalize::details(raw.get(), &normalize::Queries::new(Vec::new()))
                         .expect("demo details normalize")),

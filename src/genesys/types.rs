@@ -76,6 +76,129 @@ pub struct AnalyticsSegment {
     pub wrap_up_code: Option<String>,
 }
 
+/// An [`AnalyticsConversation`] borrowed, field for field: what the sources hand to the
+/// normalization. A parsed answer lends its texts ([`AnalyticsConversation::view`]); a snapshot
+/// line in plain JSON is read straight into one, its texts never copied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationView<'a> {
+    pub conversation_id: &'a str,
+    pub conversation_start: &'a str,
+    pub conversation_end: Option<&'a str>,
+    pub originating_direction: Option<&'a str>,
+    pub division_ids: Vec<&'a str>,
+    pub external_tag: Option<&'a str>,
+    pub participants: Vec<ParticipantView<'a>>,
+}
+
+/// An [`AnalyticsParticipant`] borrowed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParticipantView<'a> {
+    pub participant_name: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub external_contact_id: Option<&'a str>,
+    pub sessions: Vec<SessionView<'a>>,
+}
+
+/// An [`AnalyticsSession`] borrowed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionView<'a> {
+    pub media_type: Option<&'a str>,
+    pub message_type: Option<&'a str>,
+    pub direction: Option<&'a str>,
+    pub segments: Vec<SegmentView<'a>>,
+}
+
+/// An [`AnalyticsSegment`] borrowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SegmentView<'a> {
+    pub segment_start: Option<&'a str>,
+    pub queue_id: Option<&'a str>,
+    pub wrap_up_code: Option<&'a str>,
+}
+
+impl AnalyticsConversation {
+    /// The conversation, borrowed.
+    pub fn view(&self) -> ConversationView<'_> {
+        ConversationView {
+            conversation_id: &self.conversation_id,
+            conversation_start: &self.conversation_start,
+            conversation_end: self.conversation_end.as_deref(),
+            originating_direction: self.originating_direction.as_deref(),
+            division_ids: self.division_ids.iter().map(String::as_str).collect(),
+            external_tag: self.external_tag.as_deref(),
+            participants: self
+                .participants
+                .iter()
+                .map(|p| ParticipantView {
+                    participant_name: p.participant_name.as_deref(),
+                    purpose: p.purpose.as_deref(),
+                    external_contact_id: p.external_contact_id.as_deref(),
+                    sessions: p
+                        .sessions
+                        .iter()
+                        .map(|s| SessionView {
+                            media_type: s.media_type.as_deref(),
+                            message_type: s.message_type.as_deref(),
+                            direction: s.direction.as_deref(),
+                            segments: s
+                                .segments
+                                .iter()
+                                .map(|g| SegmentView {
+                                    segment_start: g.segment_start.as_deref(),
+                                    queue_id: g.queue_id.as_deref(),
+                                    wrap_up_code: g.wrap_up_code.as_deref(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ConversationView<'_> {
+    /// The conversation, owned: [`AnalyticsConversation::view`] undone.
+    pub fn to_conversation(&self) -> AnalyticsConversation {
+        let text = |t: Option<&str>| t.map(str::to_owned);
+        AnalyticsConversation {
+            conversation_id: self.conversation_id.to_owned(),
+            conversation_start: self.conversation_start.to_owned(),
+            conversation_end: text(self.conversation_end),
+            originating_direction: text(self.originating_direction),
+            division_ids: self.division_ids.iter().map(|&d| d.to_owned()).collect(),
+            external_tag: text(self.external_tag),
+            participants: self
+                .participants
+                .iter()
+                .map(|p| AnalyticsParticipant {
+                    participant_name: text(p.participant_name),
+                    purpose: text(p.purpose),
+                    external_contact_id: text(p.external_contact_id),
+                    sessions: p
+                        .sessions
+                        .iter()
+                        .map(|s| AnalyticsSession {
+                            media_type: text(s.media_type),
+                            message_type: text(s.message_type),
+                            direction: text(s.direction),
+                            segments: s
+                                .segments
+                                .iter()
+                                .map(|g| AnalyticsSegment {
+                                    segment_start: text(g.segment_start),
+                                    queue_id: text(g.queue_id),
+                                    wrap_up_code: text(g.wrap_up_code),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `Conversation` (`GET /api/v2/conversations/{conversationId}`), the typed part.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,8 +13,8 @@ use super::{Contact, Details, PastConversation, Session, Value, intern, parse_ti
 use crate::campaign::JsonPathQuery;
 use crate::fxhash::FxHashSet;
 use crate::genesys::types::{
-    AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment, AnalyticsSession, Conversation, ExternalContact,
-    Participant, WrapupCode,
+    AnalyticsConversation, Conversation, ConversationView, ExternalContact, Participant, ParticipantView, SegmentView,
+    SessionView, WrapupCode,
 };
 
 /// The participant purposes the normalization looks for.
@@ -34,32 +34,27 @@ fn has_purpose(purpose: Option<&str>, wanted: &str) -> bool {
     purpose.is_some_and(|p| p.eq_ignore_ascii_case(wanted))
 }
 
-fn analytics_customer(conv: &AnalyticsConversation) -> Option<&AnalyticsParticipant> {
-    conv.participants.iter().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER))
+fn analytics_customer<'c, 'a>(conv: &'c ConversationView<'a>) -> Option<&'c ParticipantView<'a>> {
+    conv.participants.iter().find(|p| has_purpose(p.purpose, CUSTOMER))
 }
 
 /// The customer participant's session that carries the conversation's media: the first one with
 /// a media type, else the first one.
-fn customer_session(customer: &AnalyticsParticipant) -> Option<&AnalyticsSession> {
+fn customer_session<'c, 'a>(customer: &'c ParticipantView<'a>) -> Option<&'c SessionView<'a>> {
     customer.sessions.iter().find(|s| s.media_type.is_some()).or_else(|| customer.sessions.first())
 }
 
 /// Text that is absent or blank is no value.
-fn non_blank(v: Option<&String>) -> Option<String> {
-    non_blank_str(v.map(String::as_str)).map(str::to_owned)
-}
-
-/// [`non_blank`], borrowed.
 fn non_blank_str(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// [`non_blank`], shared through [`intern`]: for the values many sessions or conversations repeat.
+/// [`non_blank_str`], shared through [`intern`]: for the values many sessions or conversations repeat.
 fn non_blank_shared(v: Option<&String>) -> Option<std::sync::Arc<str>> {
     non_blank_str(v.map(String::as_str)).map(intern)
 }
 
-/// [`non_blank`] of an owned string: kept as it is when it has no surrounding blanks.
+/// [`non_blank_str`] of an owned string: kept as it is when it has no surrounding blanks.
 fn non_blank_owned(v: Option<String>) -> Option<String> {
     let s = v?;
     match non_blank_str(Some(&s))? {
@@ -72,10 +67,10 @@ fn non_blank_owned(v: Option<String>) -> Option<String> {
 /// is by `segmentStart`; document order breaks ties and stands in for a start that is missing or
 /// does not parse (such a segment loses against any segment with a start).
 fn latest_segment_value<'a>(
-    conv: &'a AnalyticsConversation,
-    select: impl Fn(&AnalyticsParticipant) -> bool,
-    pick: impl Fn(&'a AnalyticsSegment) -> Option<&'a String>,
-) -> Option<&'a String> {
+    conv: &ConversationView<'a>,
+    select: impl Fn(&ParticipantView<'a>) -> bool,
+    pick: impl Fn(&SegmentView<'a>) -> Option<&'a str>,
+) -> Option<&'a str> {
     conv.participants
         .iter()
         .filter(|p| select(p))
@@ -84,7 +79,7 @@ fn latest_segment_value<'a>(
         .enumerate()
         .filter_map(|(index, seg)| {
             let value = pick(seg).filter(|v| !v.trim().is_empty())?;
-            let start = seg.segment_start.as_deref().and_then(parse_time);
+            let start = seg.segment_start.and_then(parse_time);
             Some(((start, index), value))
         })
         .max_by_key(|(key, _)| *key)
@@ -93,13 +88,13 @@ fn latest_segment_value<'a>(
 
 /// The queue the conversation was last routed to: the latest segment `queueId` of the ACD
 /// participants, else of any participant (agents' segments carry the queue too).
-fn last_queue_id(conv: &AnalyticsConversation) -> Option<std::sync::Arc<str>> {
-    fn queue(seg: &AnalyticsSegment) -> Option<&String> {
-        seg.queue_id.as_ref()
+fn last_queue_id(conv: &ConversationView<'_>) -> Option<std::sync::Arc<str>> {
+    fn queue<'a>(seg: &SegmentView<'a>) -> Option<&'a str> {
+        seg.queue_id
     }
-    latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), ACD), queue)
+    latest_segment_value(conv, |p| has_purpose(p.purpose, ACD), queue)
         .or_else(|| latest_segment_value(conv, |_| true, queue))
-        .map(|q| intern(q))
+        .map(intern)
 }
 
 /// An active session as the analytics query describes it.
@@ -111,19 +106,19 @@ fn last_queue_id(conv: &AnalyticsConversation) -> Option<std::sync::Arc<str>> {
 /// - `conversationStart` does not parse: the look-back window, `session.age` and the ordering of
 ///   sessions all rest on it, and inventing a start would make a preview decide differently from
 ///   what the data says.
-pub fn session(conv: &AnalyticsConversation) -> Option<Session> {
+pub fn session(conv: &ConversationView<'_>) -> Option<Session> {
     let customer = analytics_customer(conv)?;
-    let started = parse_time(&conv.conversation_start)?;
+    let started = parse_time(conv.conversation_start)?;
     Some(Session {
-        id: conv.conversation_id.clone(),
+        id: conv.conversation_id.to_owned(),
         started,
-        direction: non_blank_shared(conv.originating_direction.as_ref()),
-        message_type: customer_session(customer).and_then(|s| non_blank_shared(s.message_type.as_ref())),
+        direction: non_blank_str(conv.originating_direction).map(intern),
+        message_type: customer_session(customer).and_then(|s| non_blank_str(s.message_type)).map(intern),
         queue_id: last_queue_id(conv),
-        division_ids: conv.division_ids.iter().map(|d| intern(d)).collect(),
-        external_tag: non_blank(conv.external_tag.as_ref()),
-        external_contact_id: non_blank(customer.external_contact_id.as_ref()),
-        customer_name: non_blank(customer.participant_name.as_ref()),
+        division_ids: conv.division_ids.iter().map(|&d| intern(d)).collect(),
+        external_tag: non_blank_str(conv.external_tag).map(str::to_owned),
+        external_contact_id: non_blank_str(customer.external_contact_id).map(str::to_owned),
+        customer_name: non_blank_str(customer.participant_name).map(str::to_owned),
     })
 }
 
@@ -394,7 +389,7 @@ pub fn history<'a>(
     wrapups: &HashMap<String, String>,
 ) -> Vec<PastConversation> {
     let past = convs.into_iter().filter_map(|conv| {
-        past_conversation(conv, wrapups)
+        past_conversation(&conv.view(), wrapups)
             .into_iter()
             .find(|(customer, _)| customer_ids.contains(*customer))
             .map(|(_, p)| p)
@@ -406,35 +401,34 @@ pub fn history<'a>(
 /// participants' distinct external contact ids, in participant order; usually one): the media
 /// is the customer's own. Nothing when it has not ended (or its end does not parse).
 pub fn past_conversation<'c>(
-    conv: &'c AnalyticsConversation,
+    conv: &ConversationView<'c>,
     wrapups: &HashMap<String, String>,
 ) -> Vec<(&'c str, PastConversation)> {
-    let Some(ended) = conv.conversation_end.as_deref().and_then(parse_time) else { return Vec::new() };
-    let started = parse_time(&conv.conversation_start).unwrap_or(ended);
-    let wrap_up_id =
-        latest_segment_value(conv, |p| has_purpose(p.purpose.as_deref(), AGENT), |s| s.wrap_up_code.as_ref());
-    let wrap_up = wrap_up_id.map(|id| intern(wrapups.get(id).unwrap_or(id)));
-    let wrap_up_id = wrap_up_id.map(|id| intern(id));
+    let Some(ended) = conv.conversation_end.and_then(parse_time) else { return Vec::new() };
+    let started = parse_time(conv.conversation_start).unwrap_or(ended);
+    let wrap_up_id = latest_segment_value(conv, |p| has_purpose(p.purpose, AGENT), |s| s.wrap_up_code);
+    let wrap_up = wrap_up_id.map(|id| intern(wrapups.get(id).map_or(id, String::as_str)));
+    let wrap_up_id = wrap_up_id.map(intern);
     let queue_id = last_queue_id(conv);
-    let direction = non_blank_str(conv.originating_direction.as_deref()).map(intern);
+    let direction = non_blank_str(conv.originating_direction).map(intern);
     let mut out: Vec<(&str, PastConversation)> = Vec::new();
-    for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose.as_deref(), CUSTOMER)) {
-        let Some(id) = &customer.external_contact_id else { continue };
-        if out.iter().any(|(seen, _)| seen == id) {
+    for customer in conv.participants.iter().filter(|p| has_purpose(p.purpose, CUSTOMER)) {
+        let Some(id) = customer.external_contact_id else { continue };
+        if out.iter().any(|&(seen, _)| seen == id) {
             continue;
         }
         let media = customer_session(customer);
         out.push((
             id,
             PastConversation {
-                id: conv.conversation_id.clone(),
+                id: conv.conversation_id.to_owned(),
                 started,
                 ended,
                 wrap_up: wrap_up.clone(),
                 wrap_up_id: wrap_up_id.clone(),
                 queue_id: queue_id.clone(),
-                media_type: media.and_then(|s| non_blank_str(s.media_type.as_deref())).map(intern),
-                message_type: media.and_then(|s| non_blank_str(s.message_type.as_deref())).map(intern),
+                media_type: media.and_then(|s| non_blank_str(s.media_type)).map(intern),
+                message_type: media.and_then(|s| non_blank_str(s.message_type)).map(intern),
                 direction: direction.clone(),
             },
         ));
@@ -511,7 +505,7 @@ mod tests {
 
     #[test]
     fn session_takes_customer_fields_and_the_acd_queue() {
-        let s = session(&analytics(active())).expect("a customer session");
+        let s = session(&analytics(active()).view()).expect("a customer session");
         assert_eq!(s.id, "c-1");
         assert_eq!(s.started, ts("2026-11-24T11:42:10.512Z"));
         assert_eq!(s.direction.as_deref(), Some("inbound"));
@@ -528,7 +522,7 @@ mod tests {
     fn session_queue_falls_back_to_any_participant() {
         let mut v = active();
         v["participants"][1]["sessions"][0]["segments"] = json!([{"segmentType": "interact"}]);
-        let s = session(&analytics(v)).expect("a customer session");
+        let s = session(&analytics(v).view()).expect("a customer session");
         assert_eq!(s.queue_id.as_deref(), Some("q-support"));
     }
 
@@ -540,7 +534,7 @@ mod tests {
             {"segmentStart": "2026-11-24T11:43:00Z", "queueId": "q-earlier"},
             {"segmentStart": "not a time", "queueId": "q-undated"}
         ]);
-        let s = session(&analytics(v)).expect("a customer session");
+        let s = session(&analytics(v).view()).expect("a customer session");
         assert_eq!(s.queue_id.as_deref(), Some("q-later"));
     }
 
@@ -548,14 +542,14 @@ mod tests {
     fn session_without_customer_participant_is_none() {
         let mut v = active();
         v["participants"] = json!([v["participants"][1].clone(), v["participants"][2].clone()]);
-        assert!(session(&analytics(v)).is_none());
+        assert!(session(&analytics(v).view()).is_none());
     }
 
     #[test]
     fn session_with_unparseable_start_is_none() {
         let mut v = active();
         v["conversationStart"] = json!("24/11/2026 11:42");
-        assert!(session(&analytics(v)).is_none());
+        assert!(session(&analytics(v).view()).is_none());
     }
 
     #[test]
@@ -566,7 +560,7 @@ mod tests {
             "participants": [{"purpose": "customer",
                               "sessions": [{"mediaType": "message", "messageType": "webmessaging"}]}]
         });
-        let s = session(&analytics(v)).expect("a customer session");
+        let s = session(&analytics(v).view()).expect("a customer session");
         assert_eq!(s.external_contact_id, None);
         assert_eq!(s.customer_name, None);
         assert_eq!(s.queue_id, None);

@@ -31,7 +31,8 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::super::types::{AnalyticsConversation, ExternalContact, WrapupCode};
+use super::super::types::{AnalyticsConversation, ConversationView, ExternalContact, WrapupCode};
+use super::plain;
 use super::{Snapshot, SnapshotError};
 use crate::fxhash::FxHashMap;
 use crate::model::parse_time;
@@ -201,6 +202,25 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 #[serde(deny_unknown_fields)]
 struct HistoryLine {
     history: AnalyticsConversation,
+}
+
+impl AsRef<AnalyticsConversation> for HistoryLine {
+    fn as_ref(&self) -> &AnalyticsConversation {
+        &self.history
+    }
+}
+
+/// An active conversation's line, as read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActiveLine {
+    active: AnalyticsConversation,
+}
+
+impl AsRef<AnalyticsConversation> for ActiveLine {
+    fn as_ref(&self) -> &AnalyticsConversation {
+        &self.active
+    }
 }
 
 /// A line's place in the store.
@@ -435,11 +455,41 @@ impl Index {
         map: &(dyn Fn(L) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
-        let mut failed: Option<SnapshotError> = None;
-        let parse = |_: usize, span: Span, line: &[u8]| {
-            parse::<L>(line).map(map).map_err(|e| self.line_error::<L>(span, line, e))
+        let parse =
+            |span: Span, line: &[u8]| parse::<L>(line).map(map).map_err(|e| self.line_error::<L>(span, line, e));
+        self.try_lines(spans, &parse, each)
+    }
+
+    /// [`Index::parse_lines`] for lines that hold a conversation under `key` (an `L` holds it
+    /// when serde reads the line): a line in plain JSON is read straight into a view
+    /// ([`plain`]), without serde.
+    fn conversation_lines<L: DeserializeOwned + AsRef<AnalyticsConversation>, T: Send>(
+        &self,
+        spans: &[Span],
+        key: &str,
+        map: &(dyn for<'c> Fn(ConversationView<'c>) -> T + Sync),
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SnapshotError> {
+        let parse = |span: Span, line: &[u8]| {
+            if let Some(view) = std::str::from_utf8(line).ok().and_then(|text| plain::conversation_line(text, key)) {
+                return Ok(map(view));
+            }
+            let parsed = parse::<L>(line).map_err(|e| self.line_error::<L>(span, line, e))?;
+            Ok(map(parsed.as_ref().view()))
         };
-        self.read_lines(spans, &parse, &mut |r| match r {
+        self.try_lines(spans, &parse, each)
+    }
+
+    /// [`Index::read_lines`] with each line turned into a `T` by `parse`; stops at the first
+    /// line `parse` refuses.
+    fn try_lines<T: Send>(
+        &self,
+        spans: &[Span],
+        parse: &(impl Fn(Span, &[u8]) -> Result<T, SnapshotError> + Sync),
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SnapshotError> {
+        let mut failed: Option<SnapshotError> = None;
+        self.read_lines(spans, &|_, span, line| parse(span, line), &mut |r| match r {
             Ok(t) if failed.is_none() => each(t),
             Ok(_) => {}
             Err(e) => {
@@ -462,15 +512,10 @@ impl Index {
     /// and given to `each`.
     pub fn active<T: Send>(
         &self,
-        map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
+        map: &(dyn for<'c> Fn(ConversationView<'c>) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct L {
-            active: AnalyticsConversation,
-        }
-        self.parse_lines::<L, T>(&self.active, &|l| map(l.active), each)
+        self.conversation_lines::<ActiveLine, T>(&self.active, "active", map, each)
     }
 
     /// The details of a conversation, verbatim; `None` when the snapshot does not hold them.
@@ -609,20 +654,20 @@ impl Index {
         customers: &[String],
         since: Timestamp,
         until: Timestamp,
-        map: &(dyn Fn(AnalyticsConversation) -> T + Sync),
+        map: &(dyn for<'c> Fn(ConversationView<'c>) -> T + Sync),
         each: &mut dyn FnMut(T),
     ) -> Result<(), SnapshotError> {
         let customers: crate::fxhash::FxHashSet<&str> = customers.iter().map(String::as_str).collect();
-        let wanted = |c: &AnalyticsConversation| {
-            let ended = c.conversation_end.as_deref().and_then(parse_time);
+        let wanted = |c: &ConversationView<'_>| {
+            let ended = c.conversation_end.and_then(parse_time);
             ended.is_some_and(|end| since <= end && end <= until)
                 && c.participants.iter().any(|p| {
-                    p.purpose.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("customer"))
-                        && p.external_contact_id.as_deref().is_some_and(|id| customers.contains(id))
+                    p.purpose.is_some_and(|p| p.eq_ignore_ascii_case("customer"))
+                        && p.external_contact_id.is_some_and(|id| customers.contains(id))
                 })
         };
-        let keep = |l: HistoryLine| wanted(&l.history).then(|| map(l.history));
-        self.parse_lines::<HistoryLine, Option<T>>(&self.history, &keep, &mut |t| {
+        let keep = |c: ConversationView<'_>| wanted(&c).then(|| map(c));
+        self.conversation_lines::<HistoryLine, Option<T>>(&self.history, "history", &keep, &mut |t| {
             if let Some(t) = t {
                 each(t);
             }
@@ -649,7 +694,7 @@ impl Index {
             description: self.description.clone(),
             active_conversations: {
                 let mut all = Vec::new();
-                self.active(&|c| c, &mut |c| all.push(c))?;
+                self.active(&|c| c.to_conversation(), &mut |c| all.push(c))?;
                 all
             },
             conversation_details: details,
@@ -962,12 +1007,14 @@ mod tests {
             HEADER.to_owned(),
             format!(r#"{{"active":{}}}"#, conv("a-1", "k-1", None)),
             String::new(), // blank lines are allowed
-            format!(r#"{{"active":{}}}"#, conv("a-2", "k-2", None)),
+            // Escaped texts: read by serde, not as plain lines.
+            format!(r#"{{"active":{}}}"#, conv("a-2", "k-2", None)).replace("a-2", r"a\u002d2"),
             r#"{"details":{"id":"a-1","data":{"id":"a-1","participants":[]}}}"#.to_owned(),
             r#"{"details":{"id":"a-1","data":{"id":"a-1","participants":[{"purpose":"customer"}]}}}"#.to_owned(),
             r#"{"contact":{"id":"k-1","data":{"id":"k-1","firstName":"Åsa"}}}"#.to_owned(),
             format!(r#"{{"history":{}}}"#, conv("h-1", "k-1", Some("2026-11-01T10:00:00Z"))),
-            format!(r#"{{"history":{}}}"#, conv("h-2", "k-2", Some("2026-11-02T10:00:00Z"))),
+            format!(r#"{{"history":{}}}"#, conv("h-2", "k-2", Some("2026-11-02T10:00:00Z")))
+                .replace("k-2", r"k\u002d2"),
             format!(r#"{{"history":{}}}"#, conv("h-3", "k-1", Some("2026-06-02T10:00:00Z"))),
             format!(r#"{{"history":{}}}"#, conv("h-open", "k-1", None)),
             r#"{"wrapup_code":{"id":"w-1","name":"Sale"}}"#.to_owned(),
@@ -984,7 +1031,7 @@ mod tests {
     fn check(index: &Index) {
         assert_eq!(index.captured_at, ts("2026-11-24T12:00:00Z"));
         let mut active = Vec::new();
-        index.active(&|c| c.conversation_id, &mut |id| active.push(id)).expect("active");
+        index.active(&|c| c.conversation_id.to_owned(), &mut |id| active.push(id)).expect("active");
         assert_eq!(active, ["a-1", "a-2"]);
         // The last of a repeated id wins, as in a JSON object.
         let details = index.details("a-1").expect("read").expect("present");
@@ -996,7 +1043,7 @@ mod tests {
             let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
             let mut found = Vec::new();
             let until = ts("2026-11-24T12:00:00Z");
-            index.history(&ids, ts(since), until, &|c| c.conversation_id, &mut |id| found.push(id)).unwrap();
+            index.history(&ids, ts(since), until, &|c| c.conversation_id.to_owned(), &mut |id| found.push(id)).unwrap();
             found
         };
         // By customer (purpose `customer`, any case), ended within the window, in file order;
@@ -1074,7 +1121,7 @@ mod tests {
         let good = conv("a-1", "k-1", None);
         let text = format!("{HEADER}\n\n{{\"active\":{good}}}\n{{\"active\":{{\"conversationId\":5}}}}\n");
         let index = Index::from_bytes(Path::new("snap.jsonl"), text.into_bytes()).expect("indexed: the kind is known");
-        let err = index.active(&|c| c, &mut |_| {}).expect_err("a number id");
+        let err = index.active(&|c| c.to_conversation(), &mut |_| {}).expect_err("a number id");
         let SnapshotError::Parse { line, field, .. } = &err else { panic!("{err}") };
         assert_eq!((*line, field.as_str()), (4, "active.conversationId"));
     }
