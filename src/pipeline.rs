@@ -18,7 +18,7 @@ use crate::fxhash::FxHashMap;
 use crate::genesys::types::ConversationView;
 use crate::journal::{Holds, Journal, JournalError, MessageKey};
 use crate::model::fields::Needs;
-use crate::model::{Candidate, Contact, Customers, PastConversation, Session, normalize};
+use crate::model::{Candidate, Customers, PastConversation, Session, normalize};
 use crate::progress::{Progress, Silent};
 use crate::source::{ContactOutcome, Source, SourceError};
 
@@ -376,20 +376,24 @@ impl<S: Source> Loader<'_, S> {
         }
         // Every wanted customer once, in the order of their ids (the customers' numbering), and
         // each one's place in that list.
-        let mut place = vec![usize::MAX; customers.count()];
-        let mut ids: Vec<String> = Vec::new();
-        for k in (0..customers.count()).filter(|&k| takers[k] > 0) {
-            place[k] = ids.len();
-            let one = &candidates[customers.one(k)];
-            ids.push(one.session.external_contact_id.clone().expect("a numbered customer's session has its id"));
-        }
+        // The ids go in batches of one call's worth.
         let per_call = self.source.contacts_per_call().max(1);
-        let batches = ids.chunks(per_call).map(<[String]>::to_vec).enumerate().collect();
+        let mut place = vec![usize::MAX; customers.count()];
+        let mut batches: Vec<(usize, Vec<String>)> = Vec::new();
+        for (n, k) in (0..customers.count()).filter(|&k| takers[k] > 0).enumerate() {
+            place[k] = n;
+            if n % per_call == 0 {
+                batches.push((batches.len(), Vec::with_capacity(per_call.min(customers.count()))));
+            }
+            let one = &candidates[customers.one(k)];
+            let id = one.session.external_contact_id.clone().expect("a numbered customer's session has its id");
+            batches.last_mut().expect("a batch was started").1.push(id);
+        }
         let source = self.source;
-        // Each contact is normalized as it is read (on the source's parsing threads for a
-        // snapshot): the API's contacts are never all held at once.
+        // Each contact is normalized (and boxed, as a candidate holds it) as it is read, on the
+        // source's parsing threads for a snapshot: the API's contacts are never all held at once.
         let normalized = |_: usize, outcome: ContactOutcome| match outcome {
-            Ok(found) => Ok(found.map(normalize::contact)),
+            Ok(found) => Ok(found.map(|c| Box::new(normalize::contact(c)))),
             Err(e) => Err(e.to_string()),
         };
         let normalized = &normalized;
@@ -401,7 +405,7 @@ impl<S: Source> Loader<'_, S> {
         // One answer per batch, in batch order; a customer's batch and place in it follow from
         // its place in `ids`.
         results.sort_unstable_by_key(|&(n, _)| n);
-        let mut outcomes: Vec<(usize, Result<Option<Contact>, String>)> = Vec::with_capacity(wanted.len());
+        let mut failed: Vec<(usize, String)> = Vec::new();
         for (i, k) in wanted {
             let at = place[k];
             let outcome = match &mut results[at / per_call].1 {
@@ -415,14 +419,14 @@ impl<S: Source> Loader<'_, S> {
                 }
                 Err(e) => Err(e.clone()),
             };
-            outcomes.push((i, outcome));
+            match outcome {
+                Ok(contact) => candidates[i].contact = Some(contact),
+                Err(e) => failed.push((i, e)),
+            }
         }
         drop((takers, place));
-        for (i, outcome) in outcomes {
-            match outcome {
-                Ok(contact) => candidates[i].contact = Some(contact.map(Box::new)),
-                Err(e) => self.fail(&candidates[i], Needs::Contact, e),
-            }
+        for (i, e) in failed {
+            self.fail(&candidates[i], Needs::Contact, e);
         }
     }
 
