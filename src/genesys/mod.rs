@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod plain;
 pub mod query;
 pub mod snapshot;
 pub mod types;

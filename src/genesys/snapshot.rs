@@ -21,7 +21,6 @@ use crate::model::parse_time;
 use crate::source::{ContactBatch, ContactOutcome, Map, RawJson, Sink, Source, SourceError};
 
 pub mod lines;
-mod plain;
 
 /// The single-document format (`snapshots/demo.json`).
 pub const FORMAT: &str = "runner-snapshot/1";

@@ -212,6 +212,42 @@ pub struct Conversation {
     pub participants: Vec<Participant>,
 }
 
+/// What the details of a [`Conversation`] are made of ([`crate::model::normalize::details`]):
+/// each participant's purpose, queue, locale and attributes, borrowed from a parsed one
+/// ([`Conversation::details_view`]) or straight from the text ([`super::plain`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetailsView<'a> {
+    pub participants: Vec<DetailsParticipant<'a>>,
+}
+
+/// A `Participant`'s part of [`DetailsView`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetailsParticipant<'a> {
+    pub purpose: Option<&'a str>,
+    pub queue_name: Option<&'a str>,
+    pub locale: Option<&'a str>,
+    /// As written (a key given twice is there twice: the last one counts).
+    pub attributes: Vec<(&'a str, &'a str)>,
+}
+
+impl Conversation {
+    /// The conversation's details, borrowed.
+    pub fn details_view(&self) -> DetailsView<'_> {
+        DetailsView {
+            participants: self
+                .participants
+                .iter()
+                .map(|p| DetailsParticipant {
+                    purpose: p.purpose.as_deref(),
+                    queue_name: p.queue_name.as_deref(),
+                    locale: p.locale.as_deref(),
+                    attributes: p.attributes.iter().map(|(k, v)| (k, &**v)).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `Participant` of a `Conversation`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,9 +12,10 @@ use std::collections::{HashMap, HashSet};
 use super::{Contact, Details, PastConversation, Session, Value, intern, parse_time};
 use crate::campaign::JsonPathQuery;
 use crate::fxhash::FxHashSet;
+use crate::genesys::plain;
 use crate::genesys::types::{
-    AnalyticsConversation, Conversation, ConversationView, ExternalContact, Participant, ParticipantView, SegmentView,
-    SessionView, WrapupCode,
+    AnalyticsConversation, Conversation, ConversationView, DetailsParticipant, ExternalContact, ParticipantView,
+    SegmentView, SessionView, WrapupCode,
 };
 
 /// The participant purposes the normalization looks for.
@@ -47,11 +48,6 @@ fn customer_session<'c, 'a>(customer: &'c ParticipantView<'a>) -> Option<&'c Ses
 /// Text that is absent or blank is no value.
 fn non_blank_str(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// [`non_blank_str`], shared through [`intern`]: for the values many sessions or conversations repeat.
-fn non_blank_shared(v: Option<&String>) -> Option<std::sync::Arc<str>> {
-    non_blank_str(v.map(String::as_str)).map(intern)
 }
 
 /// [`non_blank_str`] of an owned string: kept as it is when it has no surrounding blanks.
@@ -130,33 +126,38 @@ pub fn session(conv: &ConversationView<'_>) -> Option<Session> {
 /// conversation came from). Each of `queries` (the campaigns' `jsonpath:` conditions) is
 /// answered now, over the raw JSON, which is then dropped.
 pub fn details(text: &str, queries: &Queries<'_>) -> Result<Details, NormalizeError> {
-    let not_json = |e: serde_json::Error| NormalizeError::Details { path: String::new(), message: e.to_string() };
-    let (mut conv, jsonpath) = if queries.list.is_empty() {
-        (conversation(text, None)?, Vec::new())
-    } else if queries.reach.is_all() {
-        // A query may read anything: one JSON tree, the queries answered, the typed part then
-        // taken out of it.
-        let json: serde_json::Value = serde_json::from_str(text).map_err(not_json)?;
-        let jsonpath = queries.answer(&json);
-        (conversation(text, Some(json))?, jsonpath)
-    } else {
-        // The typed part (which checks the text), and a tree of only what the queries can read.
-        let conv = conversation(text, None)?;
-        let json = queries.reach.read(text).map_err(not_json)?;
-        (conv, queries.answer(&json))
+    // The typed part, read plainly when it can be, else by serde (which checks the text).
+    let typed: Conversation;
+    let view = match plain::conversation_details(text) {
+        Some(view) => view,
+        None => {
+            typed = conversation(text)?;
+            typed.details_view()
+        }
     };
-    let named_queue = |p: &&Participant| p.queue_name.as_deref().is_some_and(|n| !n.trim().is_empty());
-    let queue_name = conv
+    let not_json = |e: serde_json::Error| NormalizeError::Details { path: String::new(), message: e.to_string() };
+    let jsonpath = if queries.list.is_empty() {
+        Vec::new()
+    } else if queries.reach.is_all() {
+        // A query may read anything: one JSON tree of all of it.
+        queries.answer(&serde_json::from_str(text).map_err(not_json)?)
+    } else {
+        // A tree of only what the queries can read.
+        queries.answer(&queries.reach.read(text).map_err(not_json)?)
+    };
+    let named_queue = |p: &&DetailsParticipant<'_>| p.queue_name.is_some_and(|n| !n.trim().is_empty());
+    let queue_name = view
         .participants
         .iter()
         .rev()
-        .find(|p| has_purpose(p.purpose.as_deref(), ACD) && named_queue(p))
-        .or_else(|| conv.participants.iter().rev().find(named_queue))
-        .and_then(|p| non_blank_shared(p.queue_name.as_ref()));
-    let customer = conv.participants.iter_mut().find(|p| has_purpose(p.purpose.as_deref(), CUSTOMER));
+        .find(|p| has_purpose(p.purpose, ACD) && named_queue(p))
+        .or_else(|| view.participants.iter().rev().find(named_queue))
+        .and_then(|p| non_blank_str(p.queue_name))
+        .map(intern);
+    let customer = view.participants.iter().find(|p| has_purpose(p.purpose, CUSTOMER));
     Ok(Details {
-        locale: customer.as_ref().and_then(|c| non_blank_shared(c.locale.as_ref())),
-        attributes: customer.map(|c| std::mem::take(&mut c.attributes)).unwrap_or_default(),
+        locale: customer.and_then(|c| non_blank_str(c.locale)).map(intern),
+        attributes: customer.map(|c| c.attributes.iter().map(|&(k, v)| (k, intern(v))).collect()).unwrap_or_default(),
         queue_name,
         jsonpath,
     })
@@ -302,15 +303,10 @@ fn found_value(found: &[&serde_json::Value]) -> Value<'static> {
     }
 }
 
-/// The typed part of conversation details, taken out of `json` when it was parsed, else parsed
-/// from `text`. On failure, parsed again from `text` tracking the path, to say where the JSON
-/// does not fit.
-fn conversation(text: &str, json: Option<serde_json::Value>) -> Result<Conversation, NormalizeError> {
-    let fast = match json {
-        Some(value) => serde_json::from_value(value),
-        None => serde_json::from_str(text),
-    };
-    if let Ok(conv) = fast {
+/// The typed part of conversation details, by serde. On failure, parsed again tracking the
+/// path, to say where the JSON does not fit.
+fn conversation(text: &str) -> Result<Conversation, NormalizeError> {
+    if let Ok(conv) = serde_json::from_str(text) {
         return Ok(conv);
     }
     let tracked: Result<Conversation, _> =

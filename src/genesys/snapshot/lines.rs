@@ -32,9 +32,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::super::types::{AnalyticsConversation, ConversationView, ExternalContact, WrapupCode};
-use super::plain;
 use super::{Snapshot, SnapshotError};
 use crate::fxhash::FxHashMap;
+use crate::genesys::plain;
 use crate::model::parse_time;
 use crate::source::RawJson;
 

@@ -1,13 +1,16 @@
-//! Conversation lines read without serde when they are plain JSON: the texts a line needs are
-//! borrowed from it, none copied, and the fields it does not need are checked and skipped
-//! (twice as fast as serde's typed reading, on the history lines that make most of a snapshot).
+//! The API's JSON read without serde when it is plain: the texts it needs are borrowed, none
+//! copied, and the fields it does not need are checked and skipped (twice as fast as serde's
+//! typed reading, on the history lines that make most of a snapshot and on conversation
+//! details).
 //!
-//! Only what serde would read the same way is read here: a line with an escaped text, a field
-//! given twice, a value of a type serde would refuse or read otherwise (a struct written as an
-//! array, say) is not plain, and serde reads it (and names what is wrong with it). A unit test
-//! holds both readings side by side on lines mutated at random.
+//! Only what serde would read the same way is read here: a text with an escape, a field given
+//! twice, a value of a type serde would refuse or read otherwise (a struct written as an array,
+//! say) is not plain, and serde reads it (and names what is wrong with it). Unit tests hold both
+//! readings side by side on documents mutated at random.
 
-use crate::genesys::types::{ConversationView, ParticipantView, SegmentView, SessionView};
+use crate::genesys::types::{
+    ConversationView, DetailsParticipant, DetailsView, ParticipantView, SegmentView, SessionView,
+};
 
 /// Nesting deeper than this is not plain (serde's own limit is 128).
 const MAX_DEPTH: usize = 64;
@@ -27,6 +30,34 @@ pub fn conversation_line<'a>(line: &'a str, key: &str) -> Option<ConversationVie
     s.ws();
     (s.i == line.len()).then_some(())?;
     view
+}
+
+/// A `Conversation` (`GET /api/v2/conversations/{id}`), read as serde reads it into a
+/// [`crate::genesys::types::Conversation`], into a view; `None` when the text is not plain.
+pub fn conversation_details(text: &str) -> Option<DetailsView<'_>> {
+    let mut s = Scan { text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut seen = Seen::default();
+    let mut id = None;
+    let mut view = DetailsView::default();
+    s.object(|s, key| match key {
+        "id" => {
+            seen.first(0)?;
+            id = Some(s.string()?);
+            Some(())
+        }
+        "startTime" | "endTime" => {
+            seen.first(if key == "startTime" { 1 } else { 2 })?;
+            s.text().map(drop)
+        }
+        "participants" => {
+            seen.first(3)?;
+            view.participants = s.list(Scan::details_participant)?;
+            Some(())
+        }
+        _ => s.skip(),
+    })?;
+    s.ws();
+    (s.i == text.len() && id.is_some()).then_some(view)
 }
 
 /// Where the first byte of `bytes` that ends a plain text's run is (its closing quote, an
@@ -345,6 +376,60 @@ impl<'a> Scan<'a> {
         Some(v)
     }
 
+    fn details_participant(&mut self) -> Option<DetailsParticipant<'a>> {
+        let mut seen = Seen::default();
+        let mut p = DetailsParticipant::default();
+        self.object(|s, key| {
+            let (n, value) = match key {
+                "id" => (0, None),
+                "name" => (1, None),
+                "purpose" => (2, Some(&mut p.purpose)),
+                "externalContactId" => (3, None),
+                "queueId" => (4, None),
+                "queueName" => (5, Some(&mut p.queue_name)),
+                "locale" => (6, Some(&mut p.locale)),
+                "attributes" => {
+                    seen.first(7)?;
+                    return s.object(|s, key| {
+                        p.attributes.push((key, s.string()?));
+                        Some(())
+                    });
+                }
+                "wrapup" => {
+                    seen.first(8)?;
+                    return s.wrapup();
+                }
+                _ => return s.skip(),
+            };
+            seen.first(n)?;
+            let text = s.text()?;
+            if let Some(value) = value {
+                *value = text;
+            }
+            Some(())
+        })?;
+        Some(p)
+    }
+
+    /// `Option<Wrapup>`: `null` or the object, checked.
+    fn wrapup(&mut self) -> Option<()> {
+        self.ws();
+        if self.peek() == Some(b'n') {
+            return self.word(b"null");
+        }
+        let mut seen = Seen::default();
+        self.object(|s, key| {
+            let n = match key {
+                "code" => 0,
+                "name" => 1,
+                "notes" => 2,
+                _ => return s.skip(),
+            };
+            seen.first(n)?;
+            s.text().map(drop)
+        })
+    }
+
     fn segment(&mut self) -> Option<SegmentView<'a>> {
         let mut seen = Seen::default();
         let mut v = SegmentView::default();
@@ -481,6 +566,52 @@ mod tests {
         }
         // Each way taken often: the mutations make every kind of line.
         assert!(read > 5_000 && left_to_serde > 100 && refused > 5_000, "{read} {left_to_serde} {refused}");
+    }
+
+    const DETAILS: [&str; 3] = [
+        r#"{"divisions":[{"division":{"id":"40f9030a","selfUri":"/api/v2/authorization/divisions/40f9030a"},"entities":[]}],"id":"07a49635~0","participants":[{"attributes":{"cart_value":"0.00","customer_time_zone":"Europe/Stockholm","plan":"enterprise","plan":"basic","segment":"b2b"},"connectedTime":"2026-11-24T11:26:16.876Z","externalContactId":"18554cac~0","id":"cf1eb5eb","locale":"en-us","messages":[{"direction":"inbound","held":false,"journeyContext":{"customer":{"id":"0bee894b","idType":"cookie"}},"state":"connected"}],"name":"Björn Lindqvist","purpose":"customer","wrapupRequired":false},{"id":"86776729","name":"Support","purpose":"acd","queueId":"a169c025","queueName":"Support","wrapup":{"code":"c","name":null,"notes":"n"}}],"recordingState":"none","startTime":"2026-11-24T11:26:16.876Z"}"#,
+        r#" { "id" : "c2" , "endTime" : null , "participants" : [ { "attributes" : { } , "wrapup" : null , "locale" : null , "n" : [ 1.5e3 , -0 , true ] } , { } ] } "#,
+        r#"{"id":"c3","participants":[{"purpose":"agent","queueName":"Sales","attributes":{"a":"1"}},{"purpose":"ACD","queueName":" "}]}"#,
+    ];
+
+    /// A participant's details: purpose, queue name, locale, attributes (as the model's map keeps
+    /// them: sorted, the last of a repeated key counting).
+    type Part = (Option<String>, Option<String>, Option<String>, Vec<(String, String)>);
+
+    fn details_by_serde(text: &str) -> Option<Vec<Part>> {
+        let conv: crate::genesys::types::Conversation = serde_json::from_str(text).ok()?;
+        Some(conv.details_view().participants.iter().map(part).collect())
+    }
+
+    fn part(p: &DetailsParticipant<'_>) -> Part {
+        let text = |t: Option<&str>| t.map(str::to_owned);
+        let map: crate::model::TextMap = p.attributes.iter().map(|&(k, v)| (k, std::sync::Arc::from(v))).collect();
+        let attributes = map.iter().map(|(k, v)| (k.to_owned(), v.to_string())).collect();
+        (text(p.purpose), text(p.queue_name), text(p.locale), attributes)
+    }
+
+    #[test]
+    fn plain_details_read_as_serde_reads_them() {
+        let (mut read, mut left_to_serde, mut refused) = (0, 0, 0);
+        let mut rng = 0x2545_F491_4F6C_DD1D_u64;
+        for round in 0..30_000 {
+            let base = DETAILS[round % DETAILS.len()];
+            let text = if round < DETAILS.len() { base.to_owned() } else { mutate(base, &mut rng) };
+            let serde = details_by_serde(&text);
+            match conversation_details(&text) {
+                Some(view) => {
+                    let serde = serde.unwrap_or_else(|| panic!("read details serde refuses: {text}"));
+                    assert_eq!(view.participants.iter().map(part).collect::<Vec<_>>(), serde, "{text}");
+                    read += 1;
+                }
+                None if serde.is_some() => {
+                    assert!(round >= DETAILS.len(), "unmutated details are plain: {text}");
+                    left_to_serde += 1;
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(read > 3_000 && left_to_serde > 100 && refused > 3_000, "{read} {left_to_serde} {refused}");
     }
 
     #[test]
