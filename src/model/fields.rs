@@ -729,6 +729,42 @@ mod tests {
         templates.render(name, context).unwrap_or_else(|e| format!("error: {e}"))
     }
 
+    /// Every field of the table resolves to its own value (a resolver arm for the wrong path, or
+    /// none, shows here).
+    #[test]
+    fn every_field_resolves_to_its_own_value() {
+        // Every field given a value of its own.
+        let mut c = candidate();
+        c.session.external_tag = Some("tag-1".into());
+        c.session.customer_name = Some("Zoë Ö.".into());
+        if let Some(Some(contact)) = &mut c.contact {
+            contact.id = "contact-1-merged".into();
+            contact.work_email = Some("zoe@work.example".into());
+            contact.cell_phone = Some("+46701234567".into());
+        }
+        if let Some(history) = &mut c.history {
+            history[0].wrap_up_id = Some("w-billing".into());
+            history[0].queue_id = Some("q-billing".into());
+            history[0].message_type = Some("sms".into());
+            history[0].direction = Some("outbound".into());
+        }
+        let view = View::new(&c, ts(NOW) - SignedDuration::from_hours(24 * 365), ts(NOW));
+        let mut seen = Vec::new();
+        for spec in SESSION_FIELDS {
+            let key = spec.is_map().then(|| if spec.needs == Needs::Details { "plan" } else { "loyalty_level" });
+            let value = match view.resolve_spec(spec, key) {
+                Resolved::Value(v) => format!("{v}"),
+                Resolved::Unknown(needs) => format!("unknown {needs:?}"),
+            };
+            seen.push(format!("{} = {value}", spec.path));
+        }
+        let past = &c.history.as_deref().expect("history")[0];
+        for spec in PAST_FIELDS {
+            seen.push(format!("{} = {}", spec.path, resolve_past(past, spec.path)));
+        }
+        insta::assert_snapshot!(seen.join("\n"));
+    }
+
     #[test]
     fn needs_sets() {
         let mut set = NeedsSet::EMPTY;
