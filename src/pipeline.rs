@@ -512,6 +512,11 @@ impl<S: Source> Loader<'_, S> {
         // the first of its customers that is the candidate's (entries of one conversation are
         // adjacent).
         let taken: Vec<Vec<u32>> = crate::cores::map_in_order(&ids, 256, |ids| {
+            // One id (most candidates): the customer's entries, each of another conversation (a
+            // source hands each conversation once, and a conversation has each customer once).
+            if let [id] = ids.as_slice() {
+                return place.get(id.as_str()).map_or_else(Vec::new, |&k| of.get(k as usize).to_vec());
+            }
             let mut mine: Vec<u32> = ids
                 .iter()
                 .filter_map(|id| place.get(id.as_str()))
