@@ -374,9 +374,8 @@ impl<S: Source> Loader<'_, S> {
         for &(_, k) in &wanted {
             takers[k] += 1;
         }
-        // Every wanted customer once, in the order of their ids (the customers' numbering), and
-        // each one's place in that list.
-        // The ids go in batches of one call's worth.
+        // Every wanted customer's id once, in the order of the ids (the customers' numbering), in
+        // batches of one call's worth; and each customer's place in them all.
         let per_call = self.source.contacts_per_call().max(1);
         let mut place = vec![usize::MAX; customers.count()];
         let mut batches: Vec<(usize, Vec<String>)> = Vec::new();
@@ -403,7 +402,7 @@ impl<S: Source> Loader<'_, S> {
             })
             .await;
         // One answer per batch, in batch order; a customer's batch and place in it follow from
-        // its place in `ids`.
+        // its `place`.
         results.sort_unstable_by_key(|&(n, _)| n);
         let mut failed: Vec<(usize, String)> = Vec::new();
         for (i, k) in wanted {
