@@ -170,25 +170,12 @@ fn utc_time(text: &str) -> Option<Timestamp> {
         }
         _ => return None,
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        1..=12 => 31,
-        _ => return None,
-    };
-    if !(1..=month_days).contains(&day) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    Timestamp::new(days * 86_400 + hour * 3_600 + minute * 60 + second, i32::try_from(nanos).ok()?).ok()
+    // jiff checks the ranges (the days of the month, leap years) and places the date.
+    let narrow = |n: i64| i8::try_from(n).ok();
+    let date = jiff::civil::Date::new(i16::try_from(year).ok()?, narrow(month)?, narrow(day)?).ok()?;
+    let time =
+        jiff::civil::Time::new(narrow(hour)?, narrow(minute)?, narrow(second)?, i32::try_from(nanos).ok()?).ok()?;
+    jiff::tz::TimeZone::UTC.to_timestamp(date.to_datetime(time)).ok()
 }
 
 /// Formats a number without a trailing `.0` for whole numbers.
