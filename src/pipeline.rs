@@ -112,16 +112,10 @@ pub async fn plan_observed<S: Source>(
     progress.finish();
     let Loader { failures, holds, customers, .. } = loader;
     // Which customers have only this session in the run.
-    let mut sessions_of = vec![0u32; customers.count()];
-    for i in 0..candidates.len() {
-        if let Some(k) = customers.get(i) {
-            sessions_of[k] += 1;
-        }
+    for (c, alone) in candidates.iter_mut().zip(customers.alone()) {
+        c.alone = alone;
     }
-    for (i, c) in candidates.iter_mut().enumerate() {
-        c.alone = customers.get(i).is_some_and(|k| sessions_of[k] == 1);
-    }
-    drop((sessions_of, customers));
+    drop(customers);
     let decider = decider.with_journal(|customer, conversation| holds.may_cap(customer, conversation));
     // The candidates are freed as they are decided: never all of them and all their plans.
     let mut sessions = decider.decide_owned(candidates, &failures);

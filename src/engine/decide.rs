@@ -1357,12 +1357,11 @@ mod tests {
                 c.session.external_contact_id = c.session.external_contact_id.as_ref().map(|_| format!("alone-{i}"));
             }
         }
-        let mut sessions_of: HashMap<String, usize> = HashMap::new();
-        for id in oldest_first.iter().filter_map(|c| c.session.external_contact_id.clone()) {
-            *sessions_of.entry(id).or_default() += 1;
-        }
-        for c in &mut oldest_first {
-            c.alone = c.session.external_contact_id.as_ref().is_some_and(|id| sessions_of[id] == 1);
+        let alone =
+            crate::model::Customers::number(oldest_first.iter().map(|c| c.session.external_contact_id.as_deref()))
+                .alone();
+        for (c, alone) in oldest_first.iter_mut().zip(alone) {
+            c.alone = alone;
         }
         oldest_first.sort_by(Candidate::pick_order);
         for (candidates, failures, full) in [(&newest_first, &failures, false), (&oldest_first, &more_failures, true)] {

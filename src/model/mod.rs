@@ -361,6 +361,15 @@ impl Customers {
     pub fn one(&self, k: usize) -> usize {
         self.one[k] as usize
     }
+
+    /// Whether each item is the only one of its customer (`false` for an item without one).
+    pub fn alone(&self) -> Vec<bool> {
+        let mut items = vec![0u32; self.count()];
+        for k in (0..self.of.len()).filter_map(|i| self.get(i)) {
+            items[k] += 1;
+        }
+        (0..self.of.len()).map(|i| self.get(i).is_some_and(|k| items[k] == 1)).collect()
+    }
 }
 
 /// One shared copy of a value that many past conversations repeat (wrap-up codes, queues, media
@@ -396,6 +405,7 @@ mod tests {
         let numbers: Vec<Option<usize>> = (0..ids.len()).map(|i| customers.get(i)).collect();
         assert_eq!(numbers, [Some(1), None, Some(0), Some(1), None]);
         assert_eq!([ids[customers.one(0)], ids[customers.one(1)]], [Some("k-a"), Some("k-b")]);
+        assert_eq!(customers.alone(), [false, false, true, false, false]);
     }
 
     use super::*;
