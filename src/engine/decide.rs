@@ -863,7 +863,7 @@ fn resolve_priorities(set: &CampaignSet, sessions: &mut [SessionPlan]) {
         // oldest first, then by conversation id (as the pipeline orders them), so are they.
         let key = |si: u32| {
             let s = &sessions[si as usize];
-            (s.started, s.conversation_id.as_str())
+            crate::model::pick_key(s.started, &s.conversation_id)
         };
         let in_order = (1..sessions.len()).all(|si| key(si as u32 - 1) <= key(si as u32));
         for (campaign, contenders) in by_campaign.iter_mut().enumerate() {
@@ -1234,7 +1234,8 @@ mod tests {
             plan.sessions.iter().map(|s| (s.conversation_id.clone(), json(std::slice::from_ref(s)))).collect()
         };
         let mut sorted = decider.decide(&candidates, &failures);
-        sorted.sort_by(|a, b| (a.started, &a.conversation_id).cmp(&(b.started, &b.conversation_id)));
+        use crate::model::pick_key;
+        sorted.sort_by(|a, b| pick_key(a.started, &a.conversation_id).cmp(&pick_key(b.started, &b.conversation_id)));
         let mut reversed = sorted.clone();
         reversed.reverse();
         let in_order = decider.finish(sorted, &failures);

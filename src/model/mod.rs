@@ -208,11 +208,16 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The order campaigns pick sessions in: oldest first, then by conversation id (the pipeline
-    /// decides the candidates in it).
+    /// The order campaigns pick sessions in ([`pick_key`]; the pipeline decides the candidates
+    /// in it).
     pub fn pick_order(&self, other: &Candidate) -> std::cmp::Ordering {
-        (self.session.started, &self.session.id).cmp(&(other.session.started, &other.session.id))
+        pick_key(self.session.started, &self.session.id).cmp(&pick_key(other.session.started, &other.session.id))
     }
+}
+
+/// What campaigns pick sessions by: oldest first, then by conversation id.
+pub fn pick_key(started: Timestamp, conversation_id: &str) -> (Timestamp, &str) {
+    (started, conversation_id)
 }
 
 /// What the analytics query tells about an active session. The values most sessions share
